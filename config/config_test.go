@@ -1,0 +1,161 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func load(t *testing.T, ctx map[string]any, env map[string]string) (Config, []string, error) {
+	t.Helper()
+	return Load(func(k string) any { return ctx[k] }, func(k string) string { return env[k] })
+}
+
+func TestDefaults(t *testing.T) {
+	c, warnings, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatalf("defaults must be valid: %v", err)
+	}
+	want := Config{
+		Prefix: "dr-analytics", PrimaryRegion: "us-east-1", BackupRegion: "us-west-2",
+		NoncurrentVersionDays: 30, BackupRetentionDays: 35, BackupFrequencyHours: 1,
+		LogRetentionDays: 90, AggregateKey: "type", CompactionSchedule: "cron(30 1 * * ? *)",
+		FirehoseBufferSeconds: 60, RestoreSource: RestoreAuto,
+	}
+	if c.Prefix != want.Prefix || c.PrimaryRegion != want.PrimaryRegion || c.BackupRegion != want.BackupRegion ||
+		c.NoncurrentVersionDays != want.NoncurrentVersionDays || c.BackupRetentionDays != want.BackupRetentionDays ||
+		c.BackupFrequencyHours != want.BackupFrequencyHours || c.LogRetentionDays != want.LogRetentionDays ||
+		c.AggregateKey != want.AggregateKey || c.CompactionSchedule != want.CompactionSchedule ||
+		c.FirehoseBufferSeconds != want.FirehoseBufferSeconds || c.RestoreSource != want.RestoreSource ||
+		c.Account != "" || len(c.ProducerCIDRs) != 0 {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+	if c.ListenerPort() != 80 || c.HTTPS() {
+		t.Errorf("default listener: port %d https %v, want 80 without TLS", c.ListenerPort(), c.HTTPS())
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "producerCidrs") {
+		t.Errorf("no producers configured must warn how to allow them, got %q", warnings)
+	}
+}
+
+func TestAccountFromEnvironment(t *testing.T) {
+	c, _, err := load(t, nil, map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012"})
+	if err != nil || c.Account != "123456789012" {
+		t.Fatalf("account from CDK_DEFAULT_ACCOUNT: got %q, %v", c.Account, err)
+	}
+	c, _, err = load(t, map[string]any{KeyAccount: "210987654321"}, map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012"})
+	if err != nil || c.Account != "210987654321" {
+		t.Fatalf("context account wins over the environment: got %q, %v", c.Account, err)
+	}
+}
+
+func TestValuesFromFlagsAndJSON(t *testing.T) {
+	cases := []struct {
+		name  string
+		ctx   map[string]any
+		check func(Config) bool
+	}{
+		{"number from -c string", map[string]any{KeyBackupRetentionDays: "90"}, func(c Config) bool { return c.BackupRetentionDays == 90 }},
+		{"number from cdk.json float", map[string]any{KeyBackupRetentionDays: float64(7)}, func(c Config) bool { return c.BackupRetentionDays == 7 }},
+		{"cidrs comma-separated", map[string]any{KeyProducerCIDRs: "203.0.113.0/24, 198.51.100.7/32"}, func(c Config) bool {
+			return len(c.ProducerCIDRs) == 2 && c.ProducerCIDRs[1] == "198.51.100.7/32"
+		}},
+		{"cidrs JSON list", map[string]any{KeyProducerCIDRs: []any{"10.0.0.0/8"}}, func(c Config) bool { return len(c.ProducerCIDRs) == 1 }},
+		{"cidrs JSON in a string", map[string]any{KeyProducerCIDRs: `["10.0.0.0/8","2001:db8::/32"]`}, func(c Config) bool { return len(c.ProducerCIDRs) == 2 }},
+		{"https with both certificates", map[string]any{
+			KeyPrimaryCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+			KeyBackupCertificateArn:  "arn:aws:acm:us-west-2:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+		}, func(c Config) bool { return c.HTTPS() && c.ListenerPort() == 443 && strings.Contains(c.CertificateArn("us-west-2"), "us-west-2") }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := load(t, tc.ctx, nil)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if !tc.check(c) {
+				t.Errorf("unexpected config %+v", c)
+			}
+		})
+	}
+}
+
+func TestBadValuesFailWithOneClearLine(t *testing.T) {
+	cases := []struct {
+		name    string
+		ctx     map[string]any
+		key     string
+		mention string // what the message must say is allowed
+	}{
+		{"uppercase prefix", map[string]any{KeyPrefix: "DR"}, KeyPrefix, "lowercase"},
+		{"prefix with trailing hyphen", map[string]any{KeyPrefix: "dr-"}, KeyPrefix, "lowercase"},
+		{"prefix with double hyphen", map[string]any{KeyPrefix: "dr--x"}, KeyPrefix, "single hyphens"},
+		{"prefix too long for bucket names", map[string]any{KeyPrefix: "a-very-long-analytics-prefix"}, KeyPrefix, "at most 25 characters"},
+		{"unknown primary region", map[string]any{KeyPrimaryRegion: "us-middle-1"}, KeyPrimaryRegion, "us-east-1"},
+		{"unknown backup region", map[string]any{KeyBackupRegion: "mars-1"}, KeyBackupRegion, "commercial AWS region"},
+		{"same regions", map[string]any{KeyBackupRegion: "us-east-1"}, KeyBackupRegion, "other than primaryRegion"},
+		{"bad account", map[string]any{KeyAccount: "12345"}, KeyAccount, "12-digit"},
+		{"retention not a number", map[string]any{KeyNoncurrentVersionDays: "soon"}, KeyNoncurrentVersionDays, "whole number from 1 to 3650"},
+		{"retention zero", map[string]any{KeyNoncurrentVersionDays: float64(0)}, KeyNoncurrentVersionDays, "whole number from 1 to 3650"},
+		{"retention fractional", map[string]any{KeyBackupRetentionDays: 1.5}, KeyBackupRetentionDays, "whole number"},
+		{"backup frequency not dividing a day", map[string]any{KeyBackupFrequencyHours: "5"}, KeyBackupFrequencyHours, "divisor of 24"},
+		{"backup frequency above a day", map[string]any{KeyBackupFrequencyHours: "48"}, KeyBackupFrequencyHours, "from 1 to 24"},
+		{"bad email", map[string]any{KeyAlarmEmail: "ops at example"}, KeyAlarmEmail, "e-mail"},
+		{"email with display name", map[string]any{KeyAlarmEmail: "Ops <ops@example.com>"}, KeyAlarmEmail, "plain e-mail"},
+		{"log retention not allowed by CloudWatch", map[string]any{KeyLogRetentionDays: "31"}, KeyLogRetentionDays, "30, 60"},
+		{"bad cidr", map[string]any{KeyProducerCIDRs: "10.0.0.1/8"}, KeyProducerCIDRs, "no host bits"},
+		{"cidr list with a number", map[string]any{KeyProducerCIDRs: []any{float64(1)}}, KeyProducerCIDRs, "list of strings"},
+		{"bad prefix list", map[string]any{KeyProducerPrefixList: "pl-xyz"}, KeyProducerPrefixList, "pl-0123456789abcdef0"},
+		{"only one certificate", map[string]any{KeyPrimaryCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"}, KeyBackupCertificateArn, "both regions"},
+		{"certificate in the wrong region", map[string]any{
+			KeyPrimaryCertificateArn: "arn:aws:acm:us-west-2:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+			KeyBackupCertificateArn:  "arn:aws:acm:us-west-2:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+		}, KeyPrimaryCertificateArn, "in us-east-1"},
+		{"aggregate key with spaces", map[string]any{KeyAggregateKey: "event type"}, KeyAggregateKey, "field name"},
+		{"schedule not cron", map[string]any{KeyCompactionSchedule: "rate(1 day)"}, KeyCompactionSchedule, "cron(30 1 * * ? *)"},
+		{"buffer too long", map[string]any{KeyFirehoseBufferSeconds: "1000"}, KeyFirehoseBufferSeconds, "from 0 to 900"},
+		{"unknown restore source", map[string]any{KeyRestoreSource: "snapshot"}, KeyRestoreSource, "auto"},
+		{"prefix not a string", map[string]any{KeyPrefix: float64(3)}, KeyPrefix, "a string"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := load(t, tc.ctx, nil)
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error must be one line: %q", msg)
+			}
+			if !strings.Contains(msg, `"`+tc.key+`"`) {
+				t.Errorf("error must name the context key %q: %s", tc.key, msg)
+			}
+			if !strings.Contains(msg, tc.mention) {
+				t.Errorf("error must say what is allowed (%q): %s", tc.mention, msg)
+			}
+		})
+	}
+}
+
+func TestWarningForAcceleratorControlRegion(t *testing.T) {
+	_, warnings, err := load(t, map[string]any{KeyPrimaryRegion: "us-west-2", KeyBackupRegion: "us-east-1", KeyProducerCIDRs: "10.0.0.0/8"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "Global Accelerator") {
+		t.Errorf("a us-west-2 primary must warn about Global Accelerator's control plane, got %q", warnings)
+	}
+}
+
+func TestPrefixLengthLimitIsExact(t *testing.T) {
+	// "athena-results" is the longest purpose; us-east-1/us-west-2 are 9 characters.
+	// prefix + "-athena-results-" + 12-digit account + "-" + 9-character region.
+	longest := len("-athena-results-") + 12 + len("-") + len("us-west-2")
+	room := 63 - longest
+	ok := strings.Repeat("a", room)
+	if _, _, err := load(t, map[string]any{KeyPrefix: ok}, nil); err != nil {
+		t.Errorf("a %d-character prefix fits: %v", room, err)
+	}
+	if _, _, err := load(t, map[string]any{KeyPrefix: ok + "a"}, nil); err == nil {
+		t.Errorf("a %d-character prefix must be refused", room+1)
+	}
+}

@@ -1,0 +1,105 @@
+// Package dynalite runs the dynalite DynamoDB-compatible server (from the
+// repository's node_modules) on loopback for tests, so DynamoDB code is tested
+// against a real protocol server instead of mocks. It is test support only.
+package dynalite
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Start launches an in-memory dynalite on a free loopback port and returns its
+// endpoint URL ("http://127.0.0.1:PORT"). The server stops when the test ends.
+// A missing dynalite is a test failure, not a skip: `npm ci` installs it, and
+// the test script and CI run that first.
+func Start(tb testing.TB) string {
+	tb.Helper()
+	bin, err := binary()
+	if err != nil {
+		tb.Fatalf("dynalite: %v", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		tb.Fatalf("dynalite: pick a port: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--port", fmt.Sprint(port), "--host", "127.0.0.1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		tb.Fatalf("dynalite: %v", err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		tb.Fatalf("dynalite: start %s: %v", bin, err)
+	}
+	tb.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+
+	ready := make(chan error, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			if strings.Contains(scanner.Text(), "listening") {
+				ready <- nil
+				// Keep draining so the child never blocks on a full pipe.
+				for scanner.Scan() {
+				}
+				return
+			}
+		}
+		ready <- fmt.Errorf("exited before listening: %v", scanner.Err())
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			tb.Fatalf("dynalite: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		tb.Fatalf("dynalite: not listening on port %d after 20s", port)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+// binary finds node_modules/.bin/dynalite in the module root above the
+// working directory (tests run in their package's folder).
+func binary() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			bin := filepath.Join(dir, "node_modules", ".bin", "dynalite")
+			if _, err := os.Stat(bin); err != nil {
+				return "", fmt.Errorf("%s not found: run `npm ci` in %s (scripts/test.sh does this)", bin, dir)
+			}
+			return bin, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,131 @@
+// Package naming derives every physical name in the product from the deployment
+// prefix, the account and a region. Each stack, each Lambda and the operator CLI
+// compute the same names independently, so no stack ever needs a reference to a
+// stack in another region: the backup region can be deployed while the primary
+// region answers nothing.
+package naming
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Stack names. The operator types these (`cdk deploy PrimaryStack`).
+const (
+	BackupStack         = "BackupStack"
+	PrimaryStack        = "PrimaryStack"
+	BackupFailoverStack = "BackupFailoverStack"
+)
+
+// Purpose says what a bucket holds; it is part of the bucket name.
+type Purpose string
+
+// Bucket purposes. Replicas carry the same purpose as their source and differ
+// by region, so a replica's name is the source name with the backup region.
+const (
+	Streaming     Purpose = "streaming"
+	Batch         Purpose = "batch"
+	AccessLogs    Purpose = "access-logs"
+	AthenaResults Purpose = "athena-results"
+)
+
+// Purposes lists every bucket purpose, for length checks.
+var Purposes = []Purpose{Streaming, Batch, AccessLogs, AthenaResults}
+
+// Data prefixes inside the data buckets. The Glue tables point at them and the
+// partition registrar only listens to them.
+const (
+	RawPrefix       = "raw/"
+	CompactedPrefix = "compacted/"
+	ErrorsPrefix    = "errors/"
+)
+
+// Glue table names inside the product database.
+const (
+	RawTable       = "raw"
+	CompactedTable = "compacted"
+)
+
+// MaxBucketNameLength is S3's limit on bucket names.
+const MaxBucketNameLength = 63
+
+// AccountPlaceholder stands for a 12-digit account id when the account is not
+// known at synth time; it has the length of a real one.
+const AccountPlaceholder = "000000000000"
+
+// Names derives names for one deployment. Account may be a CDK token when the
+// account is only known at deploy time; names then resolve in CloudFormation.
+type Names struct {
+	// Prefix starts every name, e.g. "dr-analytics".
+	Prefix string
+	// Account is the 12-digit AWS account id, or a token standing for it.
+	Account string
+}
+
+// Bucket is the globally unique bucket name for a purpose in a region, e.g.
+// "dr-analytics-streaming-123456789012-us-east-1".
+func (n Names) Bucket(p Purpose, region string) string {
+	return fmt.Sprintf("%s-%s-%s-%s", n.Prefix, p, n.Account, region)
+}
+
+// BucketArn is the ARN of the bucket for a purpose in a region.
+func (n Names) BucketArn(p Purpose, region string) string {
+	return "arn:aws:s3:::" + n.Bucket(p, region)
+}
+
+// Table is the aggregates table; the restored table in the backup region has
+// the same name, so the processing code is region-agnostic.
+func (n Names) Table() string { return n.Prefix + "-aggregates" }
+
+// TableArn is the aggregates table's ARN in a region.
+func (n Names) TableArn(region string) string {
+	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", region, n.Account, n.Table())
+}
+
+// Database is the Glue database. Glue and Athena prefer underscores.
+func (n Names) Database() string { return strings.ReplaceAll(n.Prefix, "-", "_") }
+
+// Stream is the Kinesis data stream that ingest writes to.
+func (n Names) Stream() string { return n.Prefix + "-events" }
+
+// StreamArn is the stream's ARN in a region.
+func (n Names) StreamArn(region string) string {
+	return fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", region, n.Account, n.Stream())
+}
+
+// DeliveryStream is the Firehose stream from Kinesis to the streaming bucket.
+func (n Names) DeliveryStream() string { return n.Prefix + "-raw-delivery" }
+
+// DeliveryStreamArn is the delivery stream's ARN in a region.
+func (n Names) DeliveryStreamArn(region string) string {
+	return fmt.Sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", region, n.Account, n.DeliveryStream())
+}
+
+// Function is the name of one of the product's Lambda functions, e.g. "ingest".
+func (n Names) Function(role string) string { return n.Prefix + "-" + role }
+
+// StateMachine is the nightly compaction state machine.
+func (n Names) StateMachine() string { return n.Prefix + "-compaction" }
+
+// WorkGroup is the Athena workgroup the compaction job uses.
+func (n Names) WorkGroup() string { return n.Prefix + "-compaction" }
+
+// BackupVault is the AWS Backup vault in the backup region.
+func (n Names) BackupVault() string { return n.Prefix + "-vault" }
+
+// BackupVaultArn is the vault's ARN in a region.
+func (n Names) BackupVaultArn(region string) string {
+	return fmt.Sprintf("arn:aws:backup:%s:%s:backup-vault:%s", region, n.Account, n.BackupVault())
+}
+
+// ListenerParameter is the SSM parameter (in the backup region) holding the
+// accelerator listener's ARN; the primary stack reads it at deploy time.
+func (n Names) ListenerParameter() string { return "/" + n.Prefix + "/accelerator/listener-arn" }
+
+// ListenerParameterArn is that parameter's ARN in a region.
+func (n Names) ListenerParameterArn(region string) string {
+	return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, n.Account, n.ListenerParameter())
+}
+
+// Accelerator is the Global Accelerator's name.
+func (n Names) Accelerator() string { return n.Prefix + "-ingest" }
