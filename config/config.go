@@ -106,8 +106,8 @@ var Defaults = map[string]any{
 	KeyRestoreSource:         RestoreAuto,
 }
 
-// logRetentionValues are the retention periods CloudWatch Logs accepts.
-var logRetentionValues = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+// LogRetentionValues are the retention periods (days) CloudWatch Logs accepts.
+var LogRetentionValues = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
 var (
 	prefixPattern       = regexp.MustCompile(`^[a-z][a-z0-9-]*[a-z0-9]$`)
@@ -214,8 +214,8 @@ func (c Config) validate() ([]string, error) {
 			return nil, invalid(KeyAlarmEmail, c.AlarmEmail, "one plain e-mail address such as ops@example.com, or empty for no subscription")
 		}
 	}
-	if !slices.Contains(logRetentionValues, c.LogRetentionDays) {
-		return nil, invalid(KeyLogRetentionDays, strconv.Itoa(c.LogRetentionDays), "a CloudWatch Logs retention: "+joinInts(logRetentionValues))
+	if !slices.Contains(LogRetentionValues, c.LogRetentionDays) {
+		return nil, invalid(KeyLogRetentionDays, strconv.Itoa(c.LogRetentionDays), "a CloudWatch Logs retention: "+joinInts(LogRetentionValues))
 	}
 	for _, cidr := range c.ProducerCIDRs {
 		p, err := netip.ParsePrefix(cidr)

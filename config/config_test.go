@@ -1,6 +1,9 @@
 package config
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -157,5 +160,36 @@ func TestPrefixLengthLimitIsExact(t *testing.T) {
 	}
 	if _, _, err := load(t, map[string]any{KeyPrefix: ok + "a"}, nil); err == nil {
 		t.Errorf("a %d-character prefix must be refused", room+1)
+	}
+}
+
+// TestCdkJSONStatesEveryDefault keeps cdk.json, which operators read and
+// edit, in step with the defaults the code applies.
+func TestCdkJSONStatesEveryDefault(t *testing.T) {
+	data, err := os.ReadFile("../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cdk struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(data, &cdk); err != nil {
+		t.Fatal(err)
+	}
+	for key, def := range Defaults {
+		got, ok := cdk.Context[key]
+		if !ok {
+			t.Errorf("cdk.json lacks context key %q (default %v)", key, def)
+			continue
+		}
+		if list, isList := got.([]any); isList && len(list) == 0 && def == "" {
+			continue // an empty list and an empty string both mean "none"
+		}
+		if fmt.Sprint(got) != fmt.Sprint(def) {
+			t.Errorf("cdk.json %q = %v, code default %v", key, got, def)
+		}
+	}
+	if _, _, err := Load(func(k string) any { return cdk.Context[k] }, nil); err != nil {
+		t.Errorf("cdk.json context must be valid: %v", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 // Start launches an in-memory dynalite on a free loopback port and returns its
 // endpoint URL ("http://127.0.0.1:PORT"). The server stops when the test ends.
-// A missing dynalite is a test failure, not a skip: `npm ci` installs it, and
+// A missing dynalite is a test failure, not a skip: `npm ci --prefix .tools` installs it, and
 // the test script and CI run that first.
 func Start(tb testing.TB) string {
 	tb.Helper()
@@ -81,9 +81,9 @@ func binary() (string, error) {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			bin := filepath.Join(dir, "node_modules", ".bin", "dynalite")
+			bin := filepath.Join(dir, ".tools", "node_modules", ".bin", "dynalite")
 			if _, err := os.Stat(bin); err != nil {
-				return "", fmt.Errorf("%s not found: run `npm ci` in %s (scripts/test.sh does this)", bin, dir)
+				return "", fmt.Errorf("%s not found: run `npm ci --prefix .tools` in %s (scripts/test.sh does this)", bin, dir)
 			}
 			return bin, nil
 		}

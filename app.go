@@ -1,0 +1,30 @@
+// Command app is the CDK app: it reads the configuration once and wires the
+// stacks. Everything else lives in config/, stacks/ and constructs/.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/stacks"
+)
+
+func main() {
+	defer jsii.Close()
+	app := awscdk.NewApp(nil)
+	cfg, warnings, err := config.Load(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) }, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		jsii.Close()
+		os.Exit(1)
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
+	stacks.NewDeployment(app, cfg)
+	app.Synth(nil)
+}

@@ -1,0 +1,303 @@
+// Package ingest builds the path from producers to the streaming bucket:
+// internal ALB -> Go ingest Lambda -> Kinesis (on-demand, KMS) -> Firehose ->
+// raw/year=/month=/day=/hour=/ in the streaming bucket.
+//
+// It comes in two parts so the backup region can keep the first part ready
+// at no cost: Standby holds what costs nothing while idle (the function, the
+// stream key, roles, log groups, the load balancer's security group); Active
+// holds what costs money while it runs (load balancer, stream, delivery
+// stream). Roles are granted on names, so Standby never references Active.
+package ingest
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesisfirehose"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/dr-analytics/drplan/constructs/gofunction"
+	"github.com/dr-analytics/drplan/constructs/loggroup"
+	"github.com/dr-analytics/drplan/constructs/network"
+	"github.com/dr-analytics/drplan/internal/naming"
+)
+
+// HealthPath answers 200 only when the function is configured and its stream
+// is active; the target group and Global Accelerator route on it.
+const HealthPath = "/health"
+
+// RawPrefix is Firehose's Hive-style prefix, matching the Glue raw table.
+const RawPrefix = naming.RawPrefix + "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+
+// ErrorPrefix keeps Firehose's failed records apart from data; the partition
+// registrar ignores it.
+const ErrorPrefix = naming.ErrorsPrefix + "!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+
+// StreamRetention is how long Kinesis keeps records: the window in which the
+// aggregator can catch up after a failover's table restore.
+const StreamRetention = 24 * time.Hour
+
+// StandbyProps configures the idle part.
+type StandbyProps struct {
+	// Names derives every physical name.
+	Names naming.Names
+	// Region is where this runs, e.g. "us-west-2".
+	Region string
+	// Network is the region's ingest VPC.
+	Network *network.Network
+	// StreamingBucketName receives raw data, e.g. "dr-analytics-streaming-123456789012-us-west-2".
+	StreamingBucketName string
+	// ProducerCIDRs may reach the listener, e.g. ["203.0.113.0/24"]; empty means nobody.
+	ProducerCIDRs []string
+	// ProducerPrefixList (pl-...) may reach the listener as well.
+	ProducerPrefixList string
+	// ListenerPort is 80 (HTTP) or 443 (HTTPS).
+	ListenerPort int
+	// LogRetentionDays for every log group, e.g. 90.
+	LogRetentionDays int
+}
+
+// Standby is the idle part of the ingest path.
+type Standby struct {
+	props            StandbyProps
+	function         *gofunction.GoFunction
+	streamKey        awskms.Key
+	deliveryRole     awsiam.Role
+	deliveryLogGroup awslogs.LogGroup
+	securityGroup    awsec2.SecurityGroup
+}
+
+// deliveryLogStream is Firehose's log stream for delivery errors.
+const deliveryLogStream = "S3Delivery"
+
+// NewStandby creates the idle part.
+func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Standby {
+	scope = constructs.NewConstruct(scope, jsii.String(id))
+	n := props.Names
+	streamArn := n.StreamArn(props.Region)
+	s := &Standby{props: props}
+
+	s.streamKey = awskms.NewKey(scope, jsii.String("StreamKey"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts the " + n.Stream() + " Kinesis stream"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+
+	s.function = gofunction.New(scope, "Handler", gofunction.Props{
+		Package:          "./lambdas/ingest",
+		FunctionName:     n.Function("ingest"),
+		Description:      "Accepts producer events from the load balancer and puts them on the Kinesis stream",
+		Environment:      map[string]string{"STREAM_NAME": n.Stream()},
+		Timeout:          15 * time.Second,
+		MemoryMB:         512,
+		LogRetentionDays: props.LogRetentionDays,
+	})
+	s.function.AllowTo([]string{"kinesis:PutRecords", "kinesis:DescribeStreamSummary"}, streamArn)
+	// Kinesis encrypts each record with a data key: producers need only this.
+	s.function.AllowTo([]string{"kms:GenerateDataKey"}, *s.streamKey.KeyArn())
+
+	s.deliveryLogGroup = loggroup.New(scope, "DeliveryLogs", props.LogRetentionDays, "")
+	awslogs.NewLogStream(scope, jsii.String("DeliveryLogStream"), &awslogs.LogStreamProps{
+		LogGroup:      s.deliveryLogGroup,
+		LogStreamName: jsii.String(deliveryLogStream),
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	s.deliveryRole = awsiam.NewRole(scope, jsii.String("DeliveryRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("firehose.amazonaws.com"), nil),
+		Description: jsii.String("Firehose reads " + n.Stream() + " and writes " + props.StreamingBucketName),
+	})
+	allow := func(actions []string, resources ...string) {
+		s.deliveryRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings(actions...), Resources: jsii.Strings(resources...),
+		}))
+	}
+	bucketArn := "arn:aws:s3:::" + props.StreamingBucketName
+	allow([]string{"kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"}, streamArn)
+	allow([]string{"s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"}, bucketArn)
+	allow([]string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, bucketArn+"/"+naming.RawPrefix+"*", bucketArn+"/"+naming.ErrorsPrefix+"*")
+	allow([]string{"logs:PutLogEvents"}, *s.deliveryLogGroup.LogGroupArn())
+	allow([]string{"kms:Decrypt"}, *s.streamKey.KeyArn())
+	cdknag.NagSuppressions_AddResourceSuppressions(s.deliveryRole, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Firehose writes objects with generated names under raw/ and errors/ of the one streaming bucket; the key pattern cannot be narrower."),
+		AppliesTo: &[]any{
+			jsii.String("Resource::" + bucketArn + "/" + naming.RawPrefix + "*"),
+			jsii.String("Resource::" + bucketArn + "/" + naming.ErrorsPrefix + "*"),
+		},
+	}}, jsii.Bool(true))
+
+	s.securityGroup = awsec2.NewSecurityGroup(scope, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:              props.Network.Vpc(),
+		Description:      jsii.String(fmt.Sprintf("Ingest load balancer: producers on TCP %d only", props.ListenerPort)),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	port := awsec2.Port_Tcp(jsii.Number(props.ListenerPort))
+	// Global Accelerator preserves client IPs, so these rules see producers' own addresses.
+	for _, cidr := range props.ProducerCIDRs {
+		peer := awsec2.Peer_Ipv4(jsii.String(cidr))
+		if strings.Contains(cidr, ":") {
+			peer = awsec2.Peer_Ipv6(jsii.String(cidr))
+		}
+		s.securityGroup.AddIngressRule(peer, port, jsii.String("producers "+cidr), jsii.Bool(false))
+	}
+	if props.ProducerPrefixList != "" {
+		s.securityGroup.AddIngressRule(awsec2.Peer_PrefixList(jsii.String(props.ProducerPrefixList)), port, jsii.String("producers in "+props.ProducerPrefixList), jsii.Bool(false))
+	}
+	return s
+}
+
+// Function is the ingest Lambda.
+func (s *Standby) Function() *gofunction.GoFunction { return s.function }
+
+// StreamKey encrypts the stream; consumers need decrypt on it.
+func (s *Standby) StreamKey() awskms.Key { return s.streamKey }
+
+// ActiveProps configures the running part.
+type ActiveProps struct {
+	// Standby is this region's idle part.
+	Standby *Standby
+	// AccessLogsBucketName receives ALB access logs under alb/.
+	AccessLogsBucketName string
+	// CertificateArn switches the listener to HTTPS when set.
+	CertificateArn string
+	// BufferSeconds is Firehose's buffering interval, 0-900: data younger
+	// than this may still sit in Firehose when a region fails.
+	BufferSeconds int
+}
+
+// Active is the running part of the ingest path.
+type Active struct {
+	loadBalancer awselasticloadbalancingv2.ApplicationLoadBalancer
+	stream       awskinesis.Stream
+}
+
+// NewActive creates the running part.
+func NewActive(scope constructs.Construct, id string, props ActiveProps) *Active {
+	scope = constructs.NewConstruct(scope, jsii.String(id))
+	s := props.Standby
+	n, region := s.props.Names, s.props.Region
+
+	stream := awskinesis.NewStream(scope, jsii.String("Stream"), &awskinesis.StreamProps{
+		StreamName:      jsii.String(n.Stream()),
+		StreamMode:      awskinesis.StreamMode_ON_DEMAND,
+		Encryption:      awskinesis.StreamEncryption_KMS,
+		EncryptionKey:   s.streamKey,
+		RetentionPeriod: awscdk.Duration_Hours(jsii.Number(StreamRetention.Hours())),
+		// In-flight data only: it is delivered to S3 within the buffer
+		// interval, and failback drains the stream before it is removed.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+
+	delivery := awskinesisfirehose.NewCfnDeliveryStream(scope, jsii.String("Delivery"), &awskinesisfirehose.CfnDeliveryStreamProps{
+		DeliveryStreamName: jsii.String(n.DeliveryStream()),
+		DeliveryStreamType: jsii.String("KinesisStreamAsSource"),
+		KinesisStreamSourceConfiguration: &awskinesisfirehose.CfnDeliveryStream_KinesisStreamSourceConfigurationProperty{
+			KinesisStreamArn: stream.StreamArn(),
+			RoleArn:          s.deliveryRole.RoleArn(),
+		},
+		ExtendedS3DestinationConfiguration: &awskinesisfirehose.CfnDeliveryStream_ExtendedS3DestinationConfigurationProperty{
+			BucketArn:         jsii.String("arn:aws:s3:::" + s.props.StreamingBucketName),
+			RoleArn:           s.deliveryRole.RoleArn(),
+			Prefix:            jsii.String(RawPrefix),
+			ErrorOutputPrefix: jsii.String(ErrorPrefix),
+			// Athena reads GZIP JSON Lines directly.
+			CompressionFormat: jsii.String("GZIP"),
+			BufferingHints: &awskinesisfirehose.CfnDeliveryStream_BufferingHintsProperty{
+				IntervalInSeconds: jsii.Number(props.BufferSeconds),
+				SizeInMBs:         jsii.Number(64),
+			},
+			CloudWatchLoggingOptions: &awskinesisfirehose.CfnDeliveryStream_CloudWatchLoggingOptionsProperty{
+				Enabled:       jsii.Bool(true),
+				LogGroupName:  s.deliveryLogGroup.LogGroupName(),
+				LogStreamName: jsii.String(deliveryLogStream),
+			},
+		},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(stream, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-KDS3"),
+		Reason: jsii.String("A customer managed key lets its key policy, not only IAM, decide who can read events, and CloudTrail logs each use by principal; at this event volume its cost is negligible."),
+	}}, jsii.Bool(false))
+	// The role's policy must be in place before Firehose validates access.
+	delivery.Node().AddDependency(s.deliveryRole)
+	cdknag.NagSuppressions_AddResourceSuppressions(delivery, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-KDF1"),
+		Reason: jsii.String("Firehose cannot enable its own server-side encryption when a Kinesis stream is its source; records are encrypted in the stream with a customer managed key and in S3 with SSE-S3."),
+	}}, jsii.Bool(false))
+
+	lb := awselasticloadbalancingv2.NewApplicationLoadBalancer(scope, jsii.String("LoadBalancer"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
+		LoadBalancerName:        jsii.String(n.Function("ingest")),
+		Vpc:                     s.props.Network.Vpc(),
+		VpcSubnets:              s.props.Network.Subnets(),
+		InternetFacing:          jsii.Bool(false),
+		SecurityGroup:           s.securityGroup,
+		DropInvalidHeaderFields: jsii.Bool(true),
+	})
+	// The access-log bucket already allows ALB log delivery under alb/ (see
+	// databucket.NewAccessLogs), so no bucket policy change is needed here.
+	lb.SetAttribute(jsii.String("access_logs.s3.enabled"), jsii.String("true"))
+	lb.SetAttribute(jsii.String("access_logs.s3.bucket"), jsii.String(props.AccessLogsBucketName))
+	lb.SetAttribute(jsii.String("access_logs.s3.prefix"), jsii.String("alb"))
+
+	targetGroupName := n.Function("ingest")
+	targets := awselasticloadbalancingv2.NewApplicationTargetGroup(scope, jsii.String("Targets"), &awselasticloadbalancingv2.ApplicationTargetGroupProps{
+		TargetGroupName: jsii.String(targetGroupName),
+		TargetType:      awselasticloadbalancingv2.TargetType_LAMBDA,
+		HealthCheck: &awselasticloadbalancingv2.HealthCheck{
+			Enabled:                 jsii.Bool(true),
+			Path:                    jsii.String(HealthPath),
+			Interval:                awscdk.Duration_Seconds(jsii.Number(30)),
+			HealthyThresholdCount:   jsii.Number(2),
+			UnhealthyThresholdCount: jsii.Number(2),
+		},
+	})
+	// Only this account's load balancers, through this target group, may
+	// invoke the function. The ARN pattern uses the name, not a reference:
+	// the target group can only register the function once this permission
+	// exists.
+	permission := awslambda.NewCfnPermission(scope, jsii.String("LoadBalancerInvoke"), &awslambda.CfnPermissionProps{
+		Action:        jsii.String("lambda:InvokeFunction"),
+		FunctionName:  s.function.Function().FunctionArn(),
+		Principal:     jsii.String("elasticloadbalancing.amazonaws.com"),
+		SourceAccount: awscdk.Aws_ACCOUNT_ID(),
+		SourceArn:     jsii.String(fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/*", region, n.Account, targetGroupName)),
+	})
+	cfnTargets := targets.Node().DefaultChild().(awselasticloadbalancingv2.CfnTargetGroup)
+	cfnTargets.AddPropertyOverride(jsii.String("Targets"), []map[string]any{{"Id": s.function.Function().FunctionArn()}})
+	cfnTargets.AddDependency(permission)
+
+	listener := &awselasticloadbalancingv2.BaseApplicationListenerProps{
+		Port:                jsii.Number(s.props.ListenerPort),
+		Protocol:            awselasticloadbalancingv2.ApplicationProtocol_HTTP,
+		DefaultTargetGroups: &[]awselasticloadbalancingv2.IApplicationTargetGroup{targets},
+		// The security group already admits exactly the producers.
+		Open: jsii.Bool(false),
+	}
+	if props.CertificateArn != "" {
+		listener.Protocol = awselasticloadbalancingv2.ApplicationProtocol_HTTPS
+		listener.Certificates = &[]awselasticloadbalancingv2.IListenerCertificate{
+			awselasticloadbalancingv2.ListenerCertificate_FromArn(jsii.String(props.CertificateArn)),
+		}
+		listener.SslPolicy = awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS
+	}
+	lb.AddListener(jsii.String("Listener"), listener)
+	return &Active{loadBalancer: lb, stream: stream}
+}
+
+// LoadBalancer is the ingest ALB, the accelerator's endpoint in this region.
+func (a *Active) LoadBalancer() awselasticloadbalancingv2.ApplicationLoadBalancer {
+	return a.loadBalancer
+}
+
+// Stream is the Kinesis stream.
+func (a *Active) Stream() awskinesis.Stream { return a.stream }

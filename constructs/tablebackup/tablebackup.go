@@ -1,0 +1,113 @@
+// Package tablebackup gives the aggregates table a restore path that does not
+// need the primary region: AWS Backup takes recovery points on a schedule in
+// the primary region and copies each one into a vault in the backup region.
+// Both vaults refuse manual deletion of recovery points and are retained.
+package tablebackup
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Vault is a region's backup vault.
+type Vault struct {
+	vault       awsbackup.BackupVault
+	restoreRole awsiam.Role
+}
+
+// NewVault creates a vault named name (encrypted with the AWS Backup managed
+// key) and the role AWS Backup assumes to restore from it.
+func NewVault(scope constructs.Construct, id, name string) *Vault {
+	scope = constructs.NewConstruct(scope, jsii.String(id))
+	vault := awsbackup.NewBackupVault(scope, jsii.String("Vault"), &awsbackup.BackupVaultProps{
+		BackupVaultName: jsii.String(name),
+		// Recovery points expire by their lifecycle only: nobody can delete
+		// one by hand, so a compromised or careless operator cannot erase the
+		// only copy of the table outside the primary region.
+		BlockRecoveryPointDeletion: jsii.Bool(true),
+		RemovalPolicy:              awscdk.RemovalPolicy_RETAIN,
+	})
+	role := awsiam.NewRole(scope, jsii.String("RestoreRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("backup.amazonaws.com"), nil),
+		Description: jsii.String("AWS Backup restores DynamoDB recovery points from " + name),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AWSBackupServiceRolePolicyForRestores")),
+		},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-IAM4"),
+		Reason: jsii.String("AWS Backup's own restore policy, maintained by AWS as the service adds restore requirements; the role can only be assumed by backup.amazonaws.com."),
+	}}, jsii.Bool(true))
+	return &Vault{vault: vault, restoreRole: role}
+}
+
+// BackupVault is the vault.
+func (v *Vault) BackupVault() awsbackup.BackupVault { return v.vault }
+
+// RestoreRole is the role to pass to StartRestoreJob.
+func (v *Vault) RestoreRole() awsiam.Role { return v.restoreRole }
+
+// PlanProps configures the table's backup plan.
+type PlanProps struct {
+	// Table to back up.
+	Table awsdynamodb.ITable
+	// PlanName, e.g. "dr-analytics-aggregates".
+	PlanName string
+	// LocalVault receives the recovery points in the table's region.
+	LocalVault awsbackup.IBackupVault
+	// CopyVaultArn is the vault in the backup region, e.g.
+	// "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-analytics-vault".
+	CopyVaultArn string
+	// FrequencyHours divides 24, e.g. 1 for hourly.
+	FrequencyHours int
+	// RetentionDays keeps recovery points and their copies, e.g. 35.
+	RetentionDays int
+}
+
+// NewPlan backs the table up every FrequencyHours and copies each recovery
+// point to the backup region's vault.
+func NewPlan(scope constructs.Construct, id string, props PlanProps) awsbackup.BackupPlan {
+	scope = constructs.NewConstruct(scope, jsii.String(id))
+	retention := awscdk.Duration_Days(jsii.Number(props.RetentionDays))
+	copyVault := awsbackup.BackupVault_FromBackupVaultArn(scope, jsii.String("CopyVault"), jsii.String(props.CopyVaultArn))
+	plan := awsbackup.NewBackupPlan(scope, jsii.String("Plan"), &awsbackup.BackupPlanProps{
+		BackupPlanName: jsii.String(props.PlanName),
+		BackupVault:    props.LocalVault,
+		BackupPlanRules: &[]awsbackup.BackupPlanRule{awsbackup.NewBackupPlanRule(&awsbackup.BackupPlanRuleProps{
+			RuleName:           jsii.String(fmt.Sprintf("every-%dh-copied-to-backup-region", props.FrequencyHours)),
+			ScheduleExpression: awsevents.Schedule_Expression(jsii.String(Schedule(props.FrequencyHours))),
+			StartWindow:        awscdk.Duration_Hours(jsii.Number(1)),
+			CompletionWindow:   awscdk.Duration_Hours(jsii.Number(2)),
+			DeleteAfter:        retention,
+			CopyActions: &[]*awsbackup.BackupPlanCopyActionProps{{
+				DestinationBackupVault: copyVault,
+				DeleteAfter:            retention,
+			}},
+		})},
+	})
+	selection := plan.AddSelection(jsii.String("Table"), &awsbackup.BackupSelectionOptions{
+		Resources: &[]awsbackup.BackupResource{awsbackup.BackupResource_FromDynamoDbTable(props.Table)},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(selection, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-IAM4"),
+		Reason: jsii.String("AWS Backup's own backup policy, maintained by AWS; the role can only be assumed by backup.amazonaws.com and the selection names one table."),
+	}}, jsii.Bool(true))
+	return plan
+}
+
+// Schedule is the AWS Backup cron for a frequency that divides 24 hours,
+// starting at minute 0 UTC.
+func Schedule(frequencyHours int) string {
+	if frequencyHours >= 24 {
+		return "cron(0 0 * * ? *)"
+	}
+	return fmt.Sprintf("cron(0 0/%d * * ? *)", frequencyHours)
+}

@@ -1,0 +1,149 @@
+// Package tablerestore restores the aggregates table in the backup region
+// during failover, through a Go custom resource provider that lives in the
+// backup region before any disaster. The restore uses point-in-time recovery
+// from the primary table when the primary region answers within seconds,
+// else the newest recovery point copied into the backup vault. Create
+// restores once, Update never restores again, Delete keeps the table; every
+// failure reaches CloudFormation with the handler's reason.
+package tablerestore
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/dr-analytics/drplan/constructs/gofunction"
+	"github.com/dr-analytics/drplan/constructs/goprovider"
+	"github.com/dr-analytics/drplan/internal/naming"
+)
+
+// ProbeTimeout is how long the restore waits for the primary region to
+// answer before it uses the backup vault instead.
+const ProbeTimeout = 5 * time.Second
+
+// ProviderProps configures the restore provider.
+type ProviderProps struct {
+	// Names derives the table and vault names.
+	Names naming.Names
+	// PrimaryRegion holds the source table, e.g. "us-east-1".
+	PrimaryRegion string
+	// BackupRegion is where the table is restored, e.g. "us-west-2".
+	BackupRegion string
+	// RestoreRole is the role AWS Backup assumes to restore from the vault.
+	RestoreRole awsiam.IRole
+	// LogRetentionDays for the functions' logs.
+	LogRetentionDays int
+}
+
+// Provider is the restore provider, idle in the backup region.
+type Provider struct {
+	provider customresources.Provider
+	props    ProviderProps
+}
+
+// NewProvider creates the provider's functions and framework.
+func NewProvider(scope constructs.Construct, id string, props ProviderProps) *Provider {
+	scope = constructs.NewConstruct(scope, jsii.String(id))
+	n := props.Names
+	target := n.TableArn(props.BackupRegion)
+	source := n.TableArn(props.PrimaryRegion)
+	vault := n.BackupVaultArn(props.BackupRegion)
+	recoveryPoints := "arn:aws:backup:" + props.BackupRegion + ":" + n.Account + ":recovery-point:*"
+
+	handler := func(id, mode, description string) *gofunction.GoFunction {
+		fn := gofunction.New(scope, id, gofunction.Props{
+			Package:          "./lambdas/tablerestore",
+			FunctionName:     n.Function("table-restore-" + mode),
+			Description:      description,
+			Environment:      map[string]string{"HANDLER": mode},
+			Timeout:          2 * time.Minute,
+			LogRetentionDays: props.LogRetentionDays,
+		})
+		fn.AllowTo([]string{"dynamodb:DescribeTable", "dynamodb:ListTagsOfResource"}, target)
+		fn.AllowTo([]string{"backup:DescribeRestoreJob"}, "*")
+		return fn
+	}
+	onEvent := handler("OnEvent", "onEvent", "Starts the failover restore of the aggregates table (PITR or backup vault)")
+	onEvent.AllowTo([]string{"dynamodb:DescribeContinuousBackups"}, source)
+	onEvent.AllowTo([]string{"dynamodb:RestoreTableToPointInTime"}, source, target)
+	// A restore writes the items into the new table as the caller.
+	onEvent.AllowTo([]string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem"}, target)
+	onEvent.AllowTo([]string{"backup:ListRecoveryPointsByBackupVault"}, vault)
+	onEvent.AllowTo([]string{"backup:StartRestoreJob"}, recoveryPoints)
+	onEvent.AllowTo([]string{"iam:PassRole"}, *props.RestoreRole.RoleArn())
+
+	isComplete := handler("IsComplete", "isComplete", "Finishes the failover restore: PITR, deletion protection and tags once the table is active")
+	isComplete.AllowTo([]string{"dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:TagResource"}, target)
+
+	for _, fn := range []*gofunction.GoFunction{onEvent, isComplete} {
+		cdknag.NagSuppressions_AddResourceSuppressions(fn.Role(), &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-IAM5"),
+			Reason: jsii.String("DescribeRestoreJob has no resource-level permissions, and the newest recovery point's id is only known at restore time; both are limited to AWS Backup in this account and region."),
+			AppliesTo: &[]any{
+				jsii.String("Resource::*"),
+				jsii.String("Resource::" + recoveryPoints),
+			},
+		}}, jsii.Bool(true))
+	}
+	provider := goprovider.New(scope, "Provider", goprovider.Props{
+		OnEvent:          onEvent,
+		IsComplete:       isComplete,
+		QueryInterval:    30 * time.Second,
+		TotalTimeout:     time.Hour,
+		LogRetentionDays: props.LogRetentionDays,
+	})
+	return &Provider{provider: provider, props: props}
+}
+
+// TableRestoreProps configures the restore during failover.
+type TableRestoreProps struct {
+	// Provider created in the backup stack.
+	Provider *Provider
+	// Source forces the restore path for drills: "auto", "pitr" or "backup".
+	Source string
+	// Tags for the restored table, e.g. {"project": "dr-analytics"}.
+	Tags map[string]string
+}
+
+// TableRestore is the restored table, as the failover stack sees it.
+type TableRestore struct {
+	resource awscdk.CustomResource
+}
+
+// NewTableRestore restores the table under the name the aggregator expects.
+func NewTableRestore(scope constructs.Construct, id string, props TableRestoreProps) *TableRestore {
+	p := props.Provider.props
+	tags := map[string]any{}
+	for k, v := range props.Tags {
+		tags[k] = v
+	}
+	resource := awscdk.NewCustomResource(scope, jsii.String(id), &awscdk.CustomResourceProps{
+		ServiceToken: props.Provider.provider.ServiceToken(),
+		ResourceType: jsii.String("Custom::TableRestore"),
+		Properties: &map[string]any{
+			"TableName":           p.Names.Table(),
+			"SourceTableArn":      p.Names.TableArn(p.PrimaryRegion),
+			"SourceRegion":        p.PrimaryRegion,
+			"VaultName":           p.Names.BackupVault(),
+			"RestoreRoleArn":      p.RestoreRole.RoleArn(),
+			"Source":              props.Source,
+			"ProbeTimeoutSeconds": strconv.Itoa(int(ProbeTimeout.Seconds())),
+			"Tags":                tags,
+		},
+	})
+	return &TableRestore{resource: resource}
+}
+
+// Source is the restore path used: pitr, backup or existing.
+func (r *TableRestore) Source() *string { return r.resource.GetAttString(jsii.String("Source")) }
+
+// PointInTime is the restored data's point in time (RFC 3339): the RPO.
+func (r *TableRestore) PointInTime() *string {
+	return r.resource.GetAttString(jsii.String("PointInTime"))
+}

@@ -1,0 +1,84 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
+	"github.com/aws/constructs-go/constructs/v10"
+
+	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/constructs/alerts"
+	"github.com/dr-analytics/drplan/constructs/datatier"
+	"github.com/dr-analytics/drplan/constructs/ingest"
+	"github.com/dr-analytics/drplan/constructs/registrar"
+	"github.com/dr-analytics/drplan/constructs/tablerestore"
+	"github.com/dr-analytics/drplan/constructs/traffic"
+	"github.com/dr-analytics/drplan/constructs/workload"
+	"github.com/dr-analytics/drplan/internal/naming"
+)
+
+// BackupStackProps configures the backup region's standing stack.
+type BackupStackProps struct {
+	Config config.Config
+	Names  naming.Names
+}
+
+// BackupStack holds, in the backup region, everything that must exist before
+// a disaster and costs nothing (or next to nothing) while idle: replicas,
+// catalog, vault, the accelerator, and the failover compute at rest. It never
+// reads from, writes to or waits on the primary region.
+type BackupStack struct {
+	awscdk.Stack
+	Data         *datatier.DataTier
+	Standby      *workload.Standby
+	Accelerator  *traffic.Accelerator
+	Restore      *tablerestore.Provider
+	DialProvider customresources.Provider
+}
+
+// NewBackupStack composes the backup region.
+func NewBackupStack(scope constructs.Construct, id string, props BackupStackProps) *BackupStack {
+	cfg, names := props.Config, props.Names
+	stack := awscdk.NewStack(scope, &id, stackProps(cfg.BackupRegion,
+		"Backup region: replica buckets, catalog, backup vault, accelerator and the idle failover compute", true))
+	alarms := alerts.New(stack, "Alerts", alerts.Props{TopicName: names.Prefix + "-alarms", Email: cfg.AlarmEmail})
+	data := datatier.NewBackup(stack, "Data", datatier.Props{
+		Names: names, Region: cfg.BackupRegion, NoncurrentVersionDays: cfg.NoncurrentVersionDays, Alerts: alarms,
+	})
+	registrar.New(stack, "PartitionRegistrar", registrar.Props{
+		FunctionName:     names.Function("partition-registrar"),
+		Database:         data.Catalog().Database(),
+		CatalogArns:      data.Catalog().ResourceArns(),
+		Routes:           data.RegistrarRoutes(),
+		Alerts:           alarms,
+		LogRetentionDays: cfg.LogRetentionDays,
+	})
+	accelerator := traffic.NewAccelerator(stack, "Accelerator", traffic.AcceleratorProps{
+		Name:              names.Accelerator(),
+		Port:              cfg.ListenerPort(),
+		ListenerParameter: names.ListenerParameter(),
+	})
+	standby := workload.NewStandby(stack, "Standby", workload.StandbyProps{
+		Config:      cfg,
+		Names:       names,
+		Region:      cfg.BackupRegion,
+		AccessLogs:  data.AccessLogs(),
+		CatalogArns: data.Catalog().ResourceArns(),
+		Alerts:      alarms,
+	})
+	restore := tablerestore.NewProvider(stack, "TableRestore", tablerestore.ProviderProps{
+		Names:            names,
+		PrimaryRegion:    cfg.PrimaryRegion,
+		BackupRegion:     cfg.BackupRegion,
+		RestoreRole:      data.Vault().RestoreRole(),
+		LogRetentionDays: cfg.LogRetentionDays,
+	})
+	dial := traffic.NewDialProvider(stack, "TrafficDial", traffic.DialProviderProps{
+		FunctionName:     names.Function("traffic-dial"),
+		AcceleratorArn:   accelerator.AcceleratorArn(),
+		LogRetentionDays: cfg.LogRetentionDays,
+	})
+	return &BackupStack{Stack: stack, Data: data, Standby: standby, Accelerator: accelerator, Restore: restore, DialProvider: dial}
+}
+
+// healthPath is where Global Accelerator and the target groups check ingest.
+const healthPath = ingest.HealthPath

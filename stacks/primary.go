@@ -1,0 +1,75 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+
+	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/constructs/alerts"
+	"github.com/dr-analytics/drplan/constructs/datatier"
+	"github.com/dr-analytics/drplan/constructs/registrar"
+	"github.com/dr-analytics/drplan/constructs/traffic"
+	"github.com/dr-analytics/drplan/constructs/workload"
+	"github.com/dr-analytics/drplan/internal/naming"
+)
+
+// PrimaryStackProps configures the primary region's stack.
+type PrimaryStackProps struct {
+	Config config.Config
+	Names  naming.Names
+}
+
+// PrimaryStack runs the workload in the primary region and keeps its data
+// flowing to the backup region.
+type PrimaryStack struct {
+	awscdk.Stack
+	Data *datatier.DataTier
+}
+
+// NewPrimaryStack composes the primary region.
+func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackProps) *PrimaryStack {
+	cfg, names := props.Config, props.Names
+	stack := awscdk.NewStack(scope, &id, stackProps(cfg.PrimaryRegion,
+		"Primary region: data buckets replicating to the backup region, aggregates table, catalog and the workload", true))
+	alarms := alerts.New(stack, "Alerts", alerts.Props{TopicName: names.Prefix + "-alarms", Email: cfg.AlarmEmail})
+	data := datatier.NewPrimary(stack, "Data", datatier.PrimaryProps{
+		Props: datatier.Props{
+			Names: names, Region: cfg.PrimaryRegion, NoncurrentVersionDays: cfg.NoncurrentVersionDays, Alerts: alarms,
+		},
+		BackupRegion:         cfg.BackupRegion,
+		BackupFrequencyHours: cfg.BackupFrequencyHours,
+		BackupRetentionDays:  cfg.BackupRetentionDays,
+	})
+	registrar.New(stack, "PartitionRegistrar", registrar.Props{
+		FunctionName:     names.Function("partition-registrar"),
+		Database:         data.Catalog().Database(),
+		CatalogArns:      data.Catalog().ResourceArns(),
+		Routes:           data.RegistrarRoutes(),
+		Alerts:           alarms,
+		LogRetentionDays: cfg.LogRetentionDays,
+	})
+	standby := workload.NewStandby(stack, "Standby", workload.StandbyProps{
+		Config:      cfg,
+		Names:       names,
+		Region:      cfg.PrimaryRegion,
+		AccessLogs:  data.AccessLogs(),
+		CatalogArns: data.Catalog().ResourceArns(),
+		Alerts:      alarms,
+	})
+	active := workload.NewActive(stack, "Workload", standby)
+	listenerArn := traffic.LookupListenerArn(stack, "ListenerLookup", traffic.LookupProps{
+		ParameterName:    names.ListenerParameter(),
+		ParameterArn:     names.ListenerParameterArn(cfg.BackupRegion),
+		Region:           cfg.BackupRegion,
+		LogRetentionDays: cfg.LogRetentionDays,
+	})
+	traffic.NewEndpointGroup(stack, "EndpointGroup", traffic.EndpointGroupProps{
+		ListenerArn:     listenerArn,
+		Region:          cfg.PrimaryRegion,
+		LoadBalancerArn: active.LoadBalancer().LoadBalancerArn(),
+		Port:            cfg.ListenerPort(),
+		HealthCheckPath: healthPath,
+		TrafficDial:     100,
+	})
+	return &PrimaryStack{Stack: stack, Data: data}
+}
