@@ -74,7 +74,7 @@ func NewBackupStack(scope constructs.Construct, id string, props BackupStackProp
 	})
 	dial := traffic.NewDialProvider(stack, "TrafficDial", traffic.DialProviderProps{
 		FunctionName:     names.Function("traffic-dial"),
-		AcceleratorArn:   accelerator.AcceleratorArn(),
+		Accelerator:      accelerator.Accelerator(),
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
 	return &BackupStack{Stack: stack, Data: data, Standby: standby, Accelerator: accelerator, Restore: restore, DialProvider: dial}

@@ -58,20 +58,43 @@ type assembly struct {
 	templates map[string]template
 }
 
-var (
-	synthOnce sync.Once
-	synthed   *assembly
-	synthErr  error
-)
+// variantContext is a second configuration: no account known at synth
+// (names resolve at deploy time, as with `cdk synth` and no credentials),
+// HTTPS with certificates, a producer prefix list, and a forced restore source.
+var variantContext = map[string]any{
+	config.KeyAccount:               "",
+	config.KeyProducerCIDRs:         "",
+	config.KeyProducerPrefixList:    "pl-0123456789abcdef0",
+	config.KeyPrimaryCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+	config.KeyBackupCertificateArn:  "arn:aws:acm:us-west-2:123456789012:certificate/66666666-7777-8888-9999-000000000000",
+	config.KeyRestoreSource:         config.RestoreBackup,
+	config.KeyBackupFrequencyHours:  "24",
+	"aws:cdk:version-reporting":     false,
+	"aws:cdk:enable-path-metadata":  false,
+}
 
-// synth builds the app once per test binary and returns the assembly.
-func synth(t *testing.T) *assembly {
+// once synthesizes one configuration per test binary.
+type once struct {
+	sync.Once
+	a   *assembly
+	err error
+}
+
+var mainSynth, variantSynth once
+
+// synth returns the main test configuration's assembly.
+func synth(t *testing.T) *assembly { return mainSynth.get(t, testContext) }
+
+// synthVariant returns the variant configuration's assembly.
+func synthVariant(t *testing.T) *assembly { return variantSynth.get(t, variantContext) }
+
+func (o *once) get(t *testing.T, ctx map[string]any) *assembly {
 	t.Helper()
-	synthOnce.Do(func() { synthed, synthErr = synthesize(testContext) })
-	if synthErr != nil {
-		t.Fatalf("synth: %v", synthErr)
+	o.Do(func() { o.a, o.err = synthesize(ctx) })
+	if o.err != nil {
+		t.Fatalf("synth: %v", o.err)
 	}
-	return synthed
+	return o.a
 }
 
 func synthesize(ctx map[string]any) (a *assembly, err error) {
@@ -370,4 +393,106 @@ func check(t *testing.T, name string, f func(t *testing.T)) {
 		}()
 		f(t)
 	})
+}
+
+// render flattens a CloudFormation value to text: literal strings as they
+// are, Fn::Join joined, references as <Ref:Id>, <Id.Attr> and <Import:Name>.
+func render(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case map[string]any:
+		if ref, ok := x["Ref"].(string); ok {
+			return "<Ref:" + ref + ">"
+		}
+		if att, ok := x["Fn::GetAtt"].([]any); ok && len(att) == 2 {
+			return fmt.Sprintf("<%v.%v>", att[0], att[1])
+		}
+		if imp, ok := x["Fn::ImportValue"]; ok {
+			return "<Import:" + render(imp) + ">"
+		}
+		if join, ok := x["Fn::Join"].([]any); ok && len(join) == 2 {
+			parts := join[1].([]any)
+			out := make([]string, len(parts))
+			for i, p := range parts {
+				out[i] = render(p)
+			}
+			return strings.Join(out, join[0].(string))
+		}
+	}
+	return show(v)
+}
+
+// allStatements lists every IAM statement in a template: inline role
+// policies, AWS::IAM::Policy and managed policies.
+func (tpl template) allStatements() []map[string]any {
+	var out []map[string]any
+	add := func(doc any) {
+		d, _ := doc.(map[string]any)
+		stmts, _ := d["Statement"].([]any)
+		for _, s := range stmts {
+			out = append(out, s.(map[string]any))
+		}
+	}
+	for _, r := range tpl.resources() {
+		switch r.Type {
+		case "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy":
+			add(r.Properties["PolicyDocument"])
+		case "AWS::IAM::Role":
+			if policies, ok := r.Properties["Policies"].([]any); ok {
+				for _, p := range policies {
+					add(p.(map[string]any)["PolicyDocument"])
+				}
+			}
+		}
+	}
+	return out
+}
+
+// resourcesOf lists a statement's resources, rendered.
+func resourcesOf(stmt map[string]any) []string {
+	switch r := stmt["Resource"].(type) {
+	case []any:
+		out := make([]string, len(r))
+		for i, v := range r {
+			out[i] = render(v)
+		}
+		return out
+	case nil:
+		return nil
+	default:
+		return []string{render(r)}
+	}
+}
+
+// roleOf returns the logical id a Role property (Ref or GetAtt) points at.
+func roleOf(v any) string {
+	m, _ := v.(map[string]any)
+	if ref, ok := m["Ref"].(string); ok {
+		return ref
+	}
+	if att, ok := m["Fn::GetAtt"].([]any); ok {
+		return att[0].(string)
+	}
+	return ""
+}
+
+// grants collects a role's allowed actions with their rendered resources.
+func (tpl template) grants(roleID string) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range tpl.statements(roleID) {
+		if s["Effect"] != "Allow" {
+			continue
+		}
+		for _, a := range actions(s) {
+			out[a] = append(out[a], resourcesOf(s)...)
+		}
+	}
+	return out
+}
+
+// functionNamed returns a Lambda function by its physical name.
+func (tpl template) functionNamed(t *testing.T, name string) resource {
+	t.Helper()
+	return tpl.one(t, "AWS::Lambda::Function", map[string]any{"FunctionName": name})
 }

@@ -10,25 +10,26 @@ import (
 // suppressed with a reason, so the manifest must hold no nag errors or
 // warnings for any stack.
 func TestCdkNagAwsSolutionsClean(t *testing.T) {
-	a := synth(t)
-	for name := range a.templates {
-		t.Run(name, func(t *testing.T) {
-			metadata, _ := a.artifact(t, name)["metadata"].(map[string]any)
-			var findings []string
-			for path, entries := range metadata {
-				for _, e := range entries.([]any) {
-					entry := e.(map[string]any)
-					typ, _ := entry["type"].(string)
-					data, _ := entry["data"].(string)
-					if (typ == "aws:cdk:error" || typ == "aws:cdk:warning") && strings.Contains(data, "AwsSolutions-") {
-						findings = append(findings, path+": "+firstLine(data))
+	for variantName, a := range map[string]*assembly{"main": synth(t), "variant": synthVariant(t)} {
+		for name := range a.templates {
+			t.Run(variantName+"/"+name, func(t *testing.T) {
+				metadata, _ := a.artifact(t, name)["metadata"].(map[string]any)
+				var findings []string
+				for path, entries := range metadata {
+					for _, e := range entries.([]any) {
+						entry := e.(map[string]any)
+						typ, _ := entry["type"].(string)
+						data, _ := entry["data"].(string)
+						if (typ == "aws:cdk:error" || typ == "aws:cdk:warning") && strings.Contains(data, "AwsSolutions-") {
+							findings = append(findings, path+": "+firstLine(data))
+						}
 					}
 				}
-			}
-			for _, f := range findings {
-				t.Error(f)
-			}
-		})
+				for _, f := range findings {
+					t.Error(f)
+				}
+			})
+		}
 	}
 }
 

@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/regioninfo"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/dr-analytics/drplan/constructs/alerts"
+	"github.com/dr-analytics/drplan/constructs/nag"
 )
 
 // ReplicationLatencyThreshold is the RTC promise: 99.99% of objects within 15 minutes.
@@ -117,10 +117,7 @@ func NewAccessLogs(scope constructs.Construct, id string, props AccessLogsProps)
 		Actions:    jsii.Strings("s3:PutObject"),
 		Resources:  jsii.Strings(*bucket.ArnForObjects(jsii.String("alb/AWSLogs/" + props.Account + "/*"))),
 	}))
-	cdknag.NagSuppressions_AddResourceSuppressions(bucket, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-S1"),
-		Reason: jsii.String("This is the access-log bucket; logging its own access into itself would loop."),
-	}}, jsii.Bool(false))
+	nag.Suppress(bucket, "S1", "This is the access-log bucket; logging its own access into itself would loop.")
 	return bucket
 }
 
@@ -178,11 +175,8 @@ func replicationRole(scope constructs.Construct, source, destination string) aws
 		Actions:   jsii.Strings("s3:ReplicateObject", "s3:ReplicateTags"),
 		Resources: jsii.Strings(destinationArn + "/*"),
 	}))
-	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM5"),
-		Reason:    jsii.String("Replication reads every object version of the source bucket and writes every key of the one replica bucket; object ARNs are bounded to those two buckets."),
-		AppliesTo: &[]any{jsii.String("Resource::" + sourceArn + "/*"), jsii.String("Resource::" + destinationArn + "/*")},
-	}}, jsii.Bool(true))
+	nag.Suppress(role, "IAM5", "Replication reads every object version of the source bucket and writes every key of the one replica bucket; object ARNs are bounded to those two buckets.",
+		nag.Resource(sourceArn+"/*"), nag.Resource(destinationArn+"/*"))
 	return role
 }
 

@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/dr-analytics/drplan/constructs/gofunction"
 	"github.com/dr-analytics/drplan/constructs/loggroup"
+	"github.com/dr-analytics/drplan/constructs/nag"
 )
 
 // Props configures a provider.
@@ -50,12 +50,10 @@ func New(scope constructs.Construct, id string, props Props) customresources.Pro
 		}
 	}
 	provider := customresources.NewProvider(scope, jsii.String(id), p)
-	cdknag.NagSuppressions_AddResourceSuppressions(provider, &[]*cdknag.NagPackSuppression{
-		{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String("CDK's provider framework functions use AWSLambdaBasicExecutionRole for their own logs; they run only CDK's framework code.")},
-		{Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String("The framework may invoke the handler function and its versions (function ARN with :*), and its waiter may run its own state machine executions.")},
-		{Id: jsii.String("AwsSolutions-L1"), Reason: jsii.String("The framework's Node.js runtime is chosen and updated by the CDK version in go.mod, not by this app.")},
-		{Id: jsii.String("AwsSolutions-SF1"), Reason: jsii.String("The framework's waiter state machine logs ALL events to a retained log group (WaiterStateMachineLogOptions); the rule cannot see the framework's wiring.")},
-		{Id: jsii.String("AwsSolutions-SF2"), Reason: jsii.String("The waiter state machine only polls the isComplete function; X-Ray tracing of it adds no insight beyond its logs.")},
-	}, jsii.Bool(true))
+	nag.Suppress(provider, "IAM4", "CDK's provider framework functions use AWSLambdaBasicExecutionRole for their own logs; they run only CDK's framework code.")
+	nag.Suppress(provider, "IAM5", "The framework may invoke the handler function and its versions (function ARN with :*), and its waiter may run its own state machine executions.")
+	nag.Suppress(provider, "L1", "The framework's Node.js runtime is chosen and updated by the CDK version in go.mod, not by this app.")
+	nag.Suppress(provider, "SF1", "The framework's waiter state machine logs ALL events to a retained log group (WaiterStateMachineLogOptions); the rule cannot see the framework's wiring.")
+	nag.Suppress(provider, "SF2", "The waiter state machine only polls the isComplete function; X-Ray tracing of it adds no insight beyond its logs.")
 	return provider
 }

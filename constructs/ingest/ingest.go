@@ -25,10 +25,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/dr-analytics/drplan/constructs/gofunction"
 	"github.com/dr-analytics/drplan/constructs/loggroup"
+	"github.com/dr-analytics/drplan/constructs/nag"
 	"github.com/dr-analytics/drplan/constructs/network"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
@@ -128,14 +128,8 @@ func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Stan
 	allow([]string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, bucketArn+"/"+naming.RawPrefix+"*", bucketArn+"/"+naming.ErrorsPrefix+"*")
 	allow([]string{"logs:PutLogEvents"}, *s.deliveryLogGroup.LogGroupArn())
 	allow([]string{"kms:Decrypt"}, *s.streamKey.KeyArn())
-	cdknag.NagSuppressions_AddResourceSuppressions(s.deliveryRole, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Firehose writes objects with generated names under raw/ and errors/ of the one streaming bucket; the key pattern cannot be narrower."),
-		AppliesTo: &[]any{
-			jsii.String("Resource::" + bucketArn + "/" + naming.RawPrefix + "*"),
-			jsii.String("Resource::" + bucketArn + "/" + naming.ErrorsPrefix + "*"),
-		},
-	}}, jsii.Bool(true))
+	nag.Suppress(s.deliveryRole, "IAM5", "Firehose writes objects with generated names under raw/ and errors/ of the one streaming bucket; the key pattern cannot be narrower.",
+		nag.Resource(bucketArn+"/"+naming.RawPrefix+"*"), nag.Resource(bucketArn+"/"+naming.ErrorsPrefix+"*"))
 
 	s.securityGroup = awsec2.NewSecurityGroup(scope, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              props.Network.Vpc(),
@@ -224,16 +218,10 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) *Active
 			},
 		},
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(stream, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-KDS3"),
-		Reason: jsii.String("A customer managed key lets its key policy, not only IAM, decide who can read events, and CloudTrail logs each use by principal; at this event volume its cost is negligible."),
-	}}, jsii.Bool(false))
+	nag.Suppress(stream, "KDS3", "A customer managed key lets its key policy, not only IAM, decide who can read events, and CloudTrail logs each use by principal; at this event volume its cost is negligible.")
 	// The role's policy must be in place before Firehose validates access.
 	delivery.Node().AddDependency(s.deliveryRole)
-	cdknag.NagSuppressions_AddResourceSuppressions(delivery, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-KDF1"),
-		Reason: jsii.String("Firehose cannot enable its own server-side encryption when a Kinesis stream is its source; records are encrypted in the stream with a customer managed key and in S3 with SSE-S3."),
-	}}, jsii.Bool(false))
+	nag.Suppress(delivery, "KDF1", "Firehose cannot enable its own server-side encryption when a Kinesis stream is its source; records are encrypted in the stream with a customer managed key and in S3 with SSE-S3.")
 
 	lb := awselasticloadbalancingv2.NewApplicationLoadBalancer(scope, jsii.String("LoadBalancer"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
 		LoadBalancerName:        jsii.String(n.Function("ingest")),

@@ -26,12 +26,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctionstasks"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/dr-analytics/drplan/constructs/alerts"
 	"github.com/dr-analytics/drplan/constructs/databucket"
 	"github.com/dr-analytics/drplan/constructs/gofunction"
 	"github.com/dr-analytics/drplan/constructs/loggroup"
+	"github.com/dr-analytics/drplan/constructs/nag"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
 
@@ -121,10 +121,7 @@ func (s *Standby) newAggregator(scope constructs.Construct) {
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-SQS3"),
-		Reason: jsii.String("This queue is itself the on-failure destination of the aggregator; it records which stream batches were given up so an operator can replay them."),
-	}}, jsii.Bool(false))
+	nag.Suppress(dlq, "SQS3", "This queue is itself the on-failure destination of the aggregator; it records which stream batches were given up so an operator can replay them.")
 	dlq.GrantSendMessages(s.aggregator.Role())
 	s.failures = dlq
 	alarm := awscloudwatch.NewAlarm(scope, jsii.String("AggregatorFailuresAlarm"), &awscloudwatch.AlarmProps{
@@ -184,17 +181,20 @@ func (s *Standby) newCompaction(scope constructs.Construct) {
 		LogRetentionDays: s.props.LogRetentionDays,
 	})
 	resultsArn, batchArn := "arn:aws:s3:::"+resultsName, "arn:aws:s3:::"+s.props.BatchBucketName
-	compactor.AllowTo([]string{"s3:ListBucket"}, resultsArn, batchArn)
-	compactor.AllowTo([]string{"s3:GetObject", "s3:DeleteObject"}, resultsArn+"/"+StagingPrefix+"*")
+	listPrefix := func(bucketArn, prefix string) {
+		compactor.Role().AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("s3:ListBucket"),
+			Resources:  jsii.Strings(bucketArn),
+			Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": prefix + "*"}},
+		}))
+	}
+	listPrefix(resultsArn, StagingPrefix)
+	listPrefix(batchArn, naming.CompactedPrefix)
+	// PutObject on staging writes Publish's "_published.json" progress marker.
+	compactor.AllowTo([]string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, resultsArn+"/"+StagingPrefix+"*")
 	compactor.AllowTo([]string{"s3:PutObject", "s3:DeleteObject"}, batchArn+"/"+naming.CompactedPrefix+"*")
-	cdknag.NagSuppressions_AddResourceSuppressions(compactor.Role(), &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Publish reads and removes the day's UNLOAD output under the staging prefix and writes part files under compacted/ of the one batch bucket; object names are generated per run."),
-		AppliesTo: &[]any{
-			jsii.String("Resource::" + resultsArn + "/" + StagingPrefix + "*"),
-			jsii.String("Resource::" + batchArn + "/" + naming.CompactedPrefix + "*"),
-		},
-	}}, jsii.Bool(true))
+	nag.Suppress(compactor.Role(), "IAM5", "Publish reads and removes the day's UNLOAD output under the staging prefix and writes part files under compacted/ of the one batch bucket; object names are generated per run.",
+		nag.Resource(resultsArn+"/"+StagingPrefix+"*"), nag.Resource(batchArn+"/"+naming.CompactedPrefix+"*"))
 
 	role := awsiam.NewRole(scope, jsii.String("StateMachineRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("states.amazonaws.com"), nil),
@@ -205,22 +205,17 @@ func (s *Standby) newCompaction(scope constructs.Construct) {
 	}
 	workGroupArn := fmt.Sprintf("arn:aws:athena:%s:%s:workgroup/%s", region, n.Account, n.WorkGroup())
 	allow([]string{"athena:StartQueryExecution", "athena:GetQueryExecution", "athena:StopQueryExecution"}, workGroupArn)
-	allow([]string{"glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"}, s.props.CatalogArns...)
+	allow([]string{"glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions"}, s.props.CatalogArns...)
 	streamingArn := "arn:aws:s3:::" + s.props.StreamingBucketName
 	allow([]string{"s3:GetBucketLocation", "s3:ListBucket"}, streamingArn, resultsArn)
 	allow([]string{"s3:GetObject"}, streamingArn+"/"+naming.RawPrefix+"*")
 	allow([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, resultsArn+"/"+QueryResultsPrefix+"*", resultsArn+"/"+StagingPrefix+"*")
-	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Athena, running as this role, reads any raw object of the streaming bucket and writes generated result and UNLOAD files under two prefixes of the results bucket; invoking the compaction function also allows its versions; CloudWatch Logs delivery and X-Ray tracing actions have no resource-level permissions."),
-		AppliesTo: &[]any{
-			jsii.String("Resource::*"),
-			jsii.String("Resource::" + streamingArn + "/" + naming.RawPrefix + "*"),
-			jsii.String("Resource::" + resultsArn + "/" + QueryResultsPrefix + "*"),
-			jsii.String("Resource::" + resultsArn + "/" + StagingPrefix + "*"),
-			jsii.String("Resource::<" + *awscdk.Stack_Of(scope).GetLogicalId(compactor.Function().Node().DefaultChild().(awscdk.CfnElement)) + ".Arn>:*"),
-		},
-	}}, jsii.Bool(true))
+	nag.Suppress(role, "IAM5", "Athena, running as this role, reads any raw object of the streaming bucket and writes generated result and UNLOAD files under two prefixes of the results bucket; invoking the compaction function also allows its versions; CloudWatch Logs delivery and X-Ray tracing actions have no resource-level permissions.",
+		nag.AnyResource,
+		nag.Resource(streamingArn+"/"+naming.RawPrefix+"*"),
+		nag.Resource(resultsArn+"/"+QueryResultsPrefix+"*"),
+		nag.Resource(resultsArn+"/"+StagingPrefix+"*"),
+		nag.Attribute(compactor.Function(), "Arn", ":*"))
 
 	s.stateMachine = awsstepfunctions.NewStateMachine(scope, jsii.String("Compaction"), &awsstepfunctions.StateMachineProps{
 		StateMachineName: jsii.String(n.StateMachine()),
@@ -254,6 +249,10 @@ func (s *Standby) newCompaction(scope constructs.Construct) {
 
 // compactionDefinition: Request (default date) -> Plan -> UNLOAD -> Publish.
 func compactionDefinition(scope constructs.Construct, compactor awslambda.IFunction, workGroup string) awsstepfunctions.IChainable {
+	// Plan fails only on bad input (a wrong date): retrying cannot help, so
+	// it keeps just the Lambda service retries LambdaInvoke adds. UNLOAD and
+	// Publish retry with backoff: a throttled or interrupted UNLOAD wrote
+	// nothing to its fresh staging prefix, and Publish is idempotent.
 	retry := &awsstepfunctions.RetryProps{
 		Errors:      jsii.Strings("States.ALL"),
 		Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
@@ -283,7 +282,6 @@ func compactionDefinition(scope constructs.Construct, compactor awslambda.IFunct
 		PayloadResponseOnly: jsii.Bool(true),
 		ResultPath:          jsii.String("$.plan"),
 	})
-	plan.AddRetry(retry)
 	plan.AddCatch(fail, catch)
 	// Written as raw ASL: CDK's Athena task grants Glue and S3 on "*" and
 	// on the default database; the state machine role above grants exactly
@@ -345,10 +343,13 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) {
 		MaximumBatchingWindowInSeconds: jsii.Number(5),
 		TumblingWindowInSeconds:        jsii.Number(Window.Seconds()),
 		ParallelizationFactor:          jsii.Number(1),
-		BisectBatchOnFunctionError:     jsii.Bool(true),
-		MaximumRetryAttempts:           jsii.Number(MaxRetries),
-		MaximumRecordAgeInSeconds:      jsii.Number(RecordAge.Seconds()),
-		FunctionResponseTypes:          jsii.Strings("ReportBatchItemFailures"),
+		// Off on purpose. The aggregator never fails for a bad record (it
+		// counts it); it fails only when a window's final write fails. Split
+		// in two, a final batch would write a partial window over the whole.
+		BisectBatchOnFunctionError: jsii.Bool(false),
+		MaximumRetryAttempts:       jsii.Number(MaxRetries),
+		MaximumRecordAgeInSeconds:  jsii.Number(RecordAge.Seconds()),
+		FunctionResponseTypes:      jsii.Strings("ReportBatchItemFailures"),
 		DestinationConfig: &awslambda.CfnEventSourceMapping_DestinationConfigProperty{
 			OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: s.failures.QueueArn()},
 		},

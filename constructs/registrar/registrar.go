@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/dr-analytics/drplan/constructs/alerts"
 	"github.com/dr-analytics/drplan/constructs/gofunction"
+	"github.com/dr-analytics/drplan/constructs/nag"
 )
 
 // Route sends objects created under Prefix in Bucket to a Glue table.
@@ -82,10 +82,7 @@ func New(scope constructs.Construct, id string, props Props) *PartitionRegistrar
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-SQS3"),
-		Reason: jsii.String("This is the dead-letter queue of the notification queue; it keeps failed messages 14 days for inspection and redrive."),
-	}}, jsii.Bool(false))
+	nag.Suppress(dlq, "SQS3", "This is the dead-letter queue of the notification queue; it keeps failed messages 14 days for inspection and redrive.")
 	queue := awssqs.NewQueue(scope, jsii.String("Notifications"), &awssqs.QueueProps{
 		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL: jsii.Bool(true),

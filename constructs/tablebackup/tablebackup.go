@@ -14,7 +14,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/dr-analytics/drplan/constructs/nag"
 )
 
 // Vault is a region's backup vault.
@@ -42,10 +43,7 @@ func NewVault(scope constructs.Construct, id, name string) *Vault {
 			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AWSBackupServiceRolePolicyForRestores")),
 		},
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-IAM4"),
-		Reason: jsii.String("AWS Backup's own restore policy, maintained by AWS as the service adds restore requirements; the role can only be assumed by backup.amazonaws.com."),
-	}}, jsii.Bool(true))
+	nag.Suppress(role, "IAM4", "AWS Backup's own restore policy, maintained by AWS as the service adds restore requirements; the role can only be assumed by backup.amazonaws.com.")
 	return &Vault{vault: vault, restoreRole: role}
 }
 
@@ -96,10 +94,7 @@ func NewPlan(scope constructs.Construct, id string, props PlanProps) awsbackup.B
 	selection := plan.AddSelection(jsii.String("Table"), &awsbackup.BackupSelectionOptions{
 		Resources: &[]awsbackup.BackupResource{awsbackup.BackupResource_FromDynamoDbTable(props.Table)},
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(selection, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-IAM4"),
-		Reason: jsii.String("AWS Backup's own backup policy, maintained by AWS; the role can only be assumed by backup.amazonaws.com and the selection names one table."),
-	}}, jsii.Bool(true))
+	nag.Suppress(selection, "IAM4", "AWS Backup's own backup policy, maintained by AWS; the role can only be assumed by backup.amazonaws.com and the selection names one table.")
 	return plan
 }
 

@@ -9,6 +9,7 @@ package tablerestore
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -16,10 +17,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/dr-analytics/drplan/constructs/gofunction"
 	"github.com/dr-analytics/drplan/constructs/goprovider"
+	"github.com/dr-analytics/drplan/constructs/nag"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
 
@@ -56,41 +57,40 @@ func NewProvider(scope constructs.Construct, id string, props ProviderProps) *Pr
 	vault := n.BackupVaultArn(props.BackupRegion)
 	recoveryPoints := "arn:aws:backup:" + props.BackupRegion + ":" + n.Account + ":recovery-point:*"
 
-	handler := func(id, mode, description string) *gofunction.GoFunction {
+	// Both handlers get the same permissions: a permission missing in the
+	// middle of a disaster costs far more than the small overlap.
+	handler := func(id, mode, description string, timeout time.Duration) *gofunction.GoFunction {
 		fn := gofunction.New(scope, id, gofunction.Props{
 			Package:          "./lambdas/tablerestore",
-			FunctionName:     n.Function("table-restore-" + mode),
+			FunctionName:     n.Function("table-restore-" + strings.ToLower(mode)),
 			Description:      description,
 			Environment:      map[string]string{"HANDLER": mode},
-			Timeout:          2 * time.Minute,
+			Timeout:          timeout,
 			LogRetentionDays: props.LogRetentionDays,
 		})
-		fn.AllowTo([]string{"dynamodb:DescribeTable", "dynamodb:ListTagsOfResource"}, target)
+		fn.AllowTo([]string{"dynamodb:DescribeContinuousBackups", "dynamodb:RestoreTableToPointInTime"}, source)
+		fn.AllowTo([]string{
+			"dynamodb:DescribeTable", "dynamodb:ListTagsOfResource", "dynamodb:TagResource", "dynamodb:UpdateTable",
+			"dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups", "dynamodb:RestoreTableToPointInTime",
+			// A point-in-time restore writes the items into the new table as the caller.
+			"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+			"dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem",
+		}, target)
+		fn.AllowTo([]string{"backup:ListRecoveryPointsByBackupVault"}, vault)
+		fn.AllowTo([]string{"backup:StartRestoreJob"}, recoveryPoints)
 		fn.AllowTo([]string{"backup:DescribeRestoreJob"}, "*")
+		fn.Role().AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("iam:PassRole"),
+			Resources:  jsii.Strings(*props.RestoreRole.RoleArn()),
+			Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "backup.amazonaws.com"}},
+		}))
+		nag.Suppress(fn.Role(), "IAM5", "DescribeRestoreJob has no resource-level permissions, and the newest recovery point's id is only known at restore time; both are limited to AWS Backup in this account and region.",
+			nag.AnyResource, nag.Resource(recoveryPoints))
 		return fn
 	}
-	onEvent := handler("OnEvent", "onEvent", "Starts the failover restore of the aggregates table (PITR or backup vault)")
-	onEvent.AllowTo([]string{"dynamodb:DescribeContinuousBackups"}, source)
-	onEvent.AllowTo([]string{"dynamodb:RestoreTableToPointInTime"}, source, target)
-	// A restore writes the items into the new table as the caller.
-	onEvent.AllowTo([]string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem"}, target)
-	onEvent.AllowTo([]string{"backup:ListRecoveryPointsByBackupVault"}, vault)
-	onEvent.AllowTo([]string{"backup:StartRestoreJob"}, recoveryPoints)
-	onEvent.AllowTo([]string{"iam:PassRole"}, *props.RestoreRole.RoleArn())
-
-	isComplete := handler("IsComplete", "isComplete", "Finishes the failover restore: PITR, deletion protection and tags once the table is active")
-	isComplete.AllowTo([]string{"dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable", "dynamodb:TagResource"}, target)
-
-	for _, fn := range []*gofunction.GoFunction{onEvent, isComplete} {
-		cdknag.NagSuppressions_AddResourceSuppressions(fn.Role(), &[]*cdknag.NagPackSuppression{{
-			Id:     jsii.String("AwsSolutions-IAM5"),
-			Reason: jsii.String("DescribeRestoreJob has no resource-level permissions, and the newest recovery point's id is only known at restore time; both are limited to AWS Backup in this account and region."),
-			AppliesTo: &[]any{
-				jsii.String("Resource::*"),
-				jsii.String("Resource::" + recoveryPoints),
-			},
-		}}, jsii.Bool(true))
-	}
+	// onEvent probes the primary (up to 60 s) and makes a few 20 s-capped calls.
+	onEvent := handler("OnEvent", "onEvent", "Starts the failover restore of the aggregates table (PITR or backup vault)", 3*time.Minute)
+	isComplete := handler("IsComplete", "isComplete", "Finishes the failover restore: PITR, deletion protection and tags once the table is active", 2*time.Minute)
 	provider := goprovider.New(scope, "Provider", goprovider.Props{
 		OnEvent:          onEvent,
 		IsComplete:       isComplete,

@@ -16,11 +16,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/dr-analytics/drplan/constructs/gofunction"
 	"github.com/dr-analytics/drplan/constructs/goprovider"
 	"github.com/dr-analytics/drplan/constructs/loggroup"
+	"github.com/dr-analytics/drplan/constructs/nag"
 )
 
 // AcceleratorProps configures the accelerator.
@@ -70,8 +70,8 @@ func NewAccelerator(scope constructs.Construct, id string, props AcceleratorProp
 // ListenerArn is the listener's ARN.
 func (a *Accelerator) ListenerArn() *string { return a.listener.ListenerArn() }
 
-// AcceleratorArn is the accelerator's ARN.
-func (a *Accelerator) AcceleratorArn() *string { return a.accelerator.AcceleratorArn() }
+// Accelerator is the Global Accelerator.
+func (a *Accelerator) Accelerator() awsglobalaccelerator.Accelerator { return a.accelerator }
 
 // LookupProps configures the listener lookup.
 type LookupProps struct {
@@ -108,10 +108,8 @@ func LookupListenerArn(scope constructs.Construct, id string, props LookupProps)
 	})
 	// AwsCustomResource runs CDK's singleton Node.js function, one per stack.
 	if singleton := awscdk.Stack_Of(scope).Node().TryFindChild(jsii.String(awsCustomResourceSingleton)); singleton != nil {
-		cdknag.NagSuppressions_AddResourceSuppressions(singleton, &[]*cdknag.NagPackSuppression{
-			{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String("CDK's AwsCustomResource function writes its own logs with AWSLambdaBasicExecutionRole; its SDK call is limited to reading one SSM parameter.")},
-			{Id: jsii.String("AwsSolutions-L1"), Reason: jsii.String("AwsCustomResource's Node.js runtime is chosen and updated by the CDK version in go.mod, not by this app.")},
-		}, jsii.Bool(true))
+		nag.Suppress(singleton, "IAM4", "CDK's AwsCustomResource function writes its own logs with AWSLambdaBasicExecutionRole; its SDK call is limited to reading one SSM parameter.")
+		nag.Suppress(singleton, "L1", "AwsCustomResource's Node.js runtime is chosen and updated by the CDK version in go.mod, not by this app.")
 	}
 	return lookup.GetResponseField(jsii.String("Parameter.Value"))
 }
@@ -156,8 +154,8 @@ func NewEndpointGroup(scope constructs.Construct, id string, props EndpointGroup
 type DialProviderProps struct {
 	// FunctionName, e.g. "dr-analytics-traffic-dial".
 	FunctionName string
-	// AcceleratorArn scopes the function's permissions to this accelerator.
-	AcceleratorArn *string
+	// Accelerator scopes the function's permissions to its own ARN.
+	Accelerator awsglobalaccelerator.Accelerator
 	// LogRetentionDays for the function's logs.
 	LogRetentionDays int
 }
@@ -175,11 +173,9 @@ func NewDialProvider(scope constructs.Construct, id string, props DialProviderPr
 	})
 	// Listener and endpoint group ARNs extend the accelerator's ARN.
 	fn.AllowTo([]string{"globalaccelerator:ListEndpointGroups", "globalaccelerator:DescribeEndpointGroup", "globalaccelerator:UpdateEndpointGroup"},
-		*props.AcceleratorArn, *props.AcceleratorArn+"/*")
-	cdknag.NagSuppressions_AddResourceSuppressions(fn.Role(), &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Listener and endpoint group ARNs are children of the one accelerator ARN; the pattern covers exactly this accelerator's groups."),
-	}}, jsii.Bool(true))
+		*props.Accelerator.AcceleratorArn(), *props.Accelerator.AcceleratorArn()+"/*")
+	nag.Suppress(fn.Role(), "IAM5", "Listener and endpoint group ARNs are children of the one accelerator ARN; the pattern covers exactly this accelerator's listener and groups.",
+		nag.Attribute(props.Accelerator, "AcceleratorArn", "/*"))
 	return goprovider.New(scope, "Provider", goprovider.Props{OnEvent: fn, LogRetentionDays: props.LogRetentionDays})
 }
 
