@@ -78,7 +78,7 @@ func TestNoPublicIngress(t *testing.T) {
 		for name, tpl := range a.templates {
 			check(t, variantName+"/"+name+" security groups are not open to the internet", func(t *testing.T) {
 				for _, sg := range tpl.ofType("AWS::EC2::SecurityGroup") {
-					for _, rule := range asList(sg.Properties["SecurityGroupIngress"]) {
+					for _, rule := range tpl.ingress(sg) {
 						r := rule.(map[string]any)
 						if r["CidrIp"] == "0.0.0.0/0" || r["CidrIpv6"] == "::/0" {
 							t.Errorf("%s admits %v", sg.ID, show(r))
@@ -93,4 +93,16 @@ func TestNoPublicIngress(t *testing.T) {
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+// ingress lists a security group's ingress rules, inline or as separate
+// AWS::EC2::SecurityGroupIngress resources.
+func (tpl template) ingress(sg resource) []any {
+	rules := asList(sg.Properties["SecurityGroupIngress"])
+	for _, r := range tpl.ofType("AWS::EC2::SecurityGroupIngress") {
+		if refersTo(r.Properties["GroupId"], sg.ID) {
+			rules = append(rules, r.Properties)
+		}
+	}
+	return rules
 }
