@@ -15,27 +15,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/dr-analytics/drplan/internal/naming"
+	"github.com/dr-analytics/drplan/internal/schema"
 )
-
-// Column is a Glue column.
-type Column struct{ Name, Type string }
-
-// EventColumns are the event fields both tables expose. Producers may send
-// more; the JSON SerDe ignores unknown fields.
-var EventColumns = []Column{
-	{"id", "string"},
-	{"type", "string"},
-	{"source", "string"},
-	{"value", "double"},
-	{"event_time", "string"},
-	{"ingested_at", "string"},
-}
-
-// RawPartitionKeys match Firehose's `raw/year=!{timestamp:yyyy}/month=.../` prefix.
-var RawPartitionKeys = []string{"year", "month", "day", "hour"}
-
-// CompactedPartitionKeys match the nightly job's `compacted/dt=YYYY-MM-DD/` prefix.
-var CompactedPartitionKeys = []string{"dt"}
 
 // Props configures a catalog.
 type Props struct {
@@ -68,7 +49,7 @@ func New(scope constructs.Construct, id string, props Props) *Catalog {
 		name:          naming.RawTable,
 		description:   "Raw events as delivered by Firehose (GZIP JSON Lines), one partition per hour of arrival.",
 		location:      fmt.Sprintf("s3://%s/%s", props.StreamingBucket, naming.RawPrefix),
-		partitionKeys: RawPartitionKeys,
+		partitionKeys: schema.RawPartitionKeys,
 		parameters:    map[string]string{"classification": "json", "compressionType": "gzip"},
 		inputFormat:   "org.apache.hadoop.mapred.TextInputFormat",
 		outputFormat:  "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
@@ -81,7 +62,7 @@ func New(scope constructs.Construct, id string, props Props) *Catalog {
 		name:          naming.CompactedTable,
 		description:   "Events compacted nightly into Snappy Parquet, one partition per UTC day.",
 		location:      fmt.Sprintf("s3://%s/%s", props.BatchBucket, naming.CompactedPrefix),
-		partitionKeys: CompactedPartitionKeys,
+		partitionKeys: schema.CompactedPartitionKeys,
 		parameters:    map[string]string{"classification": "parquet", "parquet.compression": "SNAPPY"},
 		inputFormat:   "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
 		outputFormat:  "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
@@ -116,8 +97,8 @@ type tableSpec struct {
 }
 
 func table(scope constructs.Construct, id, database string, s tableSpec) awsglue.CfnTable {
-	columns := make([]any, len(EventColumns))
-	for i, c := range EventColumns {
+	columns := make([]any, len(schema.EventColumns))
+	for i, c := range schema.EventColumns {
 		columns[i] = &awsglue.CfnTable_ColumnProperty{Name: jsii.String(c.Name), Type: jsii.String(c.Type)}
 	}
 	keys := make([]any, len(s.partitionKeys))

@@ -1,0 +1,461 @@
+// Package producer sends events to the ingest endpoint at a steady rate and
+// accounts for every one of them.
+//
+// Guarantees: each event read (synthetic or from the input) is counted exactly
+// once in the summary as accepted, rejected or failed. Events the endpoint
+// reports failed (503 with a "failed" list) are resent, exactly those, after
+// Retry-After, at most MaxRetries times; a 503 or 5xx that lists nothing
+// (e.g. the ALB with no healthy target) resends the whole batch. Sending is
+// paced so that at any moment at most Rate×elapsed events have left: a batch
+// leaves when its last event is due.
+package producer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Exit statuses of the command.
+const (
+	ExitOK         = 0 // every event accepted
+	ExitNotAllSent = 1 // some events rejected or failed
+	ExitUsage      = 2 // bad flags or unreadable input
+)
+
+const (
+	maxRetryAfter   = 5 * time.Minute
+	baseRetryDelay  = 500 * time.Millisecond
+	maxRetryDelay   = 30 * time.Second
+	maxProblems     = 100
+	maxResponseBody = 4 << 20
+)
+
+// Clock paces the run. Tests use a fake one that jumps instead of waiting.
+type Clock interface {
+	Now() time.Time
+	SleepUntil(ctx context.Context, t time.Time) error
+}
+
+// Env is what a run uses from the outside world; zero fields get real ones.
+type Env struct {
+	Stdin  io.Reader // input for -file -
+	Stderr io.Writer // progress line
+	// Terminal says stderr is a terminal, so the progress line is shown.
+	Terminal bool
+	// HTTPClient sends requests; nil uses one with Config.Timeout.
+	HTTPClient *http.Client
+	// Clock paces batches; nil is the wall clock.
+	Clock Clock
+	// Sleep waits before a resend (Retry-After); nil waits on a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Rand draws synthetic events; nil is randomly seeded.
+	Rand *rand.Rand
+}
+
+// Main runs the command line and returns the exit status.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := ParseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "producer: %v\n", err)
+		return ExitUsage
+	}
+	summary, err := Run(ctx, cfg, Env{Stdin: stdin, Stderr: stderr, Terminal: isTerminal(stderr)})
+	if summary.Sent > 0 || err == nil {
+		if cfg.JSON {
+			summary.WriteJSON(stdout)
+		} else {
+			summary.WriteText(stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "producer: %v\n", err)
+		return ExitUsage
+	}
+	if summary.Rejected > 0 || summary.Failed > 0 {
+		return ExitNotAllSent
+	}
+	return ExitOK
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// item is one event and where it came from (input line or sequence number).
+type item struct {
+	data  []byte
+	input int
+}
+
+type run struct {
+	cfg    Config
+	env    Env
+	url    string
+	mu     sync.Mutex
+	totals Summary
+}
+
+// Run sends the events and returns the summary. The error is about the input
+// (a file that cannot be opened or read); delivery problems are in the summary.
+func Run(ctx context.Context, cfg Config, env Env) (Summary, error) {
+	if err := cfg.validate(); err != nil {
+		return Summary{}, err
+	}
+	if env.HTTPClient == nil {
+		env.HTTPClient = &http.Client{Timeout: cfg.Timeout}
+	}
+	if env.Clock == nil {
+		env.Clock = wallClock{}
+	}
+	if env.Sleep == nil {
+		env.Sleep = func(ctx context.Context, d time.Duration) error {
+			return wallClock{}.SleepUntil(ctx, time.Now().Add(d))
+		}
+	}
+	if env.Rand == nil {
+		env.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if env.Stderr == nil {
+		env.Stderr = io.Discard
+	}
+
+	var src source
+	switch cfg.File {
+	case "":
+		src = &syntheticSource{rand: env.Rand, now: env.Clock.Now}
+	case "-":
+		if env.Stdin == nil {
+			return Summary{}, errors.New("-file - reads stdin, but there is no stdin")
+		}
+		src = newLineSource(env.Stdin)
+	default:
+		f, err := os.Open(cfg.File)
+		if err != nil {
+			return Summary{}, fmt.Errorf("-file: %w", err)
+		}
+		defer f.Close()
+		src = newLineSource(f)
+	}
+
+	r := &run{cfg: cfg, env: env, url: cfg.eventsURL(), totals: Summary{Reasons: map[string]int{}}}
+	start := time.Now()
+	stopProgress := r.showProgress(start)
+
+	// A slot is held only while a request is in flight, not while a batch
+	// waits to be resent, so Retry-After waits do not slow the pacing.
+	slots := make(chan struct{}, cfg.Concurrency)
+	var deliveries sync.WaitGroup
+	err := r.schedule(ctx, src, func(batch []item) {
+		slots <- struct{}{} // back-pressure: at most Concurrency requests in flight
+		deliveries.Go(func() { r.deliver(ctx, batch, slots) })
+	})
+	deliveries.Wait()
+
+	r.mu.Lock()
+	r.totals.Elapsed = time.Since(start)
+	summary := r.totals
+	r.mu.Unlock()
+	stopProgress(summary)
+	summary.finish()
+	return summary, err
+}
+
+// schedule reads events into batches and hands each batch to the workers
+// when its last event is due: event k is due at start + k/Rate.
+func (r *run) schedule(ctx context.Context, src source, send func([]item)) error {
+	clock := r.env.Clock
+	start := clock.Now()
+	due := func(k int) time.Time { return start.Add(time.Duration(float64(k) * float64(time.Second) / r.cfg.Rate)) }
+	inTime := func(k int) bool { return r.cfg.Duration == 0 || due(k).Before(start.Add(r.cfg.Duration)) }
+
+	var carried *item // read but did not fit the previous batch's body
+	for k := 0; ; {
+		n := 0
+		for n < r.cfg.Batch && inTime(k+n) {
+			n++
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := clock.SleepUntil(ctx, due(k+n-1)); err != nil {
+			return nil // interrupted: what was sent is summarised
+		}
+		batch := make([]item, 0, n)
+		size := 0
+		for len(batch) < n {
+			var it item
+			if carried != nil {
+				it, carried = *carried, nil
+			} else {
+				data, input, ok, err := src.next()
+				if err != nil {
+					r.dispatch(send, batch)
+					return err
+				}
+				if !ok {
+					r.dispatch(send, batch)
+					return nil
+				}
+				it = item{data: data, input: input}
+			}
+			if len(batch) > 0 && size+len(it.data)+1 > maxBodyBytes {
+				carried = &it
+				break
+			}
+			size += len(it.data) + 1
+			batch = append(batch, it)
+		}
+		r.dispatch(send, batch)
+		k += len(batch)
+	}
+}
+
+func (r *run) dispatch(send func([]item), batch []item) {
+	if len(batch) == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.totals.Sent += len(batch)
+	r.mu.Unlock()
+	send(batch)
+}
+
+// answer is the ingest response body.
+type answer struct {
+	Accepted int         `json:"accepted"`
+	Rejected []lineError `json:"rejected"`
+	Failed   []lineError `json:"failed"`
+	Error    string      `json:"error"`
+}
+
+type lineError struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// deliver posts one batch, resending the events the endpoint reports failed.
+// It is called holding a slot, and holds one only while a request is in flight.
+func (r *run) deliver(ctx context.Context, pending []item, slots chan struct{}) {
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			slots <- struct{}{}
+		}
+		status, header, ans, latency, reason := r.post(ctx, pending)
+		<-slots
+		r.mu.Lock()
+		r.totals.Requests++
+		r.totals.latencies = append(r.totals.latencies, latency)
+		r.mu.Unlock()
+
+		var retry []item
+		switch {
+		case ans != nil: // the endpoint said what became of each line
+			accounted := ans.Accepted
+			r.count(func(s *Summary) { s.Accepted += ans.Accepted })
+			seen := make(map[int]bool, len(ans.Rejected)+len(ans.Failed))
+			for _, l := range ans.Rejected {
+				if l.Line >= 1 && l.Line <= len(pending) && !seen[l.Line] {
+					seen[l.Line] = true
+					accounted++
+					r.settle(pending[l.Line-1], "rejected", l.Reason)
+				}
+			}
+			for _, l := range ans.Failed {
+				if l.Line >= 1 && l.Line <= len(pending) && !seen[l.Line] {
+					seen[l.Line] = true
+					accounted++
+					retry = append(retry, pending[l.Line-1])
+					reason = l.Reason
+				}
+			}
+			if missing := len(pending) - accounted; missing > 0 {
+				// Cannot tell which lines; resending could duplicate accepted ones.
+				r.count(func(s *Summary) {
+					s.Failed += missing
+					s.Reasons[fmt.Sprintf("HTTP %d answer did not account for every event", status)] += missing
+				})
+			}
+		case status == http.StatusRequestEntityTooLarge:
+			for _, it := range pending {
+				r.settle(it, "rejected", reason)
+			}
+		case status == 0 || status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
+			retry = pending // no per-line answer: nothing known accepted
+		default: // 404, 405, 403, ...: resending cannot help
+			for _, it := range pending {
+				r.settle(it, "failed", reason)
+			}
+		}
+
+		if len(retry) == 0 {
+			return
+		}
+		if attempt >= r.cfg.MaxRetries {
+			for _, it := range retry {
+				r.settle(it, "failed", reason)
+			}
+			return
+		}
+		r.count(func(s *Summary) { s.Retried += len(retry) })
+		if err := r.env.Sleep(ctx, r.retryDelay(header, attempt)); err != nil {
+			for _, it := range retry {
+				r.settle(it, "failed", "interrupted before resending: "+reason)
+			}
+			return
+		}
+		pending = retry
+	}
+}
+
+// post sends one request. ans is nil when the body does not list lines;
+// reason describes the failure for the summary.
+func (r *run) post(ctx context.Context, batch []item) (status int, header http.Header, ans *answer, latency time.Duration, reason string) {
+	var body bytes.Buffer
+	for i, it := range batch {
+		if i > 0 {
+			body.WriteByte('\n')
+		}
+		body.Write(it.data)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, &body)
+	if err != nil {
+		return 0, nil, nil, 0, "build request: " + err.Error()
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("User-Agent", "drplan-producer")
+	start := time.Now()
+	resp, err := r.env.HTTPClient.Do(req)
+	latency = time.Since(start)
+	if err != nil {
+		return 0, nil, nil, latency, "request failed: " + err.Error()
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	latency = time.Since(start)
+	reason = "HTTP " + resp.Status
+	if err != nil {
+		return resp.StatusCode, resp.Header, nil, latency, reason + ": reading answer: " + err.Error()
+	}
+	var a answer
+	if json.Unmarshal(raw, &a) != nil {
+		return resp.StatusCode, resp.Header, nil, latency, reason
+	}
+	if a.Error != "" {
+		reason += ": " + a.Error
+	}
+	if a.Rejected == nil && a.Failed == nil {
+		return resp.StatusCode, resp.Header, nil, latency, reason
+	}
+	return resp.StatusCode, resp.Header, &a, latency, reason
+}
+
+// retryDelay honours Retry-After (seconds or an HTTP date), else backs off
+// exponentially with jitter.
+func (r *run) retryDelay(header http.Header, attempt int) time.Duration {
+	if v := header.Get("Retry-After"); v != "" {
+		if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+			return min(time.Duration(secs)*time.Second, maxRetryAfter)
+		}
+		if at, err := http.ParseTime(v); err == nil {
+			return min(max(at.Sub(r.env.Clock.Now()), 0), maxRetryAfter)
+		}
+	}
+	ceiling := min(maxRetryDelay, baseRetryDelay<<min(attempt, 10))
+	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+// settle records an event's final outcome.
+func (r *run) settle(it item, outcome, reason string) {
+	r.count(func(s *Summary) {
+		if outcome == "rejected" {
+			s.Rejected++
+		} else {
+			s.Failed++
+		}
+		s.Reasons[reason]++
+		if len(s.Problems) < maxProblems {
+			s.Problems = append(s.Problems, Problem{Input: it.input, Outcome: outcome, Reason: reason})
+		}
+	})
+}
+
+func (r *run) count(update func(*Summary)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	update(&r.totals)
+}
+
+// showProgress redraws one stderr line in place until the returned function
+// is called with the final totals.
+func (r *run) showProgress(start time.Time) func(Summary) {
+	if !r.cfg.Progress && !r.env.Terminal {
+		return func(Summary) {}
+	}
+	draw := func(s Summary) {
+		elapsed := time.Since(start)
+		fmt.Fprintf(r.env.Stderr, "\r\x1b[Ksent %d  accepted %d  rejected %d  failed %d  retried %d  %.1f events/s  %s",
+			s.Sent, s.Accepted, s.Rejected, s.Failed, s.Retried, float64(s.Accepted)/max(elapsed.Seconds(), 1e-9), elapsed.Truncate(time.Second))
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				r.mu.Lock()
+				s := r.totals
+				r.mu.Unlock()
+				draw(s)
+			}
+		}
+	}()
+	return func(final Summary) {
+		close(done)
+		<-stopped
+		draw(final)
+		fmt.Fprintln(r.env.Stderr)
+	}
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) SleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

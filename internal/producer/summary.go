@@ -1,0 +1,132 @@
+package producer
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Summary accounts for a run: Sent = Accepted + Rejected + Failed.
+type Summary struct {
+	Sent     int // distinct events read and posted
+	Accepted int // written to the stream
+	Rejected int // refused as invalid; resending cannot help
+	Failed   int // not accepted after the allowed resends, or unanswerable
+	Retried  int // event resends (one event resent twice counts 2)
+	Requests int // HTTP requests made
+	Elapsed  time.Duration
+	Latency  Latency
+	// Reasons counts the reasons of rejected and failed events.
+	Reasons map[string]int
+	// Problems lists the first rejected or failed events with their input line
+	// (or, for synthetic events, their sequence number).
+	Problems []Problem
+
+	latencies []time.Duration
+}
+
+// Latency holds request latency percentiles (nearest rank).
+type Latency struct {
+	P50, P90, P99, Max time.Duration
+}
+
+// Problem is one event that was not accepted.
+type Problem struct {
+	Input   int    `json:"input"`
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason"`
+}
+
+func (s *Summary) finish() {
+	s.Latency = latencyOf(s.latencies)
+	s.latencies = nil
+	sort.SliceStable(s.Problems, func(i, j int) bool { return s.Problems[i].Input < s.Problems[j].Input })
+}
+
+func latencyOf(samples []time.Duration) Latency {
+	if len(samples) == 0 {
+		return Latency{}
+	}
+	sorted := slices.Clone(samples)
+	slices.Sort(sorted)
+	rank := func(p float64) time.Duration {
+		return sorted[max(int(math.Ceil(p/100*float64(len(sorted))))-1, 0)]
+	}
+	return Latency{P50: rank(50), P90: rank(90), P99: rank(99), Max: sorted[len(sorted)-1]}
+}
+
+// EventsPerSecond is the accepted rate over the run.
+func (s Summary) EventsPerSecond() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Accepted) / s.Elapsed.Seconds()
+}
+
+// WriteText prints the summary for a person.
+func (s Summary) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "sent      %d events in %d requests, %s (%.1f accepted events/s)\n", s.Sent, s.Requests, s.Elapsed.Round(time.Millisecond), s.EventsPerSecond())
+	fmt.Fprintf(w, "accepted  %d\n", s.Accepted)
+	fmt.Fprintf(w, "rejected  %d\n", s.Rejected)
+	fmt.Fprintf(w, "retried   %d\n", s.Retried)
+	fmt.Fprintf(w, "failed    %d\n", s.Failed)
+	fmt.Fprintf(w, "latency   p50 %s  p90 %s  p99 %s  max %s\n", ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max))
+	reasons := make([]string, 0, len(s.Reasons))
+	for r := range s.Reasons {
+		reasons = append(reasons, r)
+	}
+	sort.Slice(reasons, func(i, j int) bool {
+		if s.Reasons[reasons[i]] != s.Reasons[reasons[j]] {
+			return s.Reasons[reasons[i]] > s.Reasons[reasons[j]]
+		}
+		return reasons[i] < reasons[j]
+	})
+	for i, r := range reasons {
+		if i == 5 {
+			fmt.Fprintf(w, "          ... %d more reasons (see -json)\n", len(reasons)-i)
+			break
+		}
+		fmt.Fprintf(w, "reason    %d × %s\n", s.Reasons[r], r)
+	}
+	for i, p := range s.Problems {
+		if i == 10 {
+			fmt.Fprintf(w, "          ... more in -json\n")
+			break
+		}
+		fmt.Fprintf(w, "%-9s input %d: %s\n", p.Outcome, p.Input, p.Reason)
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+
+// WriteJSON prints the summary for machines.
+func (s Summary) WriteJSON(w io.Writer) {
+	millis := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	problems := s.Problems
+	if problems == nil {
+		problems = []Problem{}
+	}
+	reasons := s.Reasons
+	if reasons == nil {
+		reasons = map[string]int{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(map[string]any{
+		"sent":              s.Sent,
+		"accepted":          s.Accepted,
+		"rejected":          s.Rejected,
+		"retried":           s.Retried,
+		"failed":            s.Failed,
+		"requests":          s.Requests,
+		"elapsed_seconds":   s.Elapsed.Seconds(),
+		"events_per_second": s.EventsPerSecond(),
+		"latency_ms":        map[string]float64{"p50": millis(s.Latency.P50), "p90": millis(s.Latency.P90), "p99": millis(s.Latency.P99), "max": millis(s.Latency.Max)},
+		"reasons":           reasons,
+		"problems":          problems,
+	})
+}

@@ -1,0 +1,24 @@
+// Command tablerestore is the failover table restore custom resource Lambda.
+// One binary serves both Provider framework calls; HANDLER=onEvent or
+// HANDLER=isComplete picks which. See internal/tablerestore.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/dr-analytics/drplan/internal/tablerestore"
+)
+
+func main() {
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		// Answer every event with the reason instead of crash-looping.
+		lambda.Start(func() error { return fmt.Errorf("table restore: load AWS config: %w", err) })
+	}
+	lambda.Start(tablerestore.New(cfg).Dispatch(os.Getenv("HANDLER")))
+}

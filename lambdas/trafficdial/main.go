@@ -1,0 +1,22 @@
+// Command trafficdial is the failover traffic dial custom resource Lambda
+// (Provider framework onEvent). See internal/trafficdial.
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/dr-analytics/drplan/internal/trafficdial"
+)
+
+func main() {
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		// Answer every event with the reason instead of crash-looping.
+		lambda.Start(func() error { return fmt.Errorf("traffic dial: load AWS config: %w", err) })
+	}
+	lambda.Start(trafficdial.New(cfg).OnEvent)
+}
