@@ -6,8 +6,9 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/dr-analytics/drplan/internal/jsonscan"
 )
 
 // Buckets for events that have no usable key value. They are ordinary key
@@ -160,7 +161,7 @@ func keyValue(line []byte, field string) string {
 	if !json.Valid(line) {
 		return InvalidJSONKey
 	}
-	raw, isObject := topLevelField(line, field)
+	raw, isObject := jsonscan.Field(line, field)
 	if !isObject {
 		return InvalidJSONKey
 	}
@@ -169,7 +170,7 @@ func keyValue(line []byte, field string) string {
 	}
 	switch raw[0] {
 	case '"':
-		s := plainString(raw)
+		s := jsonscan.Unquote(raw)
 		if s == "" {
 			return MissingKey
 		}
@@ -183,99 +184,6 @@ func keyValue(line []byte, field string) string {
 	default:
 		return truncate(numberKey(raw))
 	}
-}
-
-// topLevelField returns the raw value of field in doc, which must be valid
-// JSON; isObject is false when doc is not an object.
-func topLevelField(doc []byte, field string) (raw []byte, isObject bool) {
-	i := skipSpace(doc, 0)
-	if doc[i] != '{' {
-		return nil, false
-	}
-	i = skipSpace(doc, i+1)
-	for doc[i] != '}' {
-		keyEnd := skipString(doc, i)
-		key := doc[i:keyEnd]
-		valueStart := skipSpace(doc, skipSpace(doc, keyEnd)+1) // past the colon
-		valueEnd := skipValue(doc, valueStart)
-		if keyEquals(key, field) {
-			raw = doc[valueStart:valueEnd]
-		}
-		i = skipSpace(doc, valueEnd)
-		if doc[i] == ',' {
-			i = skipSpace(doc, i+1)
-		}
-	}
-	return raw, true
-}
-
-func skipSpace(doc []byte, i int) int {
-	for i < len(doc) && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at doc[i].
-func skipString(doc []byte, i int) int {
-	for i++; doc[i] != '"'; i++ {
-		if doc[i] == '\\' {
-			i++
-		}
-	}
-	return i + 1
-}
-
-// skipValue returns the index after the value starting at doc[i].
-func skipValue(doc []byte, i int) int {
-	switch doc[i] {
-	case '"':
-		return skipString(doc, i)
-	case '{', '[':
-		depth := 0
-		for {
-			switch doc[i] {
-			case '"':
-				i = skipString(doc, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-	default:
-		for i < len(doc) && !strings.ContainsRune(" \t\n\r,}]", rune(doc[i])) {
-			i++
-		}
-		return i
-	}
-}
-
-// keyEquals compares a raw JSON string with a field name.
-func keyEquals(raw []byte, field string) bool {
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1:len(raw)-1]) == field
-	}
-	return plainString(raw) == field
-}
-
-// plainString decodes a raw JSON string as encoding/json would, taking the
-// allocation-light path when it has no escapes.
-func plainString(raw []byte) string {
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		return string(inner)
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return ""
-	}
-	return s
 }
 
 // numberKey spells a JSON number canonically, so 7, 7.0 and 7e0 count

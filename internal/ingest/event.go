@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/dr-analytics/drplan/internal/jsonscan"
 )
 
 // IngestedAtField is the field ingest adds to every event; producers may not send it.
@@ -114,89 +116,6 @@ func syntaxReason(raw []byte) error {
 // key at its top level. Keys are compared after unescaping, so "ingested\u005fat"
 // counts as ingested_at.
 func hasTopLevelKey(obj []byte, key string) bool {
-	i := 1 // past '{'
-	for {
-		i = skipSpace(obj, i)
-		if i >= len(obj) || obj[i] != '"' {
-			return false // '}' of an empty object
-		}
-		end := skipString(obj, i)
-		if keyEquals(obj[i:min(end, len(obj))], key) {
-			return true
-		}
-		i = skipSpace(obj, end)
-		if i >= len(obj) || obj[i] != ':' {
-			return false
-		}
-		i = skipSpace(obj, skipValue(obj, skipSpace(obj, i+1)))
-		if i >= len(obj) || obj[i] != ',' {
-			return false
-		}
-		i++
-	}
-}
-
-func keyEquals(quoted []byte, key string) bool {
-	if bytes.IndexByte(quoted, '\\') < 0 {
-		return len(quoted) == len(key)+2 && string(quoted[1:len(quoted)-1]) == key
-	}
-	var decoded string
-	return json.Unmarshal(quoted, &decoded) == nil && decoded == key
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(b)
-}
-
-// skipValue returns the index just past the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return i
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	default: // number, true, false, null
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case ',', '}', ']', ' ', '\t', '\r', '\n':
-				return i
-			}
-		}
-		return i
-	}
+	raw, _ := jsonscan.Field(obj, key)
+	return raw != nil
 }

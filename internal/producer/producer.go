@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/dr-analytics/drplan/internal/ingest"
 )
 
 // Exit statuses of the command.
@@ -239,19 +241,6 @@ func (r *run) dispatch(send func([]item), batch []item) {
 	send(batch)
 }
 
-// answer is the ingest response body.
-type answer struct {
-	Accepted int         `json:"accepted"`
-	Rejected []lineError `json:"rejected"`
-	Failed   []lineError `json:"failed"`
-	Error    string      `json:"error"`
-}
-
-type lineError struct {
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
-}
-
 // deliver posts one batch, resending the events the endpoint reports failed.
 // It is called holding a slot, and holds one only while a request is in flight.
 func (r *run) deliver(ctx context.Context, pending []item, slots chan struct{}) {
@@ -328,7 +317,7 @@ func (r *run) deliver(ctx context.Context, pending []item, slots chan struct{}) 
 
 // post sends one request. ans is nil when the body does not list lines;
 // reason describes the failure for the summary.
-func (r *run) post(ctx context.Context, batch []item) (status int, header http.Header, ans *answer, latency time.Duration, reason string) {
+func (r *run) post(ctx context.Context, batch []item) (status int, header http.Header, ans *ingest.Response, latency time.Duration, reason string) {
 	var body bytes.Buffer
 	for i, it := range batch {
 		if i > 0 {
@@ -355,7 +344,7 @@ func (r *run) post(ctx context.Context, batch []item) (status int, header http.H
 	if err != nil {
 		return resp.StatusCode, resp.Header, nil, latency, reason + ": reading answer: " + err.Error()
 	}
-	var a answer
+	var a ingest.Response
 	if json.Unmarshal(raw, &a) != nil {
 		return resp.StatusCode, resp.Header, nil, latency, reason
 	}
