@@ -67,7 +67,9 @@ func TestValuesFromFlagsAndJSON(t *testing.T) {
 		{"https with both certificates", map[string]any{
 			KeyPrimaryCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
 			KeyBackupCertificateArn:  "arn:aws:acm:us-west-2:123456789012:certificate/11111111-2222-3333-4444-555555555555",
-		}, func(c Config) bool { return c.HTTPS() && c.ListenerPort() == 443 && strings.Contains(c.CertificateArn("us-west-2"), "us-west-2") }},
+		}, func(c Config) bool {
+			return c.HTTPS() && c.ListenerPort() == 443 && strings.Contains(c.CertificateArn("us-west-2"), "us-west-2")
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
