@@ -9,7 +9,6 @@ import (
 	"github.com/dr-analytics/drplan/constructs/alerts"
 	"github.com/dr-analytics/drplan/constructs/datatier"
 	"github.com/dr-analytics/drplan/constructs/ingest"
-	"github.com/dr-analytics/drplan/constructs/registrar"
 	"github.com/dr-analytics/drplan/constructs/tablerestore"
 	"github.com/dr-analytics/drplan/constructs/traffic"
 	"github.com/dr-analytics/drplan/constructs/workload"
@@ -44,27 +43,12 @@ func NewBackupStack(scope constructs.Construct, id string, props BackupStackProp
 	data := datatier.NewBackup(stack, "Data", datatier.Props{
 		Names: names, Region: cfg.BackupRegion, NoncurrentVersionDays: cfg.NoncurrentVersionDays, Alerts: alarms,
 	})
-	registrar.New(stack, "PartitionRegistrar", registrar.Props{
-		FunctionName:     names.Function("partition-registrar"),
-		Database:         data.Catalog().Database(),
-		CatalogArns:      data.Catalog().ResourceArns(),
-		Routes:           data.RegistrarRoutes(),
-		Alerts:           alarms,
-		LogRetentionDays: cfg.LogRetentionDays,
-	})
 	accelerator := traffic.NewAccelerator(stack, "Accelerator", traffic.AcceleratorProps{
 		Name:              names.Accelerator(),
 		Port:              cfg.ListenerPort(),
 		ListenerParameter: names.ListenerParameter(),
 	})
-	standby := workload.NewStandby(stack, "Standby", workload.StandbyProps{
-		Config:      cfg,
-		Names:       names,
-		Region:      cfg.BackupRegion,
-		AccessLogs:  data.AccessLogs(),
-		CatalogArns: data.Catalog().ResourceArns(),
-		Alerts:      alarms,
-	})
+	standby := regionCompute(stack, cfg, names, cfg.BackupRegion, data, alarms)
 	restore := tablerestore.NewProvider(stack, "TableRestore", tablerestore.ProviderProps{
 		Names:            names,
 		PrimaryRegion:    cfg.PrimaryRegion,

@@ -7,7 +7,6 @@ import (
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/constructs/alerts"
 	"github.com/dr-analytics/drplan/constructs/datatier"
-	"github.com/dr-analytics/drplan/constructs/registrar"
 	"github.com/dr-analytics/drplan/constructs/traffic"
 	"github.com/dr-analytics/drplan/constructs/workload"
 	"github.com/dr-analytics/drplan/internal/naming"
@@ -40,22 +39,7 @@ func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackPr
 		BackupFrequencyHours: cfg.BackupFrequencyHours,
 		BackupRetentionDays:  cfg.BackupRetentionDays,
 	})
-	registrar.New(stack, "PartitionRegistrar", registrar.Props{
-		FunctionName:     names.Function("partition-registrar"),
-		Database:         data.Catalog().Database(),
-		CatalogArns:      data.Catalog().ResourceArns(),
-		Routes:           data.RegistrarRoutes(),
-		Alerts:           alarms,
-		LogRetentionDays: cfg.LogRetentionDays,
-	})
-	standby := workload.NewStandby(stack, "Standby", workload.StandbyProps{
-		Config:      cfg,
-		Names:       names,
-		Region:      cfg.PrimaryRegion,
-		AccessLogs:  data.AccessLogs(),
-		CatalogArns: data.Catalog().ResourceArns(),
-		Alerts:      alarms,
-	})
+	standby := regionCompute(stack, cfg, names, cfg.PrimaryRegion, data, alarms)
 	active := workload.NewActive(stack, "Workload", standby)
 	listenerArn := traffic.LookupListenerArn(stack, "ListenerLookup", traffic.LookupProps{
 		ParameterName:    names.ListenerParameter(),

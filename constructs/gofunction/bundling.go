@@ -85,22 +85,3 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
-
-// ModuleRoot finds the directory holding go.mod at or above the working
-// directory: `cdk synth` runs in the repository root, tests in test/.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod at or above the working directory")
-		}
-		dir = parent
-	}
-}

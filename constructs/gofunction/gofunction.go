@@ -20,6 +20,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/dr-analytics/drplan/constructs/loggroup"
+	"github.com/dr-analytics/drplan/internal/moduleroot"
 )
 
 // Props configures a Go function.
@@ -55,7 +56,7 @@ func New(scope constructs.Construct, id string, props Props) *GoFunction {
 	if props.Package == "" || props.FunctionName == "" || props.LogRetentionDays == 0 {
 		panic(fmt.Sprintf("gofunction %s: Package, FunctionName and LogRetentionDays are required", id))
 	}
-	root, err := ModuleRoot()
+	root, err := moduleroot.Find()
 	if err != nil {
 		panic(fmt.Sprintf("gofunction %s: %v", id, err))
 	}

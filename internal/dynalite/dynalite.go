@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dr-analytics/drplan/internal/moduleroot"
 )
 
 // Start launches an in-memory dynalite on a free loopback port and returns its
@@ -72,27 +74,18 @@ func Start(tb testing.TB) string {
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
-// binary finds node_modules/.bin/dynalite in the module root above the
-// working directory (tests run in their package's folder).
+// binary finds the dynalite installed by `npm ci --prefix .tools` in the
+// repository root (tests run in their package's folder).
 func binary() (string, error) {
-	dir, err := os.Getwd()
+	root, err := moduleroot.Find()
 	if err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			bin := filepath.Join(dir, ".tools", "node_modules", ".bin", "dynalite")
-			if _, err := os.Stat(bin); err != nil {
-				return "", fmt.Errorf("%s not found: run `npm ci --prefix .tools` in %s (scripts/test.sh does this)", bin, dir)
-			}
-			return bin, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
+	bin := filepath.Join(root, ".tools", "node_modules", ".bin", "dynalite")
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("%s not found: run `npm ci --prefix .tools` in %s (scripts/test.sh does this)", bin, root)
 	}
+	return bin, nil
 }
 
 func freePort() (int, error) {

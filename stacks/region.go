@@ -1,0 +1,33 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+
+	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/constructs/alerts"
+	"github.com/dr-analytics/drplan/constructs/datatier"
+	"github.com/dr-analytics/drplan/constructs/registrar"
+	"github.com/dr-analytics/drplan/constructs/workload"
+	"github.com/dr-analytics/drplan/internal/naming"
+)
+
+// regionCompute adds what both regions run on top of their data tier: the
+// partition registrar over the region's buckets and the idle workload.
+func regionCompute(stack awscdk.Stack, cfg config.Config, names naming.Names, region string, data *datatier.DataTier, alarms *alerts.Alerts) *workload.Standby {
+	registrar.New(stack, "PartitionRegistrar", registrar.Props{
+		FunctionName:     names.Function("partition-registrar"),
+		Database:         data.Catalog().Database(),
+		CatalogArns:      data.Catalog().ResourceArns(),
+		Routes:           data.RegistrarRoutes(),
+		Alerts:           alarms,
+		LogRetentionDays: cfg.LogRetentionDays,
+	})
+	return workload.NewStandby(stack, "Standby", workload.StandbyProps{
+		Config:      cfg,
+		Names:       names,
+		Region:      region,
+		AccessLogs:  data.AccessLogs(),
+		CatalogArns: data.Catalog().ResourceArns(),
+		Alerts:      alarms,
+	})
+}
