@@ -1,0 +1,409 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/drfake"
+	"github.com/dr-analytics/drplan/internal/dynalite"
+	"github.com/dr-analytics/drplan/internal/gluefake"
+	"github.com/dr-analytics/drplan/internal/naming"
+	"github.com/dr-analytics/drplan/internal/schema"
+)
+
+const (
+	account       = "123456789012"
+	primaryRegion = "us-east-1"
+	backupRegion  = "us-west-2"
+)
+
+var (
+	now      = time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	failover = now.Add(-3 * time.Hour)
+	names    = naming.Names{Prefix: "dr-analytics", Account: account}
+)
+
+// cdkJSON writes a cdk.json like the app's (without an account, so drctl
+// takes the caller's) and returns its path.
+func cdkJSON(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cdk.json")
+	doc := `{"app": "go run .", "context": {"prefix": "dr-analytics", "primaryRegion": "us-east-1", "backupRegion": "us-west-2",
+		"firehoseBufferSeconds": 60, "backupFrequencyHours": 1, "producerCidrs": ["203.0.113.0/24"]}}`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testEnv runs drctl against the world: static credentials, the SDK's
+// retries without delays, every endpoint resolved by the world.
+type testEnv struct {
+	world          *drfake.World
+	glue           map[string]*gluefake.Server
+	stdout, stderr bytes.Buffer
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	e := &testEnv{world: drfake.NewWorld(t, names, primaryRegion, backupRegion, now), glue: map[string]*gluefake.Server{}}
+	e.world.Healthy(t)
+	return e
+}
+
+func (e *testEnv) run(t *testing.T, args ...string) int {
+	t.Helper()
+	return e.runWith(t, nil, args...)
+}
+
+// runWith runs drctl with loadAWS replacing the test credentials when set.
+func (e *testEnv) runWith(t *testing.T, loadAWS func(context.Context) (aws.Config, error), args ...string) int {
+	t.Helper()
+	// The world's clock plus the real time spent, so reports show real
+	// step durations while waits cost nothing.
+	started := time.Now()
+	e.stdout.Reset()
+	e.stderr.Reset()
+	env := environment{
+		stdout: &e.stdout, stderr: &e.stderr,
+		getenv: func(string) string { return "" },
+		loadAWS: func(context.Context) (aws.Config, error) {
+			return aws.Config{
+				Credentials: credentials.NewStaticCredentialsProvider("AKIDFAKE", "fake-secret", ""),
+				Retryer: func() aws.Retryer {
+					return retry.NewStandard(func(o *retry.StandardOptions) {
+						o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+						o.RateLimiter = ratelimit.None
+					})
+				},
+			}, nil
+		},
+		endpoint: e.world.Endpoint,
+		now:      func() time.Time { return e.world.Clock.Now().Add(time.Since(started)) },
+		sleep: func(ctx context.Context, d time.Duration) error {
+			e.world.Clock.Advance(d)
+			return ctx.Err()
+		},
+	}
+	if loadAWS != nil {
+		env.loadAWS = loadAWS
+	}
+	return run(context.Background(), args, env)
+}
+
+func TestHelpAndUsageErrors(t *testing.T) {
+	e := newTestEnv(t)
+	config := cdkJSON(t)
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		output string // in stdout or stderr
+	}{
+		{"help lists the commands", []string{"help"}, exitOK, "drctl repair-partitions -region REGION"},
+		{"a command's help lists its flags", []string{"failback", "-h"}, exitOK, "-drain-timeout"},
+		{"help for a command", []string{"help", "status"}, exitOK, "-json"},
+		{"no command", nil, exitUsage, "Usage:"},
+		{"unknown command", []string{"fallback"}, exitUsage, `unknown command "fallback"`},
+		{"unknown flag", []string{"status", "-jsn"}, exitUsage, "flag provided but not defined: -jsn"},
+		{"zero workers", []string{"failback", "-config", config, "-workers", "0"}, exitUsage, "-workers must be a whole number from 1 to 1024; got 0"},
+		{"bad since", []string{"failback", "-config", config, "-since", "yesterday"}, exitUsage, "want an RFC 3339 time such as 2026-11-25T08:00:00Z"},
+		{"since in the future", []string{"failback", "-config", config, "-since", "2027-01-01T00:00:00Z"}, exitUsage, "-since must be a time in the past"},
+		{"small parts", []string{"failback", "-config", config, "-part-size", "1"}, exitUsage, "-part-size must be MiB from 5 to 5120"},
+		{"stray argument", []string{"status", "-config", config, "now"}, exitUsage, `unexpected argument "now"`},
+		{"region outside the deployment", []string{"repair-partitions", "-config", config, "-region", "eu-west-1"}, exitUsage,
+			`-region must be us-east-1 (primaryRegion) or us-west-2 (backupRegion); got "eu-west-1"`},
+		{"missing cdk.json", []string{"status", "-config", filepath.Join(t.TempDir(), "cdk.json")}, exitUsage, "pass -config path/to/cdk.json"},
+		{"bad context override", []string{"status", "-config", config, "-c", "backupRegion=us-east-1"}, exitUsage, `context key "backupRegion" has invalid value "us-east-1"`},
+		{"malformed override", []string{"status", "-config", config, "-c", "prefix"}, exitUsage, "want key=value"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code := e.run(t, tc.args...)
+			out := e.stdout.String() + e.stderr.String()
+			if code != tc.code || !strings.Contains(out, tc.output) {
+				t.Errorf("exit %d, want %d; output lacks %q:\n%s", code, tc.code, tc.output, out)
+			}
+		})
+	}
+}
+
+func TestStatusOfAHealthyDeploymentExitsZero(t *testing.T) {
+	e := newTestEnv(t)
+	code := e.run(t, "status", "-config", cdkJSON(t))
+	t.Logf("drctl status:\n%s", e.stdout.String())
+	if code != exitOK || !strings.Contains(e.stdout.String(), "16 OK, 0 WARN, 0 FAIL") {
+		t.Errorf("exit %d:\n%s%s", code, e.stdout.String(), e.stderr.String())
+	}
+}
+
+func TestStatusFailsOnAFailingCheck(t *testing.T) {
+	e := newTestEnv(t)
+	e.world.Primary.DynamoDB.PutTable(awsfake.Table{Name: names.Table(), PITR: false})
+	code := e.run(t, "status", "-config", cdkJSON(t))
+	if code != exitFail || !strings.Contains(e.stdout.String(), "PITR is DISABLED") {
+		t.Errorf("exit %d, want %d with the PITR line:\n%s", code, exitFail, e.stdout.String())
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	e := newTestEnv(t)
+	e.world.Failover(failover)
+	code := e.run(t, "status", "-config", cdkJSON(t), "--json")
+	var doc struct {
+		Account string
+		Checks  []struct{ Region, Check, Status, Detail string }
+		RPO     struct{ Seconds float64 }
+		Summary struct{ OK, Warn, Fail int }
+	}
+	if err := json.Unmarshal(e.stdout.Bytes(), &doc); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, e.stdout.String())
+	}
+	if code != exitOK || doc.Account != account || doc.Summary.Warn != 3 || doc.Summary.Fail != 0 || len(doc.Checks) != 16 || doc.RPO.Seconds != 252 {
+		t.Errorf("exit %d, document %+v", code, doc)
+	}
+}
+
+// withTables gives each region a dynalite table and a Glue catalog.
+func (e *testEnv) withTables(t *testing.T) {
+	t.Helper()
+	for _, region := range []string{primaryRegion, backupRegion} {
+		endpoint := dynalite.Start(t)
+		control := e.world.Primary.DynamoDB
+		if region == backupRegion {
+			control = e.world.Backup.DynamoDB
+		}
+		e.world.SetEndpoint(drfake.ServiceDynamoDB, region, drfake.NewDynamoDBRouter(t, endpoint, control.URL()).URL())
+		client := dynamodb.NewFromConfig(awsfake.Config(endpoint, region))
+		_, err := client.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+			TableName:            aws.String(names.Table()),
+			AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+			KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
+			BillingMode:          ddbtypes.BillingModePayPerRequest,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
+		})
+		if err := waiter.Wait(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(names.Table())}, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		g := gluefake.New(t)
+		g.AddTable(names.Database(), naming.RawTable, schema.RawPartitionKeys, gluetypes.StorageDescriptor{Location: aws.String("s3://" + names.Bucket(naming.Streaming, region) + "/raw/")})
+		g.AddTable(names.Database(), naming.CompactedTable, schema.CompactedPartitionKeys, gluetypes.StorageDescriptor{Location: aws.String("s3://" + names.Bucket(naming.Batch, region) + "/compacted/")})
+		e.glue[region] = g
+		e.world.SetEndpoint(drfake.ServiceGlue, region, g.URL())
+	}
+}
+
+// seedDisaster writes what three hours of DR leave behind: Firehose files
+// and a compacted day in the replicas, aggregate items in the backup table,
+// and the backup pipeline's metrics, quiet since the dials moved.
+func (e *testEnv) seedDisaster(t *testing.T) {
+	t.Helper()
+	w := e.world
+	w.Failover(failover)
+	body := bytes.Repeat([]byte(`{"id":"e1","type":"click","value":1}`+"\n"), 400)
+	for i := range 180 {
+		at := failover.Add(time.Duration(i) * time.Minute)
+		w.Clock.Set(at.Add(time.Minute + 5*time.Second))
+		key := fmt.Sprintf("raw/year=%d/month=%02d/day=%02d/hour=%02d/dr-analytics-raw-delivery-1-%s-7f3c.gz", at.Year(), at.Month(), at.Day(), at.Hour(), at.Format("2006-01-02-15-04-05"))
+		w.S3.PutObject(t, names.Bucket(naming.Streaming, backupRegion), key, body)
+	}
+	w.Clock.Set(failover.Add(150 * time.Minute))
+	w.S3.PutObject(t, names.Bucket(naming.Batch, backupRegion), "compacted/dt=2026-11-24/part-00000-b1.snappy.parquet", bytes.Repeat([]byte("PAR1"), 50000))
+	w.Clock.Set(now)
+
+	client := dynamodb.NewFromConfig(awsfake.Config(w.Endpoint(drfake.ServiceDynamoDB, backupRegion), backupRegion))
+	var reqs []ddbtypes.WriteRequest
+	for i := range 540 {
+		window := failover.Add(time.Duration(i/3) * time.Minute)
+		start := window.Format(time.RFC3339)
+		s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+		reqs = append(reqs, ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{
+			"pk": s([]string{"click", "view", "buy"}[i%3]), "sk": s(start + "#" + backupRegion + "#shardId-000000000000"),
+			"window_start": s(start), "window_end": s(window.Add(time.Minute).Format(time.RFC3339)),
+			"count": &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(100 + i)}, "region": s(backupRegion),
+			"shard_id": s("shardId-000000000000"), "aggregate_key": s("type"),
+			"written_at": s(window.Add(62 * time.Second).Format(time.RFC3339Nano)),
+		}}})
+	}
+	for i := 0; i < len(reqs); i += 25 {
+		pending := map[string][]ddbtypes.WriteRequest{names.Table(): reqs[i:min(i+25, len(reqs))]}
+		for len(pending) > 0 {
+			out, err := client.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending = out.UnprocessedItems
+		}
+	}
+
+	stream := map[string]string{"StreamName": names.Stream()}
+	delivery := map[string]string{"DeliveryStreamName": names.DeliveryStream()}
+	cw := w.Backup.CloudWatch
+	total := 0.0
+	for at := failover; at.Before(now.Add(-time.Minute)); at = at.Add(time.Minute) {
+		cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 400})
+		total += 400
+	}
+	cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "GetRecords.IteratorAgeMilliseconds", Dimensions: stream}, drfake.Point{Time: now.Add(-2 * time.Minute), Value: 850})
+	cw.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "IncomingRecords", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: total})
+	cw.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "DeliveryToS3.Records", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: total})
+}
+
+func TestFailbackEndToEnd(t *testing.T) {
+	e := newTestEnv(t)
+	e.withTables(t)
+	e.seedDisaster(t)
+	config := cdkJSON(t)
+
+	code := e.run(t, "status", "-config", config)
+	t.Logf("drctl status during DR (exit %d):\n%s", code, e.stdout.String())
+
+	code = e.run(t, "failback", "-config", config, "-dry-run")
+	if code != exitOK {
+		t.Fatalf("dry run: exit %d\n%s%s", code, e.stdout.String(), e.stderr.String())
+	}
+	if e.world.S3.Calls("CopyObject") != 0 {
+		t.Fatalf("dry run copied objects")
+	}
+
+	code = e.run(t, "failback", "-config", config, "-progress", "-workers", "16")
+	t.Logf("drctl failback (exit %d):\n%s", code, e.stdout.String())
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+	for _, want := range []string{"copied 181 objects", "wrote 540 items", "registered 4 partitions", "all steps done, both sides match"} {
+		if !strings.Contains(e.stdout.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if !strings.Contains(e.stderr.String(), "copy objects") || !strings.Contains(e.stderr.String(), "181/181") {
+		t.Errorf("-progress drew no copy bar on stderr:\n%q", e.stderr.String())
+	}
+
+	code = e.run(t, "status", "-config", config)
+	if !strings.Contains(e.stdout.String(), "dial 100%, 1/1 endpoints healthy") {
+		t.Errorf("after failback the primary group must take all traffic:\n%s", e.stdout.String())
+	}
+	_ = code
+}
+
+func TestFailbackRefusalExitsNonZeroWithTheReason(t *testing.T) {
+	e := newTestEnv(t)
+	e.world.STS.Fail("GetCallerIdentity", drfake.Fault{Status: 403, Code: "ExpiredToken", Message: "The security token included in the request is expired"})
+	code := e.run(t, "failback", "-config", cdkJSON(t))
+	if code != exitFail || !strings.Contains(e.stderr.String(), "failback refused: cannot verify credentials") || !strings.Contains(e.stderr.String(), "ExpiredToken") {
+		t.Errorf("exit %d, stderr:\n%s", code, e.stderr.String())
+	}
+	if e.stdout.Len() != 0 {
+		t.Errorf("a refused failback printed a report:\n%s", e.stdout.String())
+	}
+}
+
+func TestRepairPartitionsRegistersMissingOnes(t *testing.T) {
+	e := newTestEnv(t)
+	e.withTables(t)
+	e.world.Clock.Set(now.Add(-2 * time.Hour))
+	e.world.S3.PutObject(t, names.Bucket(naming.Streaming, primaryRegion), "raw/year=2026/month=11/day=25/hour=12/a.gz", []byte("a"))
+	e.world.Clock.Set(now.Add(-time.Hour))
+	e.world.S3.PutObject(t, names.Bucket(naming.Streaming, primaryRegion), "raw/year=2026/month=11/day=25/hour=13/b.gz", []byte("b"))
+	e.world.S3.PutObject(t, names.Bucket(naming.Batch, primaryRegion), "compacted/dt=2026-11-24/part-0.parquet", []byte("c"))
+	e.world.S3.PutObject(t, names.Bucket(naming.Streaming, primaryRegion), "errors/format-conversion-failed/x.gz", []byte("x"))
+	e.world.Clock.Set(now)
+
+	code := e.run(t, "repair-partitions", "-config", cdkJSON(t), "--region", primaryRegion, "--since", now.Add(-90*time.Minute).Format(time.RFC3339))
+	t.Logf("drctl repair-partitions:\n%s", e.stdout.String())
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, e.stderr.String())
+	}
+	raw := e.glue[primaryRegion].PartitionValues(names.Database(), naming.RawTable)
+	if fmt.Sprint(raw) != "[[2026 11 25 13]]" {
+		t.Errorf("raw partitions = %v, want only hour 13 (hour 12 is older than -since)", raw)
+	}
+	if got := e.glue[primaryRegion].PartitionValues(names.Database(), naming.CompactedTable); fmt.Sprint(got) != "[[2026-11-24]]" {
+		t.Errorf("compacted partitions = %v", got)
+	}
+	if len(e.glue[backupRegion].PartitionValues(names.Database(), naming.RawTable)) != 0 {
+		t.Error("the backup region's catalog was touched")
+	}
+	if !strings.Contains(e.stdout.String(), "registered 2 partitions, 0 already present") {
+		t.Errorf("output:\n%s", e.stdout.String())
+	}
+	code = e.run(t, "repair-partitions", "-config", cdkJSON(t), "-region", primaryRegion)
+	if code != exitOK || !strings.Contains(e.stdout.String(), "registered 1 partitions, 2 already present") {
+		t.Errorf("second repair without -since: exit %d\n%s", code, e.stdout.String())
+	}
+}
+
+func TestMissingCredentialsAreNamed(t *testing.T) {
+	e := newTestEnv(t)
+	noCredentials := func(context.Context) (aws.Config, error) {
+		return aws.Config{Credentials: aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{}, errors.New("no EC2 IMDS role found")
+		})), Retryer: func() aws.Retryer { return aws.NopRetryer{} }}, nil
+	}
+	for _, cmd := range []string{"status", "failback"} {
+		t.Run(cmd, func(t *testing.T) {
+			code := e.runWith(t, noCredentials, cmd, "-config", cdkJSON(t))
+			out := e.stdout.String() + e.stderr.String()
+			if code != exitFail || !strings.Contains(out, "get credentials: failed to refresh cached credentials, no EC2 IMDS role found") || !strings.Contains(out, "set AWS_PROFILE") {
+				t.Errorf("exit %d, output:\n%s", code, out)
+			}
+		})
+	}
+}
+
+func TestStatusOfAnUnreachablePrimaryExitsNonZero(t *testing.T) {
+	e := newTestEnv(t)
+	dead := awsfake.DeadEndpoint(t)
+	for _, service := range []string{drfake.ServiceS3, drfake.ServiceCloudWatch, drfake.ServiceDynamoDB, drfake.ServiceBackup, drfake.ServiceCloudFormation} {
+		e.world.SetEndpoint(service, primaryRegion, dead)
+	}
+	code := e.run(t, "status", "-config", cdkJSON(t))
+	if code != exitFail || !strings.Contains(e.stdout.String(), "connection refused") || !strings.Contains(e.stdout.String(), "OK      us-west-2  vault recovery point") {
+		t.Errorf("exit %d, want %d with FAIL lines for %s and the backup region still checked:\n%s", code, exitFail, primaryRegion, e.stdout.String())
+	}
+}
+
+// The production factory takes endpoints from the standard SDK settings,
+// e.g. AWS_ENDPOINT_URL_STS (here a fake), like any SDK tool.
+func TestClientFactoryHonoursEndpointEnvironment(t *testing.T) {
+	sts := drfake.NewSTS(t, "210987654321")
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL())
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
+	t.Setenv("AWS_REGION", backupRegion)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	base, err := loadAWSConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := clientFactory{base: base}.sts(primaryRegion).GetCallerIdentity(context.Background(), nil)
+	if err != nil || aws.ToString(id.Account) != "210987654321" || sts.Calls("GetCallerIdentity") != 1 {
+		t.Errorf("GetCallerIdentity through AWS_ENDPOINT_URL_STS = %v, %v", id, err)
+	}
+}

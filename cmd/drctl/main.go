@@ -1,0 +1,20 @@
+// Command drctl is the operator's disaster-recovery command line: a
+// readiness checklist for both regions (status), the ordered, resumable
+// failback after a disaster (failback), and Glue partition repair
+// (repair-partitions). It reads the CDK app's cdk.json, with the same -c
+// overrides as the CDK app, so it derives the same resource names.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], productionEnvironment())
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,243 @@
+// Package failback brings a deployment back to its primary region after a
+// disaster, in the order that loses nothing: traffic back to the primary,
+// drain the backup pipeline, copy the replica buckets' new objects back,
+// merge the backup region's aggregate items into the primary table, repair
+// the primary's Glue partitions, and report what moved on both sides.
+//
+// Guarantees: every step is idempotent and resumable (a second run finds
+// the work done and changes nothing); a dry run reads and reports but
+// changes nothing; nothing is deleted (no table, no object); a run refuses
+// to start without working credentials or an answering primary region,
+// saying why; every step's counts come from reading both sides.
+package failback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/naming"
+)
+
+// Small interfaces over the SDK clients the steps call.
+type (
+	CloudWatchAPI interface {
+		GetMetricData(context.Context, *cloudwatch.GetMetricDataInput, ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
+	}
+	SSMAPI interface {
+		GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	}
+	CloudFormationAPI interface {
+		DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+	}
+	GlobalAcceleratorAPI interface {
+		ListEndpointGroups(context.Context, *globalaccelerator.ListEndpointGroupsInput, ...func(*globalaccelerator.Options)) (*globalaccelerator.ListEndpointGroupsOutput, error)
+		UpdateEndpointGroup(context.Context, *globalaccelerator.UpdateEndpointGroupInput, ...func(*globalaccelerator.Options)) (*globalaccelerator.UpdateEndpointGroupOutput, error)
+	}
+	STSAPI interface {
+		GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+	}
+)
+
+// Region holds one region's clients.
+type Region struct {
+	Name           string
+	S3             S3API
+	DynamoDB       DynamoDBAPI
+	CloudWatch     CloudWatchAPI
+	SSM            SSMAPI
+	CloudFormation CloudFormationAPI
+	Glue           GlueAPI
+}
+
+// Progress shows a long step's progress; drctl draws a bar on a terminal.
+type Progress interface {
+	// Start begins a step of total items and bytes (0 when unknown).
+	Start(step string, total, bytes int64)
+	// Add counts items and bytes done.
+	Add(items, bytes int64)
+	// Done ends the step.
+	Done()
+}
+
+type noProgress struct{}
+
+func (noProgress) Start(string, int64, int64) {}
+func (noProgress) Add(int64, int64)           {}
+func (noProgress) Done()                      {}
+
+// Input is one failback run.
+type Input struct {
+	Config  config.Config
+	Primary Region
+	Backup  Region
+	// GlobalAccelerator is a client for the control plane (us-west-2).
+	GlobalAccelerator GlobalAcceleratorAPI
+	STS               STSAPI
+	// Since overrides the failover time (the failover stack's creation).
+	Since  time.Time
+	DryRun bool
+	// Workers copy objects in parallel; Segments scan the table in parallel.
+	Workers, Segments int
+	// DrainTimeout bounds the wait for the backup pipeline, e.g. 30m;
+	// DrainPoll is the interval between looks, e.g. 30s.
+	DrainTimeout, DrainPoll time.Duration
+	// PreflightTimeout bounds the pre-flight calls, e.g. 10s.
+	PreflightTimeout time.Duration
+	// MultipartThreshold and PartSize tune big-object copies (tests).
+	MultipartThreshold, PartSize int64
+	Retry                        Backoff
+	Progress                     Progress
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (in *Input) defaults() {
+	if in.Now == nil {
+		in.Now = time.Now
+	}
+	if in.PreflightTimeout <= 0 {
+		in.PreflightTimeout = 10 * time.Second
+	}
+	if in.DrainTimeout <= 0 {
+		in.DrainTimeout = 30 * time.Minute
+	}
+	if in.DrainPoll <= 0 {
+		in.DrainPoll = 30 * time.Second
+	}
+	if in.Progress == nil {
+		in.Progress = noProgress{}
+	}
+	in.Retry = in.Retry.withDefaults()
+}
+
+// Refusal is a reason not to start; drctl prints it and exits non-zero.
+type Refusal struct{ Reason string }
+
+func (r *Refusal) Error() string { return "failback refused: " + r.Reason }
+
+func refuse(format string, args ...any) error {
+	return &Refusal{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Preflight is what was established before any step ran.
+type Preflight struct {
+	Account  string
+	Caller   string
+	Failover time.Time
+	// FailoverSource says where Failover came from.
+	FailoverSource string
+}
+
+// Check verifies credentials and that the primary region answers, and
+// finds the failover time. It changes nothing.
+func Check(ctx context.Context, in Input) (Preflight, error) {
+	in.defaults()
+	var pf Preflight
+	cctx, cancel := context.WithTimeout(ctx, in.PreflightTimeout)
+	id, err := in.STS.GetCallerIdentity(cctx, &sts.GetCallerIdentityInput{})
+	cancel()
+	if err != nil {
+		return pf, refuse("cannot verify credentials (STS GetCallerIdentity in %s): %v: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for the DR account", in.Backup.Name, err)
+	}
+	pf.Account, pf.Caller = aws.ToString(id.Account), aws.ToString(id.Arn)
+	if in.Config.Account != "" && pf.Account != in.Config.Account {
+		return pf, refuse("credentials are for account %s but the config names account %s: use credentials for %s", pf.Account, in.Config.Account, in.Config.Account)
+	}
+	names := in.Config.Names(pf.Account)
+	cctx, cancel = context.WithTimeout(ctx, in.PreflightTimeout)
+	_, err = in.Primary.DynamoDB.DescribeTable(cctx, &dynamodb.DescribeTableInput{TableName: aws.String(names.Table())})
+	cancel()
+	if err != nil {
+		if errorCode(err) == "ResourceNotFoundException" {
+			return pf, refuse("table %s does not exist in the primary region %s: is primaryRegion right, and is PrimaryStack deployed? (failback needs the primary's table; it never creates or deletes one)", names.Table(), in.Primary.Name)
+		}
+		return pf, refuse("the primary region %s does not answer (DynamoDB DescribeTable %s within %s): %v: fail back only once the primary region is healthy", in.Primary.Name, names.Table(), in.PreflightTimeout, err)
+	}
+	if !in.Since.IsZero() {
+		pf.Failover, pf.FailoverSource = in.Since.UTC(), "--since"
+		return pf, nil
+	}
+	cctx, cancel = context.WithTimeout(ctx, in.PreflightTimeout)
+	out, err := in.Backup.CloudFormation.DescribeStacks(cctx, &cloudformation.DescribeStacksInput{StackName: aws.String(naming.BackupFailoverStack)})
+	cancel()
+	if err != nil {
+		if errorCode(err) == "ValidationError" && strings.Contains(err.Error(), "does not exist") {
+			return pf, refuse("stack %s does not exist in %s, so the failover time is unknown: give it with -since (RFC 3339, e.g. -since 2026-11-25T08:00:00Z), or check backupRegion", naming.BackupFailoverStack, in.Backup.Name)
+		}
+		return pf, refuse("describe stack %s in %s: %v", naming.BackupFailoverStack, in.Backup.Name, err)
+	}
+	if len(out.Stacks) == 0 || out.Stacks[0].CreationTime == nil {
+		return pf, refuse("stack %s in %s has no creation time: give the failover time with -since", naming.BackupFailoverStack, in.Backup.Name)
+	}
+	pf.Failover, pf.FailoverSource = out.Stacks[0].CreationTime.UTC(), naming.BackupFailoverStack+" creation time"
+	return pf, nil
+}
+
+// Run checks, then runs the steps in order. It stops at the first step
+// that fails outright (later steps depend on earlier ones); mismatches are
+// reported and make Report.OK false without stopping the run.
+func Run(ctx context.Context, in Input) (Report, error) {
+	in.defaults()
+	report := Report{DryRun: in.DryRun, Primary: in.Primary.Name, Backup: in.Backup.Name}
+	pf, err := Check(ctx, in)
+	if err != nil {
+		return report, err
+	}
+	report.Preflight = pf
+	names := in.Config.Names(pf.Account)
+	report.Started = in.Now().UTC()
+
+	steps := []struct {
+		name string
+		run  func(ctx context.Context, s *Step) error
+	}{
+		{"traffic dials", func(ctx context.Context, s *Step) error { return setDials(ctx, in, names, s) }},
+		{"drain backup pipeline", func(ctx context.Context, s *Step) error { return drain(ctx, in, names, pf.Failover, s) }},
+		{"copy objects", func(ctx context.Context, s *Step) error {
+			res, err := copyStep(ctx, in, names, pf.Failover, s)
+			report.copied = res.InWindow
+			return err
+		}},
+		{"merge table items", func(ctx context.Context, s *Step) error { return mergeStep(ctx, in, names, pf.Failover, s) }},
+		{"repair partitions", func(ctx context.Context, s *Step) error {
+			return partitionStep(ctx, in, names, report.copied, s)
+		}},
+	}
+	for _, step := range steps {
+		s := &Step{Name: step.name}
+		start := in.Now()
+		err := step.run(ctx, s)
+		s.Duration = in.Now().Sub(start)
+		if err != nil {
+			s.Error = err.Error()
+		}
+		report.Steps = append(report.Steps, s)
+		if err != nil {
+			report.Finished = in.Now().UTC()
+			return report, fmt.Errorf("step %q: %w", step.name, err)
+		}
+	}
+	report.Finished = in.Now().UTC()
+	return report, nil
+}
+
+// errorCode returns the AWS error code of err, or "".
+func errorCode(err error) string {
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) {
+		return coded.ErrorCode()
+	}
+	return ""
+}
