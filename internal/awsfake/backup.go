@@ -38,8 +38,8 @@ type RestoreJob struct {
 
 // Backup fakes one region's AWS Backup (restJson1):
 // ListRecoveryPointsByBackupVault (GET /backup-vaults/{name}/recovery-points),
-// StartRestoreJob (PUT /restore-jobs) and DescribeRestoreJob
-// (GET /restore-jobs/{id}).
+// StartRestoreJob (PUT /restore-jobs), DescribeRestoreJob
+// (GET /restore-jobs/{id}) and DescribeRegionSettings (GET /account-settings).
 type Backup struct {
 	*server
 	region, account string
@@ -47,13 +47,17 @@ type Backup struct {
 	mu     sync.Mutex
 	vaults map[string][]RecoveryPoint
 	jobs   []*RestoreJob
+	// management and optIn are the region settings by resource type.
+	management, optIn map[string]bool
 	// page is the most recovery points one list page holds.
 	page int
 }
 
-// NewBackup starts a fake for region and account; it stops when the test ends.
+// NewBackup starts a fake for region and account, with DynamoDB opted in
+// and its advanced features on; it stops when the test ends.
 func NewBackup(tb testing.TB, region, account string) *Backup {
-	b := &Backup{region: region, account: account, vaults: map[string][]RecoveryPoint{}, page: 100}
+	b := &Backup{region: region, account: account, vaults: map[string][]RecoveryPoint{}, page: 100,
+		management: map[string]bool{"DynamoDB": true}, optIn: map[string]bool{"DynamoDB": true}}
 	b.server = newServer(tb, b.serve)
 	return b
 }
@@ -63,6 +67,14 @@ func (b *Backup) SetPageSize(n int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.page = n
+}
+
+// SetDynamoDBAdvancedFeatures sets the DynamoDB management preference
+// (advanced DynamoDB backup features) DescribeRegionSettings reports.
+func (b *Backup) SetDynamoDBAdvancedFeatures(on bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.management["DynamoDB"] = on
 }
 
 // CreateVault adds an empty vault.
@@ -120,6 +132,8 @@ func (b *Backup) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		op = "StartRestoreJob"
 	case r.Method == http.MethodGet && len(segments) == 2 && segments[0] == "restore-jobs":
 		op = "DescribeRestoreJob"
+	case r.Method == http.MethodGet && len(segments) == 1 && segments[0] == "account-settings":
+		op = "DescribeRegionSettings"
 	}
 	if f := b.record(Call{Op: op, Body: body, Path: r.URL.Path, Query: r.URL.Query()}); f != nil {
 		if f.Hang {
@@ -139,6 +153,9 @@ func (b *Backup) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		out, apiErr = b.startRestoreJob(body)
 	case "DescribeRestoreJob":
 		out, apiErr = b.describeRestoreJob(segments[1])
+	case "DescribeRegionSettings":
+		out = map[string]any{"ResourceTypeManagementPreference": maps.Clone(b.management),
+			"ResourceTypeOptInPreference": maps.Clone(b.optIn)}
 	default:
 		apiErr = &apiError{Status: http.StatusNotFound, Code: "UnknownOperationException",
 			Message: fmt.Sprintf("%s %s is not served by awsfake.Backup", r.Method, r.URL.Path)}

@@ -3,6 +3,7 @@ package awsfake
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,14 +19,32 @@ type EndpointGroup struct {
 	Dial *float32
 }
 
+// Endpoint is one endpoint of a group with its health.
+type Endpoint struct {
+	ID     string
+	Health string // HEALTHY, UNHEALTHY, INITIAL, UNAVAILABLE
+}
+
+// Accelerator is a Global Accelerator as DescribeAccelerator returns it.
+type Accelerator struct {
+	Arn, Name, DNSName string
+	Status             string // DEPLOYED or IN_PROGRESS
+	Enabled            bool
+}
+
 // GlobalAccelerator fakes the Global Accelerator control plane (awsJson1_1,
-// X-Amz-Target GlobalAccelerator_V20180706.*): ListEndpointGroups and
-// UpdateEndpointGroup (traffic dial).
+// X-Amz-Target GlobalAccelerator_V20180706.*): DescribeAccelerator,
+// ListEndpointGroups, DescribeEndpointGroup and UpdateEndpointGroup (traffic
+// dial). Endpoint groups are answered with their endpoints' health.
 type GlobalAccelerator struct {
 	*server
 
-	mu        sync.Mutex
-	listeners map[string][]*EndpointGroup
+	mu           sync.Mutex
+	accelerators map[string]Accelerator
+	listeners    map[string][]*EndpointGroup
+	// endpoints are by group ARN, apart from the groups, so that replacing
+	// a listener's groups (a dial change) keeps their endpoints.
+	endpoints map[string][]Endpoint
 	page      int
 }
 
@@ -33,7 +52,8 @@ const globalAcceleratorContentType = "application/x-amz-json-1.1"
 
 // NewGlobalAccelerator starts a fake; it stops when the test ends.
 func NewGlobalAccelerator(tb testing.TB) *GlobalAccelerator {
-	g := &GlobalAccelerator{listeners: map[string][]*EndpointGroup{}, page: 100}
+	g := &GlobalAccelerator{accelerators: map[string]Accelerator{}, listeners: map[string][]*EndpointGroup{},
+		endpoints: map[string][]Endpoint{}, page: 100}
 	g.server = newServer(tb, g.serve)
 	return g
 }
@@ -43,6 +63,21 @@ func (g *GlobalAccelerator) SetPageSize(n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.page = n
+}
+
+// PutAccelerator creates or replaces an accelerator.
+func (g *GlobalAccelerator) PutAccelerator(a Accelerator) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.accelerators[a.Arn] = a
+}
+
+// SetEndpoints sets the endpoints (and their health) of the group with
+// that ARN; the group need not exist yet.
+func (g *GlobalAccelerator) SetEndpoints(groupArn string, endpoints ...Endpoint) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.endpoints[groupArn] = slices.Clone(endpoints)
 }
 
 // PutListener creates or replaces a listener with its endpoint groups.
@@ -99,8 +134,12 @@ func (g *GlobalAccelerator) serve(w http.ResponseWriter, r *http.Request, body [
 	var out any
 	var apiErr *apiError
 	switch op {
+	case "DescribeAccelerator":
+		out, apiErr = g.describeAccelerator(in)
 	case "ListEndpointGroups":
 		out, apiErr = g.listEndpointGroups(in)
+	case "DescribeEndpointGroup":
+		out, apiErr = g.describeEndpointGroup(in)
 	case "UpdateEndpointGroup":
 		out, apiErr = g.updateEndpointGroup(in)
 	default:
@@ -118,12 +157,38 @@ func (g *GlobalAccelerator) fail(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.Status, globalAcceleratorContentType, map[string]string{"__type": e.Code, "Message": e.Message})
 }
 
-func describeEndpointGroup(eg *EndpointGroup) map[string]any {
-	out := map[string]any{"EndpointGroupArn": eg.Arn, "EndpointGroupRegion": eg.Region, "EndpointDescriptions": []any{}}
+func (g *GlobalAccelerator) describeAccelerator(in map[string]any) (any, *apiError) {
+	arn := str(in, "AcceleratorArn")
+	a, ok := g.accelerators[arn]
+	if !ok {
+		return nil, errorf("AcceleratorNotFoundException", "Accelerator not found: %s", arn)
+	}
+	return map[string]any{"Accelerator": map[string]any{
+		"AcceleratorArn": a.Arn, "Name": a.Name, "DnsName": a.DNSName, "Status": a.Status, "Enabled": a.Enabled,
+		"IpAddressType": "IPV4",
+	}}, nil
+}
+
+// group is an endpoint group as the service answers it, with health.
+func (g *GlobalAccelerator) group(eg *EndpointGroup) map[string]any {
+	descriptions := []any{}
+	for _, e := range g.endpoints[eg.Arn] {
+		descriptions = append(descriptions, map[string]any{"EndpointId": e.ID, "HealthState": e.Health, "Weight": 128})
+	}
+	out := map[string]any{"EndpointGroupArn": eg.Arn, "EndpointGroupRegion": eg.Region, "EndpointDescriptions": descriptions}
 	if eg.Dial != nil {
 		out["TrafficDialPercentage"] = *eg.Dial
 	}
 	return out
+}
+
+func (g *GlobalAccelerator) describeEndpointGroup(in map[string]any) (any, *apiError) {
+	arn := str(in, "EndpointGroupArn")
+	eg := g.find(arn)
+	if eg == nil {
+		return nil, errorf("EndpointGroupNotFoundException", "Endpoint group not found: %s", arn)
+	}
+	return map[string]any{"EndpointGroup": g.group(eg)}, nil
 }
 
 func (g *GlobalAccelerator) listEndpointGroups(in map[string]any) (any, *apiError) {
@@ -147,7 +212,7 @@ func (g *GlobalAccelerator) listEndpointGroups(in map[string]any) (any, *apiErro
 	end := min(start+size, len(groups))
 	page := []map[string]any{}
 	for _, eg := range groups[start:end] {
-		page = append(page, describeEndpointGroup(eg))
+		page = append(page, g.group(eg))
 	}
 	out := map[string]any{"EndpointGroups": page}
 	if end < len(groups) {
@@ -169,5 +234,5 @@ func (g *GlobalAccelerator) updateEndpointGroup(in map[string]any) (any, *apiErr
 		dial := float32(v)
 		eg.Dial = &dial
 	}
-	return map[string]any{"EndpointGroup": describeEndpointGroup(eg)}, nil
+	return map[string]any{"EndpointGroup": g.group(eg)}, nil
 }

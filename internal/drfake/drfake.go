@@ -2,11 +2,11 @@
 // operator CLI's tests: STS and CloudFormation (awsQuery, XML answers),
 // CloudWatch (smithy rpcv2Cbor, as aws-sdk-go-v2 sends it now), SSM
 // (awsJson1_1), an S3 front for gofakes3 that adds replication
-// configuration, UploadPartCopy, fault injection and call counts, and
-// overlays that add the few operations drctl needs to awsfake's Backup and
-// Global Accelerator fakes. Every fake decodes requests exactly as the SDK
-// encodes them, so the code under test uses real SDK clients. Test support
-// only.
+// configuration, UploadPartCopy, fault injection and call counts, and a
+// DynamoDB router that makes dynalite and awsfake's DynamoDB control plane
+// one endpoint. A World composes them with awsfake's fakes into both regions
+// of a deployment. Every fake decodes requests exactly as the SDK encodes
+// them, so the code under test uses real SDK clients. Test support only.
 package drfake
 
 import (

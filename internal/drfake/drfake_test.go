@@ -157,11 +157,11 @@ func TestS3FrontAddsReplicationAndPartCopies(t *testing.T) {
 	}
 }
 
-func TestOverlaysExtendAwsfake(t *testing.T) {
+func TestWorldEndpointsServeWhatDrctlReads(t *testing.T) {
 	ctx := context.Background()
 	w := drfake.NewWorld(t, naming.Names{Prefix: "dr-analytics", Account: "123456789012"}, "us-east-1", "us-west-2", t0)
 	w.Healthy(t)
-	w.Primary.BackupSettings.SetDynamoDBAdvancedFeatures(false)
+	w.Primary.Backup.SetDynamoDBAdvancedFeatures(false)
 	settings, err := backup.NewFromConfig(awsfake.Config(w.Endpoint(drfake.ServiceBackup, "us-east-1"), "us-east-1")).DescribeRegionSettings(ctx, &backup.DescribeRegionSettingsInput{})
 	if err != nil || settings.ResourceTypeManagementPreference["DynamoDB"] {
 		t.Errorf("DescribeRegionSettings = %+v, %v; want DynamoDB management off", settings, err)
@@ -169,9 +169,9 @@ func TestOverlaysExtendAwsfake(t *testing.T) {
 	points, err := backup.NewFromConfig(awsfake.Config(w.Endpoint(drfake.ServiceBackup, "us-west-2"), "us-west-2")).ListRecoveryPointsByBackupVault(ctx,
 		&backup.ListRecoveryPointsByBackupVaultInput{BackupVaultName: aws.String(w.Names.BackupVault())})
 	if err != nil || len(points.RecoveryPoints) != 3 {
-		t.Errorf("awsfake's operations pass through the overlay: %v, %v", points, err)
+		t.Errorf("ListRecoveryPointsByBackupVault of the seeded vault = %v, %v; want 3 points", points, err)
 	}
-	ga := globalaccelerator.NewFromConfig(awsfake.Config(w.Accelerator.URL(), "us-west-2"))
+	ga := globalaccelerator.NewFromConfig(awsfake.Config(w.Endpoint(drfake.ServiceGlobalAccelerator, "us-west-2"), "us-west-2"))
 	acc, err := ga.DescribeAccelerator(ctx, &globalaccelerator.DescribeAcceleratorInput{AcceleratorArn: aws.String(w.AcceleratorArn)})
 	if err != nil || !aws.ToBool(acc.Accelerator.Enabled) {
 		t.Errorf("DescribeAccelerator = %+v, %v", acc, err)

@@ -31,9 +31,8 @@ type Region struct {
 	SSM            *SSM
 	// DynamoDB is the control plane (PITR); data-plane tests point
 	// ServiceDynamoDB at dynalite with SetEndpoint.
-	DynamoDB       *awsfake.DynamoDB
-	Backup         *awsfake.Backup
-	BackupSettings *BackupOverlay
+	DynamoDB *awsfake.DynamoDB
+	Backup   *awsfake.Backup
 }
 
 // World is both regions of one deployment, faked on loopback: every
@@ -47,10 +46,9 @@ type World struct {
 	Clock *Clock
 	S3    *S3
 	STS   *STS
-	// GlobalAccelerator keeps the endpoint groups and dials; Accelerator
-	// is the overlay clients talk to.
+	// GlobalAccelerator keeps the accelerator, its endpoint groups with
+	// their dials, and the endpoints' health.
 	GlobalAccelerator *awsfake.GlobalAccelerator
-	Accelerator       *GlobalAcceleratorOverlay
 	AcceleratorArn    string
 	ListenerArn       string
 	PrimaryGroupArn   string
@@ -74,9 +72,8 @@ func NewWorld(tb testing.TB, names naming.Names, primary, backup string, now tim
 	w.ListenerArn = w.AcceleratorArn + "/listener/0123vxyz"
 	w.PrimaryGroupArn = w.ListenerArn + "/endpoint-group/" + primary
 	w.BackupGroupArn = w.ListenerArn + "/endpoint-group/" + backup
-	w.Accelerator = NewGlobalAcceleratorOverlay(tb, w.GlobalAccelerator.URL())
 	newRegion := func(name string) *Region {
-		r := &Region{
+		return &Region{
 			Name:           name,
 			CloudWatch:     NewCloudWatch(tb),
 			CloudFormation: NewCloudFormation(tb, name),
@@ -84,8 +81,6 @@ func NewWorld(tb testing.TB, names naming.Names, primary, backup string, now tim
 			DynamoDB:       awsfake.NewDynamoDB(tb, name, names.Account),
 			Backup:         awsfake.NewBackup(tb, name, names.Account),
 		}
-		r.BackupSettings = NewBackupOverlay(tb, r.Backup.URL())
-		return r
 	}
 	w.Primary, w.Backup = newRegion(primary), newRegion(backup)
 	return w
@@ -113,7 +108,7 @@ func (w *World) Endpoint(service, region string) string {
 	case ServiceSTS:
 		return w.STS.URL()
 	case ServiceGlobalAccelerator:
-		return w.Accelerator.URL()
+		return w.GlobalAccelerator.URL()
 	case ServiceCloudWatch:
 		return r.CloudWatch.URL()
 	case ServiceCloudFormation:
@@ -123,7 +118,7 @@ func (w *World) Endpoint(service, region string) string {
 	case ServiceDynamoDB:
 		return r.DynamoDB.URL()
 	case ServiceBackup:
-		return r.BackupSettings.URL()
+		return r.Backup.URL()
 	}
 	return ""
 }
@@ -175,10 +170,10 @@ func (w *World) Healthy(tb testing.TB) {
 	}
 	w.Backup.SSM.PutParameter("/cdk-bootstrap/hnb659fds/version", "27")
 	w.Backup.SSM.PutParameter(n.ListenerParameter(), w.ListenerArn)
-	w.Accelerator.PutAccelerator(Accelerator{Arn: w.AcceleratorArn, Name: n.Accelerator(), DNSName: "a1234567890abcdef.awsglobalaccelerator.com", Status: "DEPLOYED", Enabled: true})
+	w.GlobalAccelerator.PutAccelerator(awsfake.Accelerator{Arn: w.AcceleratorArn, Name: n.Accelerator(), DNSName: "a1234567890abcdef.awsglobalaccelerator.com", Status: "DEPLOYED", Enabled: true})
 	w.GlobalAccelerator.PutListener(w.ListenerArn, awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: primary})
-	w.Accelerator.SetEndpoints(w.PrimaryGroupArn,
-		Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/ingest/50dc6c495c0c9188", primary, n.Account), Health: "HEALTHY"})
+	w.GlobalAccelerator.SetEndpoints(w.PrimaryGroupArn,
+		awsfake.Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/ingest/50dc6c495c0c9188", primary, n.Account), Health: "HEALTHY"})
 	deployed := w.Now.Add(-30 * 24 * time.Hour)
 	w.Backup.CloudFormation.PutStack(Stack{Name: naming.BackupStack, Status: "UPDATE_COMPLETE", Created: deployed})
 	w.Backup.CloudFormation.PutStack(Stack{Name: "CDKToolkit", Status: "CREATE_COMPLETE", Created: deployed})
@@ -195,6 +190,6 @@ func (w *World) Failover(at time.Time) {
 	w.GlobalAccelerator.PutListener(w.ListenerArn,
 		awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: w.Primary.Name, Dial: &zero},
 		awsfake.EndpointGroup{Arn: w.BackupGroupArn, Region: w.Backup.Name, Dial: &full})
-	w.Accelerator.SetEndpoints(w.BackupGroupArn,
-		Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/ingest/6d0ecf831eec9f09", w.Backup.Name, w.Names.Account), Health: "HEALTHY"})
+	w.GlobalAccelerator.SetEndpoints(w.BackupGroupArn,
+		awsfake.Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/ingest/6d0ecf831eec9f09", w.Backup.Name, w.Names.Account), Health: "HEALTHY"})
 }

@@ -125,7 +125,7 @@ func (h *harness) input() failback.Input {
 		Config:            h.cfg,
 		Primary:           h.region(h.cfg.PrimaryRegion, h.w.S3.URL()),
 		Backup:            h.region(h.cfg.BackupRegion, h.w.S3.URL()),
-		GlobalAccelerator: globalaccelerator.NewFromConfig(awsfake.Config(h.w.Accelerator.URL(), "us-west-2")),
+		GlobalAccelerator: globalaccelerator.NewFromConfig(awsfake.Config(h.w.GlobalAccelerator.URL(), "us-west-2")),
 		STS:               sts.NewFromConfig(awsfake.Config(h.w.STS.URL(), h.cfg.BackupRegion)),
 		Workers:           8, Segments: 3,
 		DrainPoll: 30 * time.Second, DrainTimeout: 30 * time.Minute,

@@ -175,14 +175,14 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 		{"stale recovery point fails", func(*drfake.World) {}, 6 * time.Hour, cfg.BackupRegion, "vault recovery point", readiness.Fail, "stale"},
 		{"late recovery point warns", func(*drfake.World) {}, 90 * time.Minute, cfg.BackupRegion, "vault recovery point", readiness.Warn, "late"},
 		{"advanced DynamoDB backup features off fails", func(w *drfake.World) {
-			w.Primary.BackupSettings.SetDynamoDBAdvancedFeatures(false)
+			w.Primary.Backup.SetDynamoDBAdvancedFeatures(false)
 		}, 0, cfg.PrimaryRegion, "backup settings", readiness.Fail, "update-region-settings"},
 		{"unbootstrapped backup region fails", func(w *drfake.World) {
 			w.Backup.SSM.Fail("GetParameter", drfake.Fault{Status: 400, Code: "ParameterNotFound", Message: "not found"})
 			w.Backup.CloudFormation.DeleteStack("CDKToolkit")
 		}, 0, cfg.BackupRegion, "cdk bootstrap", readiness.Fail, "cdk bootstrap aws://123456789012/us-west-2"},
 		{"unhealthy primary endpoints fail", func(w *drfake.World) {
-			w.Accelerator.SetEndpoints(w.PrimaryGroupArn, drfake.Endpoint{ID: "alb", Health: "UNHEALTHY"})
+			w.GlobalAccelerator.SetEndpoints(w.PrimaryGroupArn, awsfake.Endpoint{ID: "alb", Health: "UNHEALTHY"})
 		}, 0, cfg.PrimaryRegion, "endpoint group", readiness.Fail, "no healthy endpoint"},
 		{"active failover warns", func(w *drfake.World) { w.Failover(seeded.Add(-3 * time.Hour)) },
 			0, cfg.BackupRegion, "stack BackupFailoverStack", readiness.Warn, "DR is active"},
