@@ -97,6 +97,14 @@ func (d *DynamoDB) PutTable(t Table) {
 	d.tables[t.Name] = &t
 }
 
+// RemoveTable forgets a table, as if it had never been created. (The fake
+// serves no DeleteTable: nothing in the product deletes a table.)
+func (d *DynamoDB) RemoveTable(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.tables, name)
+}
+
 // Table returns a copy of the named table.
 func (d *DynamoDB) Table(name string) (Table, bool) {
 	d.mu.Lock()

@@ -181,11 +181,13 @@ func (w *World) Healthy(tb testing.TB) {
 }
 
 // Failover puts the world in DR as `cdk deploy BackupFailoverStack` at
-// `at` leaves it: the failover stack exists, the backup group takes all
-// traffic and the primary group is dialled to 0.
+// `at` leaves it: the failover stack exists, the table is restored in the
+// backup region, the backup group takes all traffic and the primary group
+// is dialled to 0.
 func (w *World) Failover(at time.Time) {
 	w.Backup.CloudFormation.PutStack(Stack{Name: naming.BackupFailoverStack, Status: "CREATE_COMPLETE", Created: at,
 		Outputs: map[string]string{"RestoreSource": "backup", "RestorePointInTime": at.Add(-37 * time.Minute).UTC().Format(time.RFC3339)}})
+	w.Backup.DynamoDB.PutTable(awsfake.Table{Name: w.Names.Table(), PITR: true, DeletionProtection: true})
 	zero, full := float32(0), float32(100)
 	w.GlobalAccelerator.PutListener(w.ListenerArn,
 		awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: w.Primary.Name, Dial: &zero},

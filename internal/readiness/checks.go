@@ -430,7 +430,38 @@ func (r *run) stacks(ctx context.Context) []Line {
 			line.Status = Fail
 		}
 	}
-	return append(lines, line)
+	lines = append(lines, line)
+	if err == nil {
+		lines = append(lines, r.restoredTable(ctx, stack != nil))
+	}
+	return lines
+}
+
+// restoredTable checks the backup region's copy of the aggregates table.
+// Failover restores it under the table's own name and failback never
+// deletes it, so one left from an earlier disaster would be adopted, stale,
+// by the next failover instead of a fresh restore.
+func (r *run) restoredTable(ctx context.Context, drActive bool) Line {
+	line := Line{Region: r.Backup.Name, Check: "restored table"}
+	var out *dynamodb.DescribeTableOutput
+	err := r.call(ctx, func(ctx context.Context) (err error) {
+		out, err = r.Backup.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(r.names.Table())})
+		return err
+	})
+	switch {
+	case errorCode(err) == "ResourceNotFoundException" && drActive:
+		line.Status, line.Detail = Warn, fmt.Sprintf("%s does not exist yet in %s: the failover's restore has not created it; see the BackupFailoverStack events", r.names.Table(), r.Backup.Name)
+	case errorCode(err) == "ResourceNotFoundException":
+		line.Status, line.Detail = OK, "none (normal operation: failover restores it)"
+	case err != nil:
+		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeTable %s: %v", r.names.Table(), err)
+	case drActive:
+		line.Status, line.Detail = OK, fmt.Sprintf("%s is %s (restored for this failover)", r.names.Table(), out.Table.TableStatus)
+	default:
+		line.Status = Warn
+		line.Detail = fmt.Sprintf("%s remains in %s from an earlier failover: back it up and delete it before the next failover, or that failover adopts it as it is instead of restoring fresh data", r.names.Table(), r.Backup.Name)
+	}
+	return line
 }
 
 // stack describes a stack; nil without error when it does not exist.

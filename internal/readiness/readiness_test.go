@@ -107,7 +107,7 @@ func TestHealthyDeploymentIsAllOK(t *testing.T) {
 	}
 	want := []string{"credentials", "replication streaming", "replication lag streaming", "replication batch", "replication lag batch",
 		"table PITR", "vault recovery point", "backup settings", "cdk bootstrap", "accelerator", "endpoint group",
-		"stack BackupStack", "stack PrimaryStack", "stack BackupFailoverStack"}
+		"stack BackupStack", "stack PrimaryStack", "stack BackupFailoverStack", "restored table"}
 	got := map[string]bool{}
 	for _, l := range r.Checks {
 		got[l.Check] = true
@@ -188,6 +188,15 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 			0, cfg.BackupRegion, "stack BackupFailoverStack", readiness.Warn, "DR is active"},
 		{"primary dialled down warns", func(w *drfake.World) { w.Failover(seeded.Add(-3 * time.Hour)) },
 			0, cfg.PrimaryRegion, "endpoint group", readiness.Warn, "dial 0%"},
+		{"restored table during DR is fine", func(w *drfake.World) { w.Failover(seeded.Add(-3 * time.Hour)) },
+			0, cfg.BackupRegion, "restored table", readiness.OK, "restored for this failover"},
+		{"restored table left after failback warns", func(w *drfake.World) {
+			w.Backup.DynamoDB.PutTable(awsfake.Table{Name: names.Table(), PITR: true})
+		}, 0, cfg.BackupRegion, "restored table", readiness.Warn, "back it up and delete it"},
+		{"failover without its table yet warns", func(w *drfake.World) {
+			w.Failover(seeded.Add(-3 * time.Minute))
+			w.Backup.DynamoDB.RemoveTable(names.Table())
+		}, 0, cfg.BackupRegion, "restored table", readiness.Warn, "has not created it"},
 		{"missing primary stack fails", func(w *drfake.World) { w.Primary.CloudFormation.DeleteStack(naming.PrimaryStack) },
 			0, cfg.PrimaryRegion, "stack PrimaryStack", readiness.Fail, "cdk deploy PrimaryStack"},
 	}
