@@ -110,11 +110,12 @@ var Defaults = map[string]any{
 var LogRetentionValues = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
 var (
-	prefixPattern       = regexp.MustCompile(`^[a-z][a-z0-9-]*[a-z0-9]$`)
-	accountPattern      = regexp.MustCompile(`^[0-9]{12}$`)
-	prefixListPattern   = regexp.MustCompile(`^pl-[0-9a-f]{8,17}$`)
-	certificatePattern  = regexp.MustCompile(`^arn:aws:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}$`)
-	aggregateKeyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
+	prefixPattern      = regexp.MustCompile(`^[a-z][a-z0-9-]*[a-z0-9]$`)
+	accountPattern     = regexp.MustCompile(`^[0-9]{12}$`)
+	prefixListPattern  = regexp.MustCompile(`^pl-[0-9a-f]{8,17}$`)
+	certificatePattern = regexp.MustCompile(`^arn:aws:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}$`)
+	// AggregateKeyPattern is a top-level event field name; the aggregator checks its env with it too.
+	AggregateKeyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
 	cronPattern         = regexp.MustCompile(`^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$`)
 )
 
@@ -249,7 +250,7 @@ func (c Config) validate() ([]string, error) {
 			return nil, invalid(key, arn, "an ACM certificate ARN in "+want+", e.g. arn:aws:acm:"+want+":123456789012:certificate/<uuid>")
 		}
 	}
-	if !aggregateKeyPattern.MatchString(c.AggregateKey) {
+	if !AggregateKeyPattern.MatchString(c.AggregateKey) {
 		return nil, invalid(KeyAggregateKey, c.AggregateKey, "an event field name (letters, digits, _ . -, at most 64), e.g. type")
 	}
 	if !cronPattern.MatchString(c.CompactionSchedule) {

@@ -46,6 +46,29 @@ const (
 	CompactedTable = "compacted"
 )
 
+// DataRoute is a data prefix whose objects carry Glue partitions.
+type DataRoute struct {
+	Purpose Purpose
+	Prefix  string
+	Table   string
+}
+
+// DataRoutes are the prefixes the partition registrar (and its repairs)
+// register: raw/ in the streaming bucket, compacted/ in the batch bucket.
+var DataRoutes = []DataRoute{
+	{Streaming, RawPrefix, RawTable},
+	{Batch, CompactedPrefix, CompactedTable},
+}
+
+// Prefixes in the Athena results bucket.
+const (
+	// AthenaResultsPrefix holds Athena's query results.
+	AthenaResultsPrefix = "athena/"
+	// CompactionStagingPrefix holds each compaction run's UNLOAD output
+	// until Publish copies it into the batch bucket.
+	CompactionStagingPrefix = "compaction-staging/"
+)
+
 // MaxBucketNameLength is S3's limit on bucket names.
 const MaxBucketNameLength = 63
 
@@ -126,6 +149,21 @@ func (n Names) ListenerParameter() string { return "/" + n.Prefix + "/accelerato
 func (n Names) ListenerParameterArn(region string) string {
 	return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, n.Account, n.ListenerParameter())
 }
+
+// FailoverStartedParameter is the SSM parameter (in the backup region) that
+// records when a failover began; failback copies and merges everything
+// written since then. The first failover attempt writes it and later
+// attempts keep it; a completed failback removes it.
+func (n Names) FailoverStartedParameter() string { return "/" + n.Prefix + "/failover/started-at" }
+
+// FailoverStartedParameterArn is that parameter's ARN in a region.
+func (n Names) FailoverStartedParameterArn(region string) string {
+	return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, n.Account, n.FailoverStartedParameter())
+}
+
+// IngestLoadBalancer names the ingest ALB, its target group and its VPC in
+// each region (each at most 32 characters, checked by config).
+func (n Names) IngestLoadBalancer() string { return n.Prefix + "-ingest" }
 
 // Accelerator is the Global Accelerator's name.
 func (n Names) Accelerator() string { return n.Prefix + "-ingest" }

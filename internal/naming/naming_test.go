@@ -17,6 +17,8 @@ func TestNames(t *testing.T) {
 		{"listener parameter", n.ListenerParameter(), "/dr-analytics/accelerator/listener-arn"},
 		{"listener parameter arn", n.ListenerParameterArn("us-west-2"), "arn:aws:ssm:us-west-2:123456789012:parameter/dr-analytics/accelerator/listener-arn"},
 		{"function", n.Function("ingest"), "dr-analytics-ingest"},
+		{"failover start parameter", n.FailoverStartedParameterArn("us-west-2"), "arn:aws:ssm:us-west-2:123456789012:parameter/dr-analytics/failover/started-at"},
+		{"ingest load balancer", n.IngestLoadBalancer(), "dr-analytics-ingest"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
