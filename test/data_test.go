@@ -222,6 +222,19 @@ func TestAlarmTopic(t *testing.T) {
 				t.Errorf("key policy %s", show(key.Properties["KeyPolicy"]))
 			}
 		})
+		check(t, stack+" alarm topic lets CloudWatch alarms of this account publish over TLS", func(t *testing.T) {
+			policy := tpl.one(t, "AWS::SNS::TopicPolicy", map[string]any{"Topics": []any{matchFunc(func(v any) bool { return refersTo(v, topic.ID) })}})
+			allow := map[string]any{
+				"Effect": "Allow", "Action": "sns:Publish",
+				"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+				"Resource":  matchFunc(func(v any) bool { return refersTo(v, topic.ID) }),
+				"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": present}, "ArnLike": map[string]any{"aws:SourceArn": contains(":alarm:*")}},
+			}
+			deny := map[string]any{"Effect": "Deny", "Action": "sns:Publish", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}}
+			if !like(policy.Properties["PolicyDocument"], map[string]any{"Statement": []any{allow, deny}}) {
+				t.Errorf("topic policy %s", show(policy.Properties["PolicyDocument"]))
+			}
+		})
 		check(t, stack+" alarm e-mail subscription when configured", func(t *testing.T) {
 			tpl.one(t, "AWS::SNS::Subscription", map[string]any{"Protocol": "email", "Endpoint": "ops@example.com",
 				"TopicArn": matchFunc(func(v any) bool { return refersTo(v, topic.ID) })})

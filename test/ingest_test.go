@@ -1,6 +1,7 @@
 package test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,6 +177,16 @@ func TestIngestLoadBalancer(t *testing.T) {
 			}
 			if !strings.Contains(show(lb.Properties["LoadBalancerAttributes"]), "access-logs") {
 				t.Errorf("access logs bucket missing: %s", show(lb.Properties["LoadBalancerAttributes"]))
+			}
+		})
+		check(t, tc.name+" ALB is created after its access-log bucket and policy", func(t *testing.T) {
+			deps := asStrings(lb.Raw["DependsOn"])
+			if tc.stack == naming.PrimaryStack {
+				logs := tpl.one(t, "AWS::S3::Bucket", map[string]any{"BucketName": names.Bucket(naming.AccessLogs, tc.region)})
+				policy := tpl.one(t, "AWS::S3::BucketPolicy", map[string]any{"Bucket": matchFunc(func(v any) bool { return refersTo(v, logs.ID) })})
+				if !slices.Contains(deps, logs.ID) || !slices.Contains(deps, policy.ID) {
+					t.Errorf("DependsOn %v, want %s and %s", deps, logs.ID, policy.ID)
+				}
 			}
 		})
 		check(t, tc.name+" target group invokes the ingest Lambda with health checks on /health", func(t *testing.T) {

@@ -86,19 +86,19 @@ func TestNightlyCompaction(t *testing.T) {
 			t.Errorf("scheduler role grants %v", grants)
 		}
 	})
-	check(t, "state machine runs Request, Plan, UNLOAD in the workgroup, Publish, with a failure state", func(t *testing.T) {
+	check(t, "state machine runs Plan, UNLOAD in the workgroup and database, Publish, with a failure state", func(t *testing.T) {
 		order := []string{}
-		for name := definition.StartAt; name != ""; {
+		for name := "Plan"; name != ""; {
 			order = append(order, name)
 			next, _ := definition.States[name]["Next"].(string)
 			name = next
 		}
-		if strings.Join(order, ">") != "Request>Plan>Unload>Publish" {
+		if strings.Join(order, ">") != "Plan>Unload>Publish" {
 			t.Errorf("order %v", order)
 		}
 		unload := definition.States["Unload"]
-		if unload["Resource"] != "arn:aws:states:::athena:startQueryExecution.sync" ||
-			!like(unload["Parameters"], map[string]any{"QueryString.$": "$.plan.query", "WorkGroup": names.WorkGroup()}) {
+		want := map[string]any{"QueryString.$": "$.plan.query", "WorkGroup": names.WorkGroup(), "QueryExecutionContext": map[string]any{"Database": names.Database()}}
+		if unload["Resource"] != "arn:aws:states:::athena:startQueryExecution.sync" || !like(unload["Parameters"], want) {
 			t.Errorf("Unload %s", show(unload))
 		}
 		for _, name := range []string{"Plan", "Unload", "Publish"} {
@@ -115,11 +115,21 @@ func TestNightlyCompaction(t *testing.T) {
 			t.Error("no Fail state")
 		}
 	})
-	check(t, "an operator can backfill a day by starting with {\"date\": ...}", func(t *testing.T) {
-		request := show(definition.States["Request"]["Parameters"])
-		plan := show(definition.States["Plan"]["Parameters"])
-		if !strings.Contains(request, "States.JsonMerge") || !strings.Contains(plan, `"date.$":"$.request.date"`) {
-			t.Errorf("Request %s Plan %s", request, plan)
+	check(t, "an operator can backfill a day by starting with {\"date\": ...}; without one, Plan gets \"\" (the previous day)", func(t *testing.T) {
+		if definition.StartAt != "HasDate" {
+			t.Fatalf("StartAt %s", definition.StartAt)
+		}
+		choice := definition.States["HasDate"]
+		want := map[string]any{"Type": "Choice", "Default": "DefaultDate",
+			"Choices": []any{map[string]any{"Variable": "$.date", "IsPresent": true, "Next": "Plan"}}}
+		if !like(choice, want) {
+			t.Errorf("HasDate %s", show(choice))
+		}
+		if !like(definition.States["DefaultDate"], map[string]any{"Type": "Pass", "Result": "", "ResultPath": "$.date", "Next": "Plan"}) {
+			t.Errorf("DefaultDate %s", show(definition.States["DefaultDate"]))
+		}
+		if !like(definition.States["Plan"]["Parameters"], map[string]any{"action": "plan", "date.$": "$.date", "runId.$": "$$.Execution.Name"}) {
+			t.Errorf("Plan %s", show(definition.States["Plan"]["Parameters"]))
 		}
 	})
 	check(t, "state machine logs everything and traces", func(t *testing.T) {

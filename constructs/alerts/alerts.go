@@ -49,6 +49,18 @@ func New(scope constructs.Construct, id string, props Props) *Alerts {
 		MasterKey:  key,
 		EnforceSSL: jsii.Bool(true),
 	})
+	// EnforceSSL gives the topic its own policy, which replaces SNS's default
+	// one: CloudWatch must now be allowed to publish explicitly, or every
+	// alarm action fails with "not authorized to perform SNS:Publish".
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  jsii.Strings(*topic.TopicArn()),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+			"ArnLike":      map[string]any{"aws:SourceArn": "arn:aws:cloudwatch:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":alarm:*"},
+		},
+	}))
 	if props.Email != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.Email), nil))
 	}

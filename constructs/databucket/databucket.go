@@ -52,7 +52,6 @@ type Replica struct {
 type DataBucket struct {
 	name   string
 	bucket awss3.Bucket
-	alarms []awscloudwatch.Alarm
 }
 
 // New creates a data bucket.
@@ -86,8 +85,7 @@ func New(scope constructs.Construct, id string, props Props) *DataBucket {
 	}
 	d.bucket = awss3.NewBucket(scope, jsii.String("Bucket"), bucketProps)
 	if r := props.Replica; r != nil {
-		d.alarms = replicationAlarms(scope, props.BucketName, r)
-		for _, alarm := range d.alarms {
+		for _, alarm := range replicationAlarms(scope, props.BucketName, r) {
 			r.Alerts.Notify(alarm)
 		}
 	}
@@ -132,9 +130,6 @@ func (d *DataBucket) Name() string { return d.name }
 func (d *DataBucket) Cfn() awss3.CfnBucket {
 	return d.bucket.Node().DefaultChild().(awss3.CfnBucket)
 }
-
-// Alarms are the replication alarms (latency, failed operations), if any.
-func (d *DataBucket) Alarms() []awscloudwatch.Alarm { return d.alarms }
 
 func baseProps(name string, noncurrentDays int) *awss3.BucketProps {
 	return &awss3.BucketProps{

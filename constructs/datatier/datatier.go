@@ -47,7 +47,6 @@ type PrimaryProps struct {
 
 // DataTier is one region's data tier.
 type DataTier struct {
-	names      naming.Names
 	accessLogs awss3.Bucket
 	streaming  *databucket.DataBucket
 	batch      *databucket.DataBucket
@@ -80,11 +79,11 @@ func NewPrimary(scope constructs.Construct, id string, props PrimaryProps) *Data
 		Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
 		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
 	})
-	local := tablebackup.NewVault(scope, "LocalVault", props.Names.BackupVault())
+	d.vault = tablebackup.NewVault(scope, "LocalVault", props.Names.BackupVault())
 	tablebackup.NewPlan(scope, "TableBackup", tablebackup.PlanProps{
 		Table:          d.table,
 		PlanName:       props.Names.Table(),
-		LocalVault:     local.BackupVault(),
+		LocalVault:     d.vault.BackupVault(),
 		CopyVaultArn:   props.Names.BackupVaultArn(props.BackupRegion),
 		FrequencyHours: props.BackupFrequencyHours,
 		RetentionDays:  props.BackupRetentionDays,
@@ -102,7 +101,7 @@ func NewBackup(scope constructs.Construct, id string, props Props) *DataTier {
 
 func newBuckets(scope constructs.Construct, props Props, replica func(naming.Purpose) *databucket.Replica) *DataTier {
 	n := props.Names
-	d := &DataTier{names: n}
+	d := &DataTier{}
 	d.accessLogs = databucket.NewAccessLogs(scope, "AccessLogs", databucket.AccessLogsProps{
 		BucketName:            n.Bucket(naming.AccessLogs, props.Region),
 		Region:                props.Region,
@@ -145,14 +144,19 @@ func (d *DataTier) Catalog() *catalog.Catalog { return d.catalog }
 // region, where failover restores it).
 func (d *DataTier) Table() awsdynamodb.Table { return d.table }
 
-// Vault is the backup region's vault (nil in the primary region).
+// Vault is the region's backup vault: in the primary region it receives the
+// table's recovery points, in the backup region their copies.
 func (d *DataTier) Vault() *tablebackup.Vault { return d.vault }
 
-// RegistrarRoutes are the data prefixes whose objects carry partitions:
-// raw/ in the streaming bucket and compacted/ in the batch bucket.
+// RegistrarRoutes are the data prefixes whose objects carry partitions
+// (naming.DataRoutes: raw/ in the streaming bucket, compacted/ in the batch
+// bucket), with this region's buckets.
 func (d *DataTier) RegistrarRoutes() []registrar.Route {
-	return []registrar.Route{
-		{Bucket: d.streaming.Cfn(), BucketName: d.streaming.Name(), Prefix: naming.RawPrefix, Table: naming.RawTable},
-		{Bucket: d.batch.Cfn(), BucketName: d.batch.Name(), Prefix: naming.CompactedPrefix, Table: naming.CompactedTable},
+	buckets := map[naming.Purpose]*databucket.DataBucket{naming.Streaming: d.streaming, naming.Batch: d.batch}
+	routes := make([]registrar.Route, len(naming.DataRoutes))
+	for i, r := range naming.DataRoutes {
+		b := buckets[r.Purpose]
+		routes[i] = registrar.Route{Bucket: b.Cfn(), BucketName: b.Name(), Prefix: r.Prefix, Table: r.Table}
 	}
+	return routes
 }

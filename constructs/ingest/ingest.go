@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -37,12 +38,14 @@ import (
 // is active; the target group and Global Accelerator route on it.
 const HealthPath = "/health"
 
-// RawPrefix is Firehose's Hive-style prefix, matching the Glue raw table.
-const RawPrefix = naming.RawPrefix + "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+// DeliveryPrefix is Firehose's Hive-style prefix expression under raw/,
+// matching the Glue raw table. The hour is Kinesis' arrival time of the
+// record, milliseconds after the ingest Lambda stamps ingested_at.
+const DeliveryPrefix = naming.RawPrefix + "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
 
-// ErrorPrefix keeps Firehose's failed records apart from data; the partition
-// registrar ignores it.
-const ErrorPrefix = naming.ErrorsPrefix + "!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
+// DeliveryErrorPrefix keeps Firehose's failed records apart from data; the
+// partition registrar ignores it.
+const DeliveryErrorPrefix = naming.ErrorsPrefix + "!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
 
 // StreamRetention is how long Kinesis keeps records: the window in which the
 // aggregator can catch up after a failover's table restore.
@@ -161,7 +164,9 @@ func (s *Standby) StreamKey() awskms.Key { return s.streamKey }
 type ActiveProps struct {
 	// Standby is this region's idle part.
 	Standby *Standby
-	// AccessLogsBucketName receives ALB access logs under alb/.
+	// AccessLogs is the region's access-log bucket; ALB logs go under alb/.
+	AccessLogs awss3.IBucket
+	// AccessLogsBucketName is its physical name.
 	AccessLogsBucketName string
 	// CertificateArn switches the listener to HTTPS when set.
 	CertificateArn string
@@ -203,8 +208,8 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) *Active
 		ExtendedS3DestinationConfiguration: &awskinesisfirehose.CfnDeliveryStream_ExtendedS3DestinationConfigurationProperty{
 			BucketArn:         jsii.String("arn:aws:s3:::" + s.props.StreamingBucketName),
 			RoleArn:           s.deliveryRole.RoleArn(),
-			Prefix:            jsii.String(RawPrefix),
-			ErrorOutputPrefix: jsii.String(ErrorPrefix),
+			Prefix:            jsii.String(DeliveryPrefix),
+			ErrorOutputPrefix: jsii.String(DeliveryErrorPrefix),
 			// Athena reads GZIP JSON Lines directly.
 			CompressionFormat: jsii.String("GZIP"),
 			BufferingHints: &awskinesisfirehose.CfnDeliveryStream_BufferingHintsProperty{
@@ -236,8 +241,12 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) *Active
 	lb.SetAttribute(jsii.String("access_logs.s3.enabled"), jsii.String("true"))
 	lb.SetAttribute(jsii.String("access_logs.s3.bucket"), jsii.String(props.AccessLogsBucketName))
 	lb.SetAttribute(jsii.String("access_logs.s3.prefix"), jsii.String("alb"))
+	// ELB checks that it may write to the bucket when logging is turned on:
+	// the bucket and its policy must exist first (in the same stack, CloudFormation
+	// would otherwise create them in parallel).
+	lb.Node().AddDependency(props.AccessLogs)
 
-	targetGroupName := n.Function("ingest")
+	targetGroupName := n.IngestLoadBalancer()
 	targets := awselasticloadbalancingv2.NewApplicationTargetGroup(scope, jsii.String("Targets"), &awselasticloadbalancingv2.ApplicationTargetGroupProps{
 		TargetGroupName: jsii.String(targetGroupName),
 		TargetType:      awselasticloadbalancingv2.TargetType_LAMBDA,

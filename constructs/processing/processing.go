@@ -47,13 +47,6 @@ const RecordAge = 24 * time.Hour
 // record age bound ends retries first.
 const MaxRetries = 10000
 
-// StagingPrefix in the results bucket holds UNLOAD output before Publish
-// copies it to deterministic names in the batch bucket.
-const StagingPrefix = "compaction-staging/"
-
-// QueryResultsPrefix in the results bucket holds Athena's query results.
-const QueryResultsPrefix = "athena/"
-
 // StandbyProps configures the idle part.
 type StandbyProps struct {
 	// Names derives every physical name.
@@ -143,7 +136,7 @@ func (s *Standby) newCompaction(scope constructs.Construct) {
 		AccessLogs:            s.props.AccessLogs,
 		NoncurrentVersionDays: s.props.NoncurrentVersionDays,
 	}).Bucket()
-	for _, prefix := range []string{QueryResultsPrefix, StagingPrefix} {
+	for _, prefix := range []string{naming.AthenaResultsPrefix, naming.CompactionStagingPrefix} {
 		results.AddLifecycleRule(&awss3.LifecycleRule{
 			Id:         jsii.String("expire-" + prefix[:len(prefix)-1]),
 			Prefix:     jsii.String(prefix),
@@ -161,7 +154,7 @@ func (s *Standby) newCompaction(scope constructs.Construct) {
 			PublishCloudWatchMetricsEnabled: jsii.Bool(true),
 			EngineVersion:                   &awsathena.CfnWorkGroup_EngineVersionProperty{SelectedEngineVersion: jsii.String("Athena engine version 3")},
 			ResultConfiguration: &awsathena.CfnWorkGroup_ResultConfigurationProperty{
-				OutputLocation:          jsii.String(fmt.Sprintf("s3://%s/%s", resultsName, QueryResultsPrefix)),
+				OutputLocation:          jsii.String(fmt.Sprintf("s3://%s/%s", resultsName, naming.AthenaResultsPrefix)),
 				EncryptionConfiguration: &awsathena.CfnWorkGroup_EncryptionConfigurationProperty{EncryptionOption: jsii.String("SSE_S3")},
 			},
 		},
@@ -188,13 +181,13 @@ func (s *Standby) newCompaction(scope constructs.Construct) {
 			Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": prefix + "*"}},
 		}))
 	}
-	listPrefix(resultsArn, StagingPrefix)
+	listPrefix(resultsArn, naming.CompactionStagingPrefix)
 	listPrefix(batchArn, naming.CompactedPrefix)
 	// PutObject on staging writes Publish's "_published.json" progress marker.
-	compactor.AllowTo([]string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, resultsArn+"/"+StagingPrefix+"*")
+	compactor.AllowTo([]string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, resultsArn+"/"+naming.CompactionStagingPrefix+"*")
 	compactor.AllowTo([]string{"s3:PutObject", "s3:DeleteObject"}, batchArn+"/"+naming.CompactedPrefix+"*")
 	nag.Suppress(compactor.Role(), "IAM5", "Publish reads and removes the day's UNLOAD output under the staging prefix and writes part files under compacted/ of the one batch bucket; object names are generated per run.",
-		nag.Resource(resultsArn+"/"+StagingPrefix+"*"), nag.Resource(batchArn+"/"+naming.CompactedPrefix+"*"))
+		nag.Resource(resultsArn+"/"+naming.CompactionStagingPrefix+"*"), nag.Resource(batchArn+"/"+naming.CompactedPrefix+"*"))
 
 	role := awsiam.NewRole(scope, jsii.String("StateMachineRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("states.amazonaws.com"), nil),
@@ -205,21 +198,22 @@ func (s *Standby) newCompaction(scope constructs.Construct) {
 	}
 	workGroupArn := fmt.Sprintf("arn:aws:athena:%s:%s:workgroup/%s", region, n.Account, n.WorkGroup())
 	allow([]string{"athena:StartQueryExecution", "athena:GetQueryExecution", "athena:StopQueryExecution"}, workGroupArn)
-	allow([]string{"glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions"}, s.props.CatalogArns...)
+	allow([]string{"glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition"}, s.props.CatalogArns...)
 	streamingArn := "arn:aws:s3:::" + s.props.StreamingBucketName
 	allow([]string{"s3:GetBucketLocation", "s3:ListBucket"}, streamingArn, resultsArn)
+	allow([]string{"s3:ListBucketMultipartUploads"}, resultsArn)
 	allow([]string{"s3:GetObject"}, streamingArn+"/"+naming.RawPrefix+"*")
-	allow([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, resultsArn+"/"+QueryResultsPrefix+"*", resultsArn+"/"+StagingPrefix+"*")
+	allow([]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, resultsArn+"/"+naming.AthenaResultsPrefix+"*", resultsArn+"/"+naming.CompactionStagingPrefix+"*")
 	nag.Suppress(role, "IAM5", "Athena, running as this role, reads any raw object of the streaming bucket and writes generated result and UNLOAD files under two prefixes of the results bucket; invoking the compaction function also allows its versions; CloudWatch Logs delivery and X-Ray tracing actions have no resource-level permissions.",
 		nag.AnyResource,
 		nag.Resource(streamingArn+"/"+naming.RawPrefix+"*"),
-		nag.Resource(resultsArn+"/"+QueryResultsPrefix+"*"),
-		nag.Resource(resultsArn+"/"+StagingPrefix+"*"),
+		nag.Resource(resultsArn+"/"+naming.AthenaResultsPrefix+"*"),
+		nag.Resource(resultsArn+"/"+naming.CompactionStagingPrefix+"*"),
 		nag.Attribute(compactor.Function(), "Arn", ":*"))
 
 	s.stateMachine = awsstepfunctions.NewStateMachine(scope, jsii.String("Compaction"), &awsstepfunctions.StateMachineProps{
 		StateMachineName: jsii.String(n.StateMachine()),
-		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(compactionDefinition(scope, compactor.Function(), n.WorkGroup())),
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromChainable(compactionDefinition(scope, compactor.Function(), n.WorkGroup(), n.Database())),
 		Role:             role,
 		Timeout:          awscdk.Duration_Hours(jsii.Number(2)),
 		TracingEnabled:   jsii.Bool(true),
@@ -247,8 +241,8 @@ func (s *Standby) newCompaction(scope constructs.Construct) {
 	s.stateMachine.GrantStartExecution(s.schedulerRole)
 }
 
-// compactionDefinition: Request (default date) -> Plan -> UNLOAD -> Publish.
-func compactionDefinition(scope constructs.Construct, compactor awslambda.IFunction, workGroup string) awsstepfunctions.IChainable {
+// compactionDefinition: HasDate (or DefaultDate) -> Plan -> UNLOAD -> Publish.
+func compactionDefinition(scope constructs.Construct, compactor awslambda.IFunction, workGroup, database string) awsstepfunctions.IChainable {
 	// Plan fails only on bad input (a wrong date): retrying cannot help, so
 	// it keeps just the Lambda service retries LambdaInvoke adds. UNLOAD and
 	// Publish retry with backoff: a throttled or interrupted UNLOAD wrote
@@ -264,19 +258,11 @@ func compactionDefinition(scope constructs.Construct, compactor awslambda.IFunct
 	})
 	catch := &awsstepfunctions.CatchProps{ResultPath: jsii.String("$.error")}
 
-	// An operator may start an execution with {"date":"YYYY-MM-DD"}; the
-	// schedule starts it with {}. Merging gives Plan one shape either way,
-	// with "" meaning "the previous UTC day".
-	request := awsstepfunctions.NewPass(scope, jsii.String("Request"), &awsstepfunctions.PassProps{
-		Parameters: &map[string]any{
-			"request.$": "States.JsonMerge(States.StringToJson('{\"date\":\"\"}'), $, false)",
-		},
-	})
 	plan := awsstepfunctionstasks.NewLambdaInvoke(scope, jsii.String("Plan"), &awsstepfunctionstasks.LambdaInvokeProps{
 		LambdaFunction: compactor,
 		Payload: awsstepfunctions.TaskInput_FromObject(&map[string]any{
 			"action": "plan",
-			"date":   awsstepfunctions.JsonPath_StringAt(jsii.String("$.request.date")),
+			"date":   awsstepfunctions.JsonPath_StringAt(jsii.String("$.date")),
 			"runId":  awsstepfunctions.JsonPath_StringAt(jsii.String("$$.Execution.Name")),
 		}),
 		PayloadResponseOnly: jsii.Bool(true),
@@ -293,6 +279,9 @@ func compactionDefinition(scope constructs.Construct, compactor awslambda.IFunct
 			"Parameters": map[string]any{
 				"QueryString.$": "$.plan.query",
 				"WorkGroup":     workGroup,
+				// Without it Athena resolves names against "default", which
+				// the role may not read.
+				"QueryExecutionContext": map[string]any{"Database": database},
 			},
 			"ResultPath": "$.unload",
 		},
@@ -311,7 +300,16 @@ func compactionDefinition(scope constructs.Construct, compactor awslambda.IFunct
 	})
 	publish.AddRetry(retry)
 	publish.AddCatch(fail, catch)
-	return request.Next(plan).Next(unload).Next(publish)
+	// An operator backfills with {"date":"YYYY-MM-DD"}; the schedule starts
+	// executions without a date, which Plan reads as "the previous UTC day".
+	defaultDate := awsstepfunctions.NewPass(scope, jsii.String("DefaultDate"), &awsstepfunctions.PassProps{
+		Result:     awsstepfunctions.Result_FromString(jsii.String("")),
+		ResultPath: jsii.String("$.date"),
+	})
+	plan.Next(unload).Next(publish)
+	return awsstepfunctions.NewChoice(scope, jsii.String("HasDate"), nil).
+		When(awsstepfunctions.Condition_IsPresent(jsii.String("$.date")), plan, nil).
+		Otherwise(defaultDate.Next(plan))
 }
 
 // Aggregator is the aggregator function.

@@ -141,13 +141,23 @@ func NewEndpointGroup(scope constructs.Construct, id string, props EndpointGroup
 			ClientIpPreservationEnabled: jsii.Bool(true),
 			Weight:                      jsii.Number(128),
 		}},
-		TrafficDialPercentage:      jsii.Number(props.TrafficDial),
+		TrafficDialPercentage: jsii.Number(props.TrafficDial),
+		// For ALB endpoints Global Accelerator follows the load balancer's own
+		// target health (the target group checks the same path); these
+		// settings state the same check for readers and for other endpoint types.
 		HealthCheckPath:            jsii.String(props.HealthCheckPath),
 		HealthCheckPort:            jsii.Number(props.Port),
-		HealthCheckProtocol:        jsii.String("HTTP"),
+		HealthCheckProtocol:        jsii.String(healthCheckProtocol(props.Port)),
 		HealthCheckIntervalSeconds: jsii.Number(10),
 		ThresholdCount:             jsii.Number(3),
 	})
+}
+
+func healthCheckProtocol(port int) string {
+	if port == 443 {
+		return "HTTPS"
+	}
+	return "HTTP"
 }
 
 // DialProviderProps configures the traffic switch provider.

@@ -49,7 +49,7 @@ type Standby struct {
 func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Standby {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
 	cfg, n := props.Config, props.Names
-	net := network.New(scope, "Network", network.Props{Name: n.Function("ingest"), LogRetentionDays: cfg.LogRetentionDays})
+	net := network.New(scope, "Network", network.Props{Name: n.IngestLoadBalancer(), LogRetentionDays: cfg.LogRetentionDays})
 	in := ingest.NewStandby(scope, "Ingest", ingest.StandbyProps{
 		Names:               n,
 		Region:              props.Region,
@@ -87,6 +87,7 @@ func NewActive(scope constructs.Construct, id string, standby *Standby) *Active 
 	cfg, n, region := standby.props.Config, standby.props.Names, standby.props.Region
 	in := ingest.NewActive(scope, "Ingest", ingest.ActiveProps{
 		Standby:              standby.ingest,
+		AccessLogs:           standby.props.AccessLogs,
 		AccessLogsBucketName: n.Bucket(naming.AccessLogs, region),
 		CertificateArn:       cfg.CertificateArn(region),
 		BufferSeconds:        cfg.FirehoseBufferSeconds,
