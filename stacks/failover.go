@@ -51,7 +51,10 @@ func NewBackupFailoverStack(scope constructs.Construct, id string, props BackupF
 		ListenerArn:   backup.Accelerator.ListenerArn(),
 		PrimaryRegion: cfg.PrimaryRegion,
 	})
-	// Move traffic only once the backup region can take it.
+	// Move traffic only once the backup region can take it, and only once
+	// the table restore has started: a restore that cannot start fails the
+	// deploy before any producer is sent here.
+	group.AddDependency(restore.Start().Node().DefaultChild().(awscdk.CfnResource))
 	dial.Node().AddDependency(group)
 
 	awscdk.NewCfnOutput(stack, jsii.String("RestoreSource"), &awscdk.CfnOutputProps{
@@ -61,6 +64,14 @@ func NewBackupFailoverStack(scope constructs.Construct, id string, props BackupF
 	awscdk.NewCfnOutput(stack, jsii.String("RestorePointInTime"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Point in time of the restored table: aggregates after it are rebuilt from the stream or lost (RPO)"),
 		Value:       restore.PointInTime(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("RestoreStatus"), &awscdk.CfnOutputProps{
+		Description: jsii.String("ACTIVE: the restored table is ready with PITR and deletion protection; RESTORING: still restoring, see drctl status"),
+		Value:       restore.Status(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("FailoverStartedAt"), &awscdk.CfnOutputProps{
+		Description: jsii.String("When the first failover attempt began: drctl failback brings back everything written since"),
+		Value:       restore.FailoverStartedAt(),
 	})
 	return &BackupFailoverStack{Stack: stack}
 }

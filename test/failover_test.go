@@ -89,6 +89,7 @@ var failoverResourceTypes = []string{
 	"AWS::Lambda::Permission",
 	"AWS::Scheduler::Schedule",
 	"Custom::TableRestore",
+	"Custom::TableRestoreReady",
 	"Custom::TrafficDial",
 }
 
@@ -118,13 +119,13 @@ func TestFailoverTableRestore(t *testing.T) {
 	cr := tpl.one(t, "Custom::TableRestore", map[string]any{})
 	check(t, "restores the primary table under the same name in the backup region", func(t *testing.T) {
 		want := map[string]any{
-			"TableName":           names.Table(),
-			"SourceTableArn":      names.TableArn(primaryRegion),
-			"SourceRegion":        primaryRegion,
-			"VaultName":           names.BackupVault(),
-			"Source":              "auto",
-			"ProbeTimeoutSeconds": "5",
-			"Tags":                map[string]any{"project": testPrefix},
+			"TableName":                names.Table(),
+			"SourceTableArn":           names.TableArn(primaryRegion),
+			"SourceRegion":             primaryRegion,
+			"VaultName":                names.BackupVault(),
+			"Source":                   "auto",
+			"ProbeTimeoutSeconds":      "5",
+			"FailoverStartedParameter": names.FailoverStartedParameter(),
 		}
 		if !like(cr.Properties, want) {
 			t.Errorf("properties %s", show(cr.Properties))
@@ -136,18 +137,44 @@ func TestFailoverTableRestore(t *testing.T) {
 			t.Errorf("ServiceToken %s", render(cr.Properties["ServiceToken"]))
 		}
 	})
-	check(t, "ingest does not wait for the restore", func(t *testing.T) {
+	ready := tpl.one(t, "Custom::TableRestoreReady", map[string]any{})
+	check(t, "the Ready resource waits for the table Start began, then protects and tags it", func(t *testing.T) {
+		for _, key := range []string{"TableName", "Source", "PointInTime", "RestoreJobId", "RecoveryPointArn", "SourceTableArn"} {
+			if render(ready.Properties[key]) != "<"+cr.ID+"."+key+">" {
+				t.Errorf("%s = %s, want Start's attribute", key, render(ready.Properties[key]))
+			}
+		}
+		if !like(ready.Properties, map[string]any{"WaitMinutes": "50", "Tags": map[string]any{"project": testPrefix}}) {
+			t.Errorf("properties %s", show(ready.Properties))
+		}
+	})
+	check(t, "traffic moves only after the restore started; ingest never waits for the table", func(t *testing.T) {
+		group := tpl.one(t, "AWS::GlobalAccelerator::EndpointGroup", map[string]any{})
+		if !slices.Contains(asStrings(group.Raw["DependsOn"]), cr.ID) {
+			t.Errorf("endpoint group DependsOn %v, want %s", group.Raw["DependsOn"], cr.ID)
+		}
 		for _, r := range tpl.resources() {
-			if slices.Contains(asStrings(r.Raw["DependsOn"]), cr.ID) || strings.Contains(show(r.Properties), `"`+cr.ID+`"`) {
-				t.Errorf("%s (%s) waits on the restore", r.ID, r.Type)
+			waitsForStart := slices.Contains(asStrings(r.Raw["DependsOn"]), cr.ID) || strings.Contains(show(r.Properties), `"`+cr.ID+`"`)
+			if waitsForStart && r.ID != group.ID && r.ID != ready.ID {
+				t.Errorf("%s (%s) waits for the restore to start", r.ID, r.Type)
+			}
+			if slices.Contains(asStrings(r.Raw["DependsOn"]), ready.ID) || strings.Contains(show(r.Properties), `"`+ready.ID+`"`) {
+				t.Errorf("%s (%s) waits for the restored table", r.ID, r.Type)
 			}
 		}
 	})
-	check(t, "outputs say which source and point in time were used (RPO)", func(t *testing.T) {
+	check(t, "outputs say which source and point in time were used (RPO), the table's status and when failover began", func(t *testing.T) {
 		outputs := asMap(tpl.body["Outputs"])
-		if render(asMap(outputs["RestoreSource"])["Value"]) != "<"+cr.ID+".Source>" ||
-			render(asMap(outputs["RestorePointInTime"])["Value"]) != "<"+cr.ID+".PointInTime>" {
-			t.Errorf("outputs %s", show(outputs))
+		want := map[string]string{
+			"RestoreSource":      "<" + cr.ID + ".Source>",
+			"RestorePointInTime": "<" + cr.ID + ".PointInTime>",
+			"FailoverStartedAt":  "<" + cr.ID + ".FailoverStartedAt>",
+			"RestoreStatus":      "<" + ready.ID + ".Status>",
+		}
+		for name, value := range want {
+			if got := render(asMap(outputs[name])["Value"]); got != value {
+				t.Errorf("output %s = %s, want %s", name, got, value)
+			}
 		}
 	})
 	check(t, "a drill can force the restore source with -c restoreSource", func(t *testing.T) {
@@ -166,6 +193,9 @@ func TestFailoverTableRestore(t *testing.T) {
 			}
 			if show(grants["dynamodb:UpdateContinuousBackups"]) != show([]string{names.TableArn(backupRegion)}) {
 				t.Errorf("%s UpdateContinuousBackups on %v", mode, grants["dynamodb:UpdateContinuousBackups"])
+			}
+			if show(grants["ssm:PutParameter"]) != show([]string{names.FailoverStartedParameterArn(backupRegion)}) {
+				t.Errorf("%s ssm:PutParameter on %v", mode, grants["ssm:PutParameter"])
 			}
 			if show(grants["backup:ListRecoveryPointsByBackupVault"]) != show([]string{names.BackupVaultArn(backupRegion)}) {
 				t.Errorf("%s ListRecoveryPointsByBackupVault on %v", mode, grants["backup:ListRecoveryPointsByBackupVault"])

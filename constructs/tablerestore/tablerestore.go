@@ -4,7 +4,8 @@
 // from the primary table when the primary region answers within seconds,
 // else the newest recovery point copied into the backup vault. Create
 // restores once, Update never restores again, Delete keeps the table; every
-// failure reaches CloudFormation with the handler's reason.
+// failure reaches CloudFormation with the handler's reason. (The handler
+// itself is internal/tablerestore.)
 package tablerestore
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/goprovider"
 	"github.com/dr-analytics/drplan/constructs/nag"
 	"github.com/dr-analytics/drplan/internal/naming"
+	restorehandler "github.com/dr-analytics/drplan/internal/tablerestore"
 )
 
 // ProbeTimeout is how long the restore waits for the primary region to
@@ -79,6 +81,8 @@ func NewProvider(scope constructs.Construct, id string, props ProviderProps) *Pr
 		fn.AllowTo([]string{"backup:ListRecoveryPointsByBackupVault"}, vault)
 		fn.AllowTo([]string{"backup:StartRestoreJob"}, recoveryPoints)
 		fn.AllowTo([]string{"backup:DescribeRestoreJob"}, "*")
+		// Start records when the failover began, once (see naming.FailoverStartedParameter).
+		fn.AllowTo([]string{"ssm:PutParameter", "ssm:GetParameter"}, n.FailoverStartedParameterArn(props.BackupRegion))
 		fn.Role().AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:    jsii.Strings("iam:PassRole"),
 			Resources:  jsii.Strings(*props.RestoreRole.RoleArn()),
@@ -111,39 +115,81 @@ type TableRestoreProps struct {
 	Tags map[string]string
 }
 
-// TableRestore is the restored table, as the failover stack sees it.
+// WaitMinutes is how long the Ready resource waits for the restored table
+// before it reports RESTORING and lets the failover complete; it stays
+// below the provider's one-hour limit by more than a poll.
+const WaitMinutes = 50
+
+// TableRestore is the restore as the failover stack sees it, in two
+// resources. Start begins the restore (or adopts the table an earlier
+// attempt restored) and records when the failover began; it fails fast,
+// before traffic moves, when no restore can start. Ready waits for the
+// table, then turns on PITR and deletion protection and tags it; ingest
+// runs meanwhile, and a restore slower than WaitMinutes ends as RESTORING
+// instead of rolling back a working failover.
 type TableRestore struct {
-	resource awscdk.CustomResource
+	start awscdk.CustomResource
+	ready awscdk.CustomResource
 }
 
 // NewTableRestore restores the table under the name the aggregator expects.
 func NewTableRestore(scope constructs.Construct, id string, props TableRestoreProps) *TableRestore {
+	scope = constructs.NewConstruct(scope, jsii.String(id))
 	p := props.Provider.props
+	token := props.Provider.provider.ServiceToken()
+	start := awscdk.NewCustomResource(scope, jsii.String("Start"), &awscdk.CustomResourceProps{
+		ServiceToken: token,
+		ResourceType: jsii.String(ResourceTypeStart),
+		Properties: &map[string]any{
+			"TableName":                p.Names.Table(),
+			"SourceTableArn":           p.Names.TableArn(p.PrimaryRegion),
+			"SourceRegion":             p.PrimaryRegion,
+			"VaultName":                p.Names.BackupVault(),
+			"RestoreRoleArn":           p.RestoreRole.RoleArn(),
+			"Source":                   props.Source,
+			"ProbeTimeoutSeconds":      strconv.Itoa(int(ProbeTimeout.Seconds())),
+			"FailoverStartedParameter": p.Names.FailoverStartedParameter(),
+		},
+	})
 	tags := map[string]any{}
 	for k, v := range props.Tags {
 		tags[k] = v
 	}
-	resource := awscdk.NewCustomResource(scope, jsii.String(id), &awscdk.CustomResourceProps{
-		ServiceToken: props.Provider.provider.ServiceToken(),
-		ResourceType: jsii.String("Custom::TableRestore"),
-		Properties: &map[string]any{
-			"TableName":           p.Names.Table(),
-			"SourceTableArn":      p.Names.TableArn(p.PrimaryRegion),
-			"SourceRegion":        p.PrimaryRegion,
-			"VaultName":           p.Names.BackupVault(),
-			"RestoreRoleArn":      p.RestoreRole.RoleArn(),
-			"Source":              props.Source,
-			"ProbeTimeoutSeconds": strconv.Itoa(int(ProbeTimeout.Seconds())),
-			"Tags":                tags,
-		},
+	properties := map[string]any{"Tags": tags, "WaitMinutes": strconv.Itoa(WaitMinutes)}
+	for _, key := range []string{"TableName", "Source", "PointInTime", "RestoreJobId", "RecoveryPointArn", "SourceTableArn"} {
+		properties[key] = start.GetAttString(jsii.String(key))
+	}
+	ready := awscdk.NewCustomResource(scope, jsii.String("Ready"), &awscdk.CustomResourceProps{
+		ServiceToken: token,
+		ResourceType: jsii.String(ResourceTypeReady),
+		Properties:   &properties,
 	})
-	return &TableRestore{resource: resource}
+	return &TableRestore{start: start, ready: ready}
 }
 
+// Start is the resource that begins the restore; traffic waits for it.
+func (r *TableRestore) Start() awscdk.CustomResource { return r.start }
+
 // Source is the restore path used: pitr, backup or existing.
-func (r *TableRestore) Source() *string { return r.resource.GetAttString(jsii.String("Source")) }
+func (r *TableRestore) Source() *string { return r.start.GetAttString(jsii.String("Source")) }
 
 // PointInTime is the restored data's point in time (RFC 3339): the RPO.
 func (r *TableRestore) PointInTime() *string {
-	return r.resource.GetAttString(jsii.String("PointInTime"))
+	return r.start.GetAttString(jsii.String("PointInTime"))
 }
+
+// FailoverStartedAt is when the first failover attempt began (RFC 3339);
+// failback brings back everything written since.
+func (r *TableRestore) FailoverStartedAt() *string {
+	return r.start.GetAttString(jsii.String("FailoverStartedAt"))
+}
+
+// Status is ACTIVE once the table is ready and protected, or RESTORING when
+// the restore outlasted WaitMinutes (drctl status tracks it from there).
+func (r *TableRestore) Status() *string { return r.ready.GetAttString(jsii.String("Status")) }
+
+// Resource types the handler serves (internal/tablerestore).
+const (
+	ResourceTypeStart = restorehandler.ResourceTypeStart
+	ResourceTypeReady = restorehandler.ResourceTypeReady
+)

@@ -30,14 +30,16 @@ func benchWorld(b *testing.B, points int) *tablerestore.Handler {
 		DynamoDB:        dynamo.Client(),
 		PrimaryDynamoDB: func(region string) *dynamodb.Client { return awsfake.DynamoDBClient(dead, region) },
 		Backup:          vault.Client(),
+		SSM:             awsfake.NewSSM(b, backupRegion).Client(),
 		Region:          backupRegion,
 		Log:             discardLog(),
 	}
 }
 
-// BenchmarkCreateFromBackupVault is a whole failover onEvent with the primary
-// down: probe refused, 840 recovery points (35 days hourly) listed in pages
-// of 100, newest chosen, restore job started.
+// BenchmarkCreateFromBackupVault is a whole failover start onEvent with the
+// primary down: probe refused, 840 recovery points (35 days hourly) listed
+// in pages of 100, newest chosen, restore job started, failover start
+// recorded (after the first iteration: found already recorded and read).
 func BenchmarkCreateFromBackupVault(b *testing.B) {
 	h := benchWorld(b, 35*24)
 	e := event(cfn.RequestCreate, properties(nil))
@@ -50,8 +52,8 @@ func BenchmarkCreateFromBackupVault(b *testing.B) {
 	}
 }
 
-// BenchmarkIsCompleteReadyTable is one poll of a finished table: three reads,
-// no writes.
+// BenchmarkIsCompleteReadyTable is one ready resource poll of a finished
+// table: three reads, no writes.
 func BenchmarkIsCompleteReadyTable(b *testing.B) {
 	dynamo := awsfake.NewDynamoDB(b, backupRegion, account)
 	dynamo.PutTable(awsfake.Table{Name: tableName, PITR: true, DeletionProtection: true, Tags: map[string]string{
@@ -59,9 +61,13 @@ func BenchmarkIsCompleteReadyTable(b *testing.B) {
 		"dr:restored-by": "BackupFailoverStack", "dr:source-table-arn": sourceArn,
 	}})
 	h := &tablerestore.Handler{DynamoDB: dynamo.Client(), Region: backupRegion, Log: discardLog()}
-	e := event(cfn.RequestCreate, properties(nil))
-	poll := completion(e, tablerestore.Response{PhysicalResourceID: tableName, Data: map[string]string{
+	start := tablerestore.Response{Data: map[string]string{
 		"TableName": tableName, "Source": "pitr", "PointInTime": "2025-06-01T11:59:00Z", "SourceTableArn": sourceArn,
+		"RestoreJobId": "none", "RecoveryPointArn": "none",
+	}}
+	e := readyEvent(cfn.RequestCreate, readyProperties(start, nil))
+	poll := completion(e, tablerestore.Response{PhysicalResourceID: readyPhysID, Data: map[string]string{
+		"TableName": tableName, "TableArn": "none", "Status": "RESTORING", "WaitStartedAt": "2025-06-01T12:00:05Z",
 	}})
 	ctx := context.Background()
 	b.ResetTimer()

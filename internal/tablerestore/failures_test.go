@@ -20,9 +20,15 @@ func denied(op string) func(w *world) {
 			w.backup.Inject(op, fault)
 			return
 		}
+		if isSSMOp(op) {
+			w.ssm.Inject(op, fault)
+			return
+		}
 		w.dynamo.Inject(op, fault)
 	}
 }
+
+func isSSMOp(op string) bool { return op == "PutParameter" || op == "GetParameter" }
 
 func isBackupOp(op string) bool {
 	return op == "ListRecoveryPointsByBackupVault" || op == "StartRestoreJob" || op == "DescribeRestoreJob"
@@ -33,10 +39,12 @@ func isBackupOp(op string) bool {
 func TestEveryFailureIsOneLineNamingTheResource(t *testing.T) {
 	type stage int
 	const (
-		onCreate     stage = iota // fault, then Create
-		onPoll                    // healthy Create of an ACTIVE table, fault, then isComplete
-		onBackupPoll              // healthy backup Create (no table yet), fault, then isComplete
-		onUpdate                  // existing table, fault, then Update
+		onCreate      stage = iota // fault, then Create
+		onPoll                     // healthy start and ready Create of an ACTIVE table, fault, then isComplete
+		onBackupPoll               // healthy backup start and ready Create (no table yet), fault, then isComplete
+		onUpdate                   // existing table, fault, then Update
+		onReadyCreate              // healthy start, fault, then ready Create with props
+		onReadyUpdate              // existing table, fault, then ready Update
 	)
 	cases := []struct {
 		name  string
@@ -110,12 +118,38 @@ func TestEveryFailureIsOneLineNamingTheResource(t *testing.T) {
 			want: []string{"table restore " + logicalID, `property ProbeTimeoutSeconds is "5s"`}},
 		{name: "probe timeout too long", stage: onCreate, props: map[string]any{"ProbeTimeoutSeconds": "600"},
 			want: []string{"table restore " + logicalID, `property ProbeTimeoutSeconds is "600"`}},
-		{name: "tag value not a string", stage: onCreate, props: map[string]any{"Tags": map[string]any{"cost": 1.0}},
-			want: []string{"table restore " + logicalID, "property Tags has cost=1"}},
-		{name: "tags not a map", stage: onCreate, props: map[string]any{"Tags": "team=analytics"},
-			want: []string{"table restore " + logicalID, "property Tags is team=analytics"}},
-		{name: "reserved tag key", stage: onCreate, props: map[string]any{"Tags": map[string]any{"aws:owner": "x"}},
-			want: []string{"table restore " + logicalID, `property Tags has key "aws:owner"`}},
+		{name: "failover start parameter missing", stage: onCreate, props: map[string]any{"FailoverStartedParameter": nil},
+			want: []string{"table restore " + logicalID, `property FailoverStartedParameter is ""`, "naming.Names.FailoverStartedParameter"}},
+		{name: "failover start parameter not a path", stage: onCreate, props: map[string]any{"FailoverStartedParameter": "started at"},
+			want: []string{"table restore " + logicalID, `property FailoverStartedParameter is "started at"`}},
+		{name: "failover start not recordable", stage: onCreate, fault: denied("PutParameter"),
+			want: []string{"restore table " + tableName, "record the failover start time in SSM parameter " + startedParameter, "allow ssm:PutParameter on it"}},
+		{name: "tag value not a string", stage: onReadyCreate, props: map[string]any{"Tags": map[string]any{"cost": 1.0}},
+			want: []string{"table restore " + readyID, "property Tags has cost=1"}},
+		{name: "tags not a map", stage: onReadyCreate, props: map[string]any{"Tags": "team=analytics"},
+			want: []string{"table restore " + readyID, "property Tags is team=analytics"}},
+		{name: "reserved tag key", stage: onReadyCreate, props: map[string]any{"Tags": map[string]any{"aws:owner": "x"}},
+			want: []string{"table restore " + readyID, `property Tags has key "aws:owner"`}},
+		{name: "ready table name invalid", stage: onReadyCreate, props: map[string]any{"TableName": "x"},
+			want: []string{"table restore " + readyID, `property TableName is "x": give the start resource's TableName attribute`}},
+		{name: "ready source unknown", stage: onReadyCreate, props: map[string]any{"Source": "auto"},
+			want: []string{"table restore " + readyID, `property Source is "auto": give the start resource's Source attribute (pitr, backup or existing)`}},
+		{name: "ready point in time invalid", stage: onReadyCreate, props: map[string]any{"PointInTime": "noon"},
+			want: []string{"table restore " + readyID, `property PointInTime is "noon"`}},
+		{name: "ready source table ARN invalid", stage: onReadyCreate, props: map[string]any{"SourceTableArn": "aggregates"},
+			want: []string{"table restore " + readyID, `property SourceTableArn is "aggregates"`}},
+		{name: "wait zero", stage: onReadyCreate, props: map[string]any{"WaitMinutes": "0"},
+			want: []string{"table restore " + readyID, `property WaitMinutes is "0": give minutes above 0 and at most 120`}},
+		{name: "wait not a number", stage: onReadyCreate, props: map[string]any{"WaitMinutes": "50m"},
+			want: []string{"table restore " + readyID, `property WaitMinutes is "50m"`}},
+		{name: "wait beyond the provider", stage: onReadyCreate, props: map[string]any{"WaitMinutes": "180"},
+			want: []string{"table restore " + readyID, `property WaitMinutes is "180"`}},
+		{name: "wait not a string", stage: onReadyCreate, props: map[string]any{"WaitMinutes": 50.0},
+			want: []string{"table restore " + readyID, "property WaitMinutes is 50 (float64): give a string"}},
+		{name: "ready update cannot describe", stage: onReadyUpdate, fault: denied("DescribeTable"),
+			want: []string{"update table restore " + tableName, "describe the table in us-west-2", "allow dynamodb:DescribeTable"}},
+		{name: "ready update cannot read PITR", stage: onReadyUpdate, fault: denied("DescribeContinuousBackups"),
+			want: []string{"update table restore " + tableName, "read the point-in-time recovery status of " + tableName, "allow dynamodb:DescribeContinuousBackups"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,15 +170,25 @@ func TestEveryFailureIsOneLineNamingTheResource(t *testing.T) {
 				if tc.stage == onBackupPoll {
 					props = properties(map[string]any{"Source": "backup"})
 				}
-				e, resp := mustCreate(t, w, props)
+				_, poll := mustWait(t, w, props, nil)
 				w.dynamo.SetTableStatus(tableName, "ACTIVE")
 				tc.fault(w)
-				_, err = w.h.IsComplete(ctx, completion(e, resp))
+				_, err = w.h.IsComplete(ctx, poll)
 			case onUpdate:
 				w.dynamo.PutTable(awsfake.Table{Name: tableName})
 				tc.fault(w)
 				e := event(cfn.RequestUpdate, properties(nil))
 				e.PhysicalResourceID = tableName
+				_, err = w.h.OnEvent(ctx, e)
+			case onReadyCreate:
+				_, start := mustCreate(t, w, properties(nil))
+				_, err = w.h.OnEvent(ctx, readyEvent(cfn.RequestCreate, readyProperties(start, tc.props)))
+			case onReadyUpdate:
+				w.dynamo.PutTable(awsfake.Table{Name: tableName, DeletionProtection: true})
+				tc.fault(w)
+				start := tablerestore.Response{Data: map[string]string{"TableName": tableName, "Source": "pitr"}}
+				e := readyEvent(cfn.RequestUpdate, readyProperties(start, nil))
+				e.PhysicalResourceID = readyPhysID
 				_, err = w.h.OnEvent(ctx, e)
 			}
 			if err == nil {
@@ -173,8 +217,14 @@ func TestUnknownRequestTypeIsAnError(t *testing.T) {
 
 func TestPanicBecomesError(t *testing.T) {
 	var h tablerestore.Handler // no clients: any call panics inside the SDK-less handler
+	h.Log = discardLog()
 	_, err := h.OnEvent(context.Background(), event(cfn.RequestCreate, properties(nil)))
 	if err == nil || !strings.Contains(err.Error(), "table restore: internal error") {
-		t.Errorf("error = %v, want an internal error instead of a panic", err)
+		t.Errorf("start onEvent: error = %v, want an internal error instead of a panic", err)
+	}
+	ready := readyEvent(cfn.RequestCreate, readyProperties(tablerestore.Response{Data: map[string]string{"TableName": tableName, "Source": "pitr"}}, nil))
+	_, err = h.IsComplete(context.Background(), tablerestore.CompletionEvent{Event: ready})
+	if err == nil || !strings.Contains(err.Error(), "table restore: internal error") {
+		t.Errorf("ready isComplete: error = %v, want an internal error instead of a panic", err)
 	}
 }

@@ -1,30 +1,49 @@
-// Package tablerestore is the failover table restore: a CloudFormation custom
-// resource behind the CDK Provider framework (onEvent + isComplete) that
-// brings the aggregates table up in the backup region.
+// Package tablerestore is the failover table restore: two CloudFormation
+// custom resources behind the CDK Provider framework, served by one Lambda
+// binary, that bring the aggregates table up in the backup region.
+//
+//   - Custom::TableRestore (the start, onEvent only) adopts an existing table
+//     or starts a restore: a cross-region point-in-time restore when the
+//     primary region answers within the probe timeout, else the newest
+//     completed AWS Backup recovery point in the backup vault. It records
+//     when the failover began in an SSM parameter (the first attempt's time
+//     is kept), and it fails within seconds when no restore can start, so
+//     the traffic resources that depend on it never move.
+//   - Custom::TableRestoreReady (onEvent + isComplete) waits for the restored
+//     table and turns on point-in-time recovery, deletion protection and the
+//     tags saying where it came from. A restore that failed is an error; a
+//     restore that outlasts WaitMinutes is not: the resource completes with
+//     Status RESTORING and the failover stands.
 //
 // Guarantees: Create restores at most once (an existing table of that name
-// is adopted, never restored over); it prefers a cross-region point-in-time
-// restore when the primary region answers within the probe timeout and
-// otherwise restores the newest completed AWS Backup recovery point in the
-// backup vault. The restored table ends with point-in-time recovery,
-// deletion protection and tags saying where it came from. Update never
-// restores; Delete never deletes. Every AWS call has a deadline and every
+// is adopted, never restored over); Update never restores; Delete never
+// deletes. Every AWS call has a deadline, no request panics out, and every
 // failure is a one-line error that says what happened and what to do, so
-// CloudFormation always gets an answer.
+// CloudFormation always gets an answer (see internal/customresource).
 package tablerestore
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/dr-analytics/drplan/internal/customresource"
+)
+
+// The resource types this handler serves (the ResourceType of
+// awscdk.CustomResource); onEvent dispatches on them.
+const (
+	// ResourceTypeStart starts (or adopts) the restore; onEvent only.
+	ResourceTypeStart = "Custom::TableRestore"
+	// ResourceTypeReady waits for the restored table and protects it.
+	ResourceTypeReady = "Custom::TableRestoreReady"
 )
 
 // Tags the restore puts on the table. Update reads them back, so the stack's
@@ -38,7 +57,7 @@ const (
 	TagSourceTableArn   = "dr:source-table-arn"
 )
 
-// Data keys of both responses (Fn::GetAtt names). Every key is always
+// Data keys of the start resource (Fn::GetAtt names). Every key is always
 // present; a value that does not apply is "none".
 const (
 	DataTableName        = "TableName"
@@ -48,6 +67,29 @@ const (
 	DataRecoveryPointArn = "RecoveryPointArn"
 	DataSourceTableArn   = "SourceTableArn"
 	DataRestoreJobID     = "RestoreJobId"
+	// DataFailoverStartedAt is the failover start time kept in the SSM
+	// parameter: the first attempt's, RFC 3339 UTC.
+	DataFailoverStartedAt = "FailoverStartedAt"
+)
+
+// Data keys of the ready resource besides TableName and TableArn (which
+// is "none" until the table exists). Every key is always present.
+const (
+	// DataStatus is StatusActive or StatusRestoring.
+	DataStatus = "Status"
+	// DataWaitStartedAt is when the ready resource began waiting, RFC 3339 UTC.
+	DataWaitStartedAt = "WaitStartedAt"
+)
+
+// Values of Data["Status"] of the ready resource.
+const (
+	// StatusActive: the table is ACTIVE with point-in-time recovery,
+	// deletion protection and tags.
+	StatusActive = "ACTIVE"
+	// StatusRestoring: the restore (or its protection) was still under way
+	// when the resource stopped waiting; an operator finishes it once the
+	// table is ACTIVE (drctl status says so).
+	StatusRestoring = "RESTORING"
 )
 
 // Values of Data["Source"].
@@ -64,33 +106,24 @@ const (
 )
 
 const (
-	none           = "none"
-	unknownPoint   = "unknown"
-	restoredBy     = "BackupFailoverStack"
-	defaultTimeout = 20 * time.Second
+	none         = "none"
+	unknownPoint = "unknown"
+	restoredBy   = "BackupFailoverStack"
+	resourceName = "table restore"
 )
 
 // Response is the onEvent answer to the Provider framework.
-type Response struct {
-	PhysicalResourceID string            `json:"PhysicalResourceId"`
-	Data               map[string]string `json:"Data,omitempty"`
-}
+type Response = customresource.Response
 
 // CompletionEvent is what isComplete receives: the CloudFormation event with
 // the onEvent response's PhysicalResourceId and Data merged in.
-type CompletionEvent struct {
-	cfn.Event
-	Data map[string]any `json:"Data,omitempty"`
-}
+type CompletionEvent = customresource.CompletionEvent
 
 // CompletionResponse is the isComplete answer; the framework polls until
 // IsComplete is true and merges Data over the onEvent Data.
-type CompletionResponse struct {
-	IsComplete bool              `json:"IsComplete"`
-	Data       map[string]string `json:"Data,omitempty"`
-}
+type CompletionResponse = customresource.CompletionResponse
 
-// Handler serves both Provider framework calls.
+// Handler serves both Provider framework calls for both resource types.
 type Handler struct {
 	// DynamoDB is this (the backup) region's client: restores, the restored table.
 	DynamoDB *dynamodb.Client
@@ -99,10 +132,15 @@ type Handler struct {
 	PrimaryDynamoDB func(region string) *dynamodb.Client
 	// Backup is this region's AWS Backup client.
 	Backup *backup.Client
+	// SSM is this region's client; it records the failover start time.
+	SSM *ssm.Client
 	// Region is this region, for ARNs and messages.
 	Region string
-	// CallTimeout bounds each call in this region; 20s when zero.
+	// CallTimeout bounds each call in this region;
+	// customresource.DefaultCallTimeout when zero.
 	CallTimeout time.Duration
+	// Now is the clock (the failover start time, the ready wait); time.Now when nil.
+	Now func() time.Time
 	// Log receives one JSON line per notable event; stdout when nil.
 	Log *slog.Logger
 }
@@ -115,6 +153,7 @@ func New(cfg aws.Config) *Handler {
 			return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.Region = region })
 		},
 		Backup: backup.NewFromConfig(cfg),
+		SSM:    ssm.NewFromConfig(cfg),
 		Region: cfg.Region,
 	}
 }
@@ -134,106 +173,93 @@ func (h *Handler) Dispatch(mode string) func(context.Context, CompletionEvent) (
 	}
 }
 
-// OnEvent handles Create, Update and Delete.
+// OnEvent handles Create, Update and Delete of either resource type.
 func (h *Handler) OnEvent(ctx context.Context, e cfn.Event) (Response, error) {
-	return guard(h.log(), e, func() (Response, error) {
+	return customresource.Guard(h.Log, resourceName, e, func() (Response, error) {
 		switch e.RequestType {
-		case cfn.RequestCreate:
-			return h.create(ctx, e)
-		case cfn.RequestUpdate:
-			return h.update(ctx, e)
-		case cfn.RequestDelete:
-			h.log().Info("delete leaves the table in place", "table", e.PhysicalResourceID, "request_id", e.RequestID)
+		case cfn.RequestCreate, cfn.RequestUpdate, cfn.RequestDelete:
+		default:
+			return Response{}, customresource.UnknownRequestType(resourceName, e.RequestType)
+		}
+		switch e.ResourceType {
+		case ResourceTypeStart:
+			return h.startOnEvent(ctx, e)
+		case ResourceTypeReady:
+			return h.readyOnEvent(ctx, e)
+		}
+		if e.RequestType == cfn.RequestDelete {
+			// Neither resource deletes anything, so neither would this one;
+			// failing would leave the stack stuck in DELETE_FAILED.
+			h.log().Warn("delete of an unknown resource type: nothing to delete", "resource_type", e.ResourceType,
+				"physical_id", e.PhysicalResourceID, "request_id", e.RequestID)
 			return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
 		}
-		return Response{}, fmt.Errorf("table restore: RequestType %q is not Create, Update or Delete", e.RequestType)
+		return Response{}, unknownResourceType(e)
 	})
 }
 
-// IsComplete reports whether a Create has finished: the table is ACTIVE
-// with PITR, deletion protection and tags. Update and Delete finish in onEvent.
+// IsComplete reports whether a Create has finished. Only the ready
+// resource waits; the start resource and every Update and Delete finish
+// in onEvent.
 func (h *Handler) IsComplete(ctx context.Context, e CompletionEvent) (CompletionResponse, error) {
-	return guard(h.log(), e.Event, func() (CompletionResponse, error) {
+	return customresource.Guard(h.Log, resourceName, e.Event, func() (CompletionResponse, error) {
 		if e.RequestType != cfn.RequestCreate {
 			return CompletionResponse{IsComplete: true}, nil
 		}
-		return h.complete(ctx, e)
+		switch e.ResourceType {
+		case ResourceTypeStart:
+			return CompletionResponse{IsComplete: true}, nil
+		case ResourceTypeReady:
+			return h.readyComplete(ctx, e)
+		}
+		return CompletionResponse{}, unknownResourceType(e.Event)
 	})
 }
 
-// guard turns a panic into an error and makes every error one line, because
-// the framework hands the message to CloudFormation as the failure reason.
-func guard[T any](log *slog.Logger, e cfn.Event, run func() (T, error)) (out T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("table restore: internal error (%v); report it with this function's log", r)
-		}
-		if err != nil {
-			err = oneLine{err}
-			log.Error("request failed", "request_type", e.RequestType, "request_id", e.RequestID, "error", err.Error())
-		}
-	}()
-	return run()
+func unknownResourceType(e cfn.Event) error {
+	return fmt.Errorf("table restore %s: ResourceType %q is neither %s (start the restore) nor %s (wait for it): fix the resource's type in the template",
+		e.LogicalResourceID, e.ResourceType, ResourceTypeStart, ResourceTypeReady)
 }
 
-// oneLine is an error whose message has no line breaks.
-type oneLine struct{ err error }
-
-func (o oneLine) Error() string { return strings.Join(strings.Fields(o.err.Error()), " ") }
-func (o oneLine) Unwrap() error { return o.err }
-
-func (h *Handler) log() *slog.Logger {
-	if h.Log != nil {
-		return h.Log
-	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, nil))
-}
+func (h *Handler) log() *slog.Logger { return customresource.Logger(h.Log) }
 
 // deadline bounds one call in this region.
 func (h *Handler) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if h.CallTimeout > 0 {
-		return context.WithTimeout(ctx, h.CallTimeout)
-	}
-	return context.WithTimeout(ctx, defaultTimeout)
+	return customresource.CallContext(ctx, h.CallTimeout)
 }
 
-// restoreData is the Data both responses carry.
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// restoreData is what a restore is: the start resource's Data, and what
+// the ready resource tags the table with.
 type restoreData struct {
 	TableName, TableArn, Source, PointInTime, RecoveryPointArn, SourceTableArn, RestoreJobID string
+	FailoverStartedAt                                                                        string
 }
 
 func (d restoreData) toMap() map[string]string {
-	or := func(s, fallback string) string {
-		if s == "" {
-			return fallback
-		}
-		return s
-	}
 	return map[string]string{
-		DataTableName:        d.TableName,
-		DataTableArn:         or(d.TableArn, none),
-		DataSource:           or(d.Source, SourceExisting),
-		DataPointInTime:      or(d.PointInTime, unknownPoint),
-		DataRecoveryPointArn: or(d.RecoveryPointArn, none),
-		DataSourceTableArn:   or(d.SourceTableArn, none),
-		DataRestoreJobID:     or(d.RestoreJobID, none),
+		DataTableName:         d.TableName,
+		DataTableArn:          or(d.TableArn, none),
+		DataSource:            or(d.Source, SourceExisting),
+		DataPointInTime:       or(d.PointInTime, unknownPoint),
+		DataRecoveryPointArn:  or(d.RecoveryPointArn, none),
+		DataSourceTableArn:    or(d.SourceTableArn, none),
+		DataRestoreJobID:      or(d.RestoreJobID, none),
+		DataFailoverStartedAt: or(d.FailoverStartedAt, none),
 	}
 }
 
-// dataFromEvent reads the Data the framework merged into an isComplete event.
-func dataFromEvent(m map[string]any) restoreData {
-	get := func(key string) string {
-		s, _ := m[key].(string)
-		if s == none {
-			return ""
-		}
-		return s
+func or(s, fallback string) string {
+	if s == "" {
+		return fallback
 	}
-	return restoreData{
-		TableName: get(DataTableName), TableArn: get(DataTableArn), Source: get(DataSource),
-		PointInTime: get(DataPointInTime), RecoveryPointArn: get(DataRecoveryPointArn),
-		SourceTableArn: get(DataSourceTableArn), RestoreJobID: get(DataRestoreJobID),
-	}
+	return s
 }
 
 // dataFromTags rebuilds Data from a table's tags; sourceTableArn fills in
@@ -251,5 +277,5 @@ func dataFromTags(name, arn string, tags map[string]string, sourceTableArn strin
 	return d
 }
 
-// formatTime is the Data and tag form of a point in time.
+// formatTime is the Data, tag and parameter form of a point in time.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/customresource"
 )
 
-// Resource property names, as the CDK side writes them.
+// Property names of the start resource, as the CDK side writes them.
 const (
 	PropTableName           = "TableName"
 	PropSourceTableArn      = "SourceTableArn"
@@ -19,8 +20,32 @@ const (
 	PropRestoreRoleArn      = "RestoreRoleArn"
 	PropSource              = "Source"
 	PropProbeTimeoutSeconds = "ProbeTimeoutSeconds"
-	PropTags                = "Tags"
+	// PropFailoverStartedParameter is the SSM parameter that records when
+	// the failover began: naming.Names.FailoverStartedParameter().
+	PropFailoverStartedParameter = "FailoverStartedParameter"
 )
+
+// Property names of the ready resource besides TableName, Source and
+// SourceTableArn. TableName, Source, PointInTime, RestoreJobId,
+// RecoveryPointArn and SourceTableArn take the start resource's attributes
+// of the same names ("none" and "unknown" count as absent).
+const (
+	PropPointInTime      = "PointInTime"
+	PropRestoreJobID     = "RestoreJobId"
+	PropRecoveryPointArn = "RecoveryPointArn"
+	// PropTags are the template's tags for the table, a map.
+	PropTags = "Tags"
+	// PropWaitMinutes is how long isComplete waits for the restore before
+	// it completes with Status RESTORING, e.g. "50"; DefaultWaitMinutes when
+	// absent. Keep it below the provider's total timeout.
+	PropWaitMinutes = "WaitMinutes"
+)
+
+// DefaultWaitMinutes applies when WaitMinutes is absent.
+const DefaultWaitMinutes = 50
+
+// maxWaitMinutes is the Provider framework's longest total timeout (2 h).
+const maxWaitMinutes = 120
 
 // defaultProbeTimeout applies when ProbeTimeoutSeconds is absent.
 const defaultProbeTimeout = 5 * time.Second
@@ -33,9 +58,11 @@ var (
 	// arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME
 	tableArnPattern = regexp.MustCompile(`^arn:(aws[a-z-]*):dynamodb:([a-z0-9-]+):([0-9]{12}):table/([a-zA-Z0-9_.-]{3,255})$`)
 	roleArnPattern  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/\S+$`)
+	// A hierarchical SSM parameter name: /a/b/c.
+	parameterNamePattern = regexp.MustCompile(`^(/[a-zA-Z0-9_.-]+)+$`)
 )
 
-// properties are the validated ResourceProperties of one event.
+// properties are the validated ResourceProperties of a start event.
 type properties struct {
 	TableName      string
 	SourceTableArn string
@@ -44,7 +71,8 @@ type properties struct {
 	RestoreRoleArn string
 	Source         string // config.RestoreAuto, RestorePITR or RestoreBackup
 	ProbeTimeout   time.Duration
-	Tags           map[string]string
+	// FailoverStartedParameter names the SSM parameter of the start time.
+	FailoverStartedParameter string
 
 	// partition and account come from SourceTableArn; the restored table
 	// lives in the same account.
@@ -56,20 +84,7 @@ type properties struct {
 func parseProperties(raw map[string]any) (properties, error) {
 	var p properties
 	var err error
-	text := func(key string) string {
-		if err != nil {
-			return ""
-		}
-		v, present := raw[key]
-		if !present || v == nil {
-			return ""
-		}
-		s, ok := v.(string)
-		if !ok {
-			err = fmt.Errorf("property %s is %v (%T): give a string", key, v, v)
-		}
-		return strings.TrimSpace(s)
-	}
+	text := textReader(raw, &err)
 	p.TableName = text(PropTableName)
 	p.SourceTableArn = text(PropSourceTableArn)
 	p.SourceRegion = text(PropSourceRegion)
@@ -77,6 +92,7 @@ func parseProperties(raw map[string]any) (properties, error) {
 	p.RestoreRoleArn = text(PropRestoreRoleArn)
 	p.Source = text(PropSource)
 	timeout := text(PropProbeTimeoutSeconds)
+	p.FailoverStartedParameter = text(PropFailoverStartedParameter)
 	if err != nil {
 		return p, err
 	}
@@ -115,6 +131,84 @@ func parseProperties(raw map[string]any) (properties, error) {
 		if perr != nil || p.ProbeTimeout <= 0 || p.ProbeTimeout > maxProbeTimeout {
 			return p, fmt.Errorf("property ProbeTimeoutSeconds is %q: give seconds above 0 and at most %d, e.g. \"5\"", timeout, int(maxProbeTimeout.Seconds()))
 		}
+	}
+	if len(p.FailoverStartedParameter) > 1011 || !parameterNamePattern.MatchString(p.FailoverStartedParameter) {
+		return p, fmt.Errorf("property FailoverStartedParameter is %q: give the SSM parameter that records the failover start, e.g. /dr-analytics/failover/started-at (naming.Names.FailoverStartedParameter)", p.FailoverStartedParameter)
+	}
+	return p, nil
+}
+
+// textReader reads string properties until the first error, which it keeps
+// in *err, so a parser reads every property and checks once.
+func textReader(raw map[string]any, err *error) func(key string) string {
+	return func(key string) string {
+		if *err != nil {
+			return ""
+		}
+		s, e := customresource.StringProperty(raw, key)
+		*err = e
+		return s
+	}
+}
+
+// readyProperties are the validated ResourceProperties of a ready event.
+type readyProperties struct {
+	TableName string
+	// restore says how the table came to be, for its tags; its TableArn
+	// is unset.
+	restore restoreData
+	Tags    map[string]string
+	Wait    time.Duration
+}
+
+// parseReadyProperties validates a ready resource's properties, which
+// mostly come from the start resource's attributes.
+func parseReadyProperties(raw map[string]any) (readyProperties, error) {
+	var p readyProperties
+	var err error
+	text := textReader(raw, &err)
+	// "none" and "unknown" are the start resource's words for absent.
+	attribute := func(key string) string {
+		s := text(key)
+		if s == none || s == unknownPoint {
+			return ""
+		}
+		return s
+	}
+	p.TableName = text(PropTableName)
+	d := restoreData{
+		TableName: p.TableName, Source: text(PropSource), PointInTime: attribute(PropPointInTime),
+		RestoreJobID: attribute(PropRestoreJobID), RecoveryPointArn: attribute(PropRecoveryPointArn),
+		SourceTableArn: attribute(PropSourceTableArn),
+	}
+	wait := text(PropWaitMinutes)
+	if err != nil {
+		return p, err
+	}
+	if !tableNamePattern.MatchString(p.TableName) {
+		return p, fmt.Errorf("property TableName is %q: give the start resource's TableName attribute (3-255 of a-z A-Z 0-9 _ . -)", p.TableName)
+	}
+	switch d.Source {
+	case SourcePITR, SourceBackup, SourceExisting:
+	default:
+		return p, fmt.Errorf("property Source is %q: give the start resource's Source attribute (pitr, backup or existing)", d.Source)
+	}
+	if d.PointInTime != "" {
+		if _, perr := time.Parse(time.RFC3339, d.PointInTime); perr != nil {
+			return p, fmt.Errorf("property PointInTime is %q: give the start resource's PointInTime attribute (RFC 3339, or unknown)", d.PointInTime)
+		}
+	}
+	if d.SourceTableArn != "" && !tableArnPattern.MatchString(d.SourceTableArn) {
+		return p, fmt.Errorf("property SourceTableArn is %q: give the start resource's SourceTableArn attribute, arn:aws:dynamodb:REGION:ACCOUNT:table/NAME", d.SourceTableArn)
+	}
+	p.restore = d
+	p.Wait = DefaultWaitMinutes * time.Minute
+	if wait != "" {
+		minutes, perr := strconv.ParseFloat(wait, 64)
+		if perr != nil || minutes <= 0 || minutes > maxWaitMinutes {
+			return p, fmt.Errorf("property WaitMinutes is %q: give minutes above 0 and at most %d, below the provider's total timeout, e.g. \"%d\"", wait, maxWaitMinutes, DefaultWaitMinutes)
+		}
+		p.Wait = time.Duration(minutes * float64(time.Minute))
 	}
 	p.Tags, err = parseTags(raw[PropTags])
 	return p, err

@@ -25,6 +25,23 @@ const backupResourceType = "DynamoDB"
 // maxPages stops a listing whose service keeps handing out tokens.
 const maxPages = 1000
 
+// startOnEvent serves the start resource: Create starts (or adopts) the
+// restore, Update reports the table, Delete keeps it.
+func (h *Handler) startOnEvent(ctx context.Context, e cfn.Event) (Response, error) {
+	switch e.RequestType {
+	case cfn.RequestCreate:
+		return h.create(ctx, e)
+	case cfn.RequestUpdate:
+		return h.update(ctx, e)
+	}
+	h.log().Info("delete leaves the table in place", "table", e.PhysicalResourceID, "request_id", e.RequestID)
+	return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
+}
+
+// create adopts the table or starts its restore, then records the failover
+// start. The record comes after the restore started, so an attempt that
+// could not start one leaves no trace; traffic moves only after this
+// resource succeeds, so the recorded time is before any write in this region.
 func (h *Handler) create(ctx context.Context, e cfn.Event) (Response, error) {
 	p, err := parseProperties(e.ResourceProperties)
 	if err != nil {
@@ -62,8 +79,14 @@ func (h *Handler) create(ctx context.Context, e cfn.Event) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	h.log().Info("restore started", "table", p.TableName, "source", data.Source, "point_in_time", data.PointInTime,
-		"recovery_point_arn", data.RecoveryPointArn, "restore_job_id", data.RestoreJobID)
+	if table == nil {
+		h.log().Info("restore started", "table", p.TableName, "source", data.Source, "point_in_time", data.PointInTime,
+			"recovery_point_arn", data.RecoveryPointArn, "restore_job_id", data.RestoreJobID)
+	}
+	data.FailoverStartedAt, err = h.recordFailoverStart(ctx, p.FailoverStartedParameter)
+	if err != nil {
+		return Response{}, fmt.Errorf("restore table %s: %w and deploy again; the table (source %s) is kept and the next deploy adopts it", p.TableName, err, data.Source)
+	}
 	return Response{PhysicalResourceID: p.TableName, Data: data.toMap()}, nil
 }
 
@@ -76,6 +99,14 @@ func (h *Handler) adopt(ctx context.Context, table *types.TableDescription, p pr
 		return restoreData{}, fmt.Errorf("adopt existing table %s: read its tags: %w; allow dynamodb:ListTagsOfResource and deploy again", p.TableName, err)
 	}
 	d := dataFromTags(p.TableName, arn, tags, p.SourceTableArn)
+	if s := table.RestoreSummary; d.Source == "" && s != nil && s.SourceTableArn != nil {
+		// Restored from PITR by an earlier attempt that ended before the
+		// ready resource tagged it: the restore summary still says so.
+		d.Source, d.SourceTableArn = SourcePITR, aws.ToString(s.SourceTableArn)
+		if d.PointInTime == "" && s.RestoreDateTime != nil {
+			d.PointInTime = formatTime(*s.RestoreDateTime)
+		}
+	}
 	if d.Source == "" {
 		d.Source = SourceExisting
 	}
@@ -248,7 +279,12 @@ func (h *Handler) update(ctx context.Context, e cfn.Event) (Response, error) {
 		return Response{}, fmt.Errorf("update table restore %s: read its tags: %w; allow dynamodb:ListTagsOfResource and deploy again", name, err)
 	}
 	source, _ := e.ResourceProperties[PropSourceTableArn].(string)
-	return Response{PhysicalResourceID: e.PhysicalResourceID, Data: dataFromTags(name, arn, tags, source).toMap()}, nil
+	d := dataFromTags(name, arn, tags, source)
+	parameter, _ := e.ResourceProperties[PropFailoverStartedParameter].(string)
+	if d.FailoverStartedAt, err = h.readFailoverStart(ctx, parameter); err != nil {
+		return Response{}, fmt.Errorf("update table restore %s: %w and deploy again", name, err)
+	}
+	return Response{PhysicalResourceID: e.PhysicalResourceID, Data: d.toMap()}, nil
 }
 
 // changedProperties lists the property names whose values differ.

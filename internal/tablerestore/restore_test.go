@@ -2,6 +2,7 @@ package tablerestore_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +50,9 @@ func TestCreateRestoresPointInTimeWhenPrimaryAnswers(t *testing.T) {
 	assertData(t, resp.Data, map[string]string{
 		"TableName": tableName, "TableArn": targetArn, "Source": "pitr",
 		"PointInTime": "2025-06-01T11:59:00Z", "SourceTableArn": sourceArn,
-		"RecoveryPointArn": "none", "RestoreJobId": "none",
+		"RecoveryPointArn": "none", "RestoreJobId": "none", "FailoverStartedAt": "2025-06-01T12:00:05Z",
 	})
+	assertRecorded(t, w, failoverAt)
 }
 
 // vaultWithPoints fills the vault with recovery points around the newest
@@ -141,8 +143,9 @@ func TestCreateRestoresNewestCompletedRecoveryPointWhenPrimaryIsDown(t *testing.
 			assertData(t, resp.Data, map[string]string{
 				"TableName": tableName, "TableArn": targetArn, "Source": "backup",
 				"PointInTime": "2025-06-01T11:00:00Z", "RecoveryPointArn": newest.Arn,
-				"SourceTableArn": sourceArn, "RestoreJobId": "restore-job-0001",
+				"SourceTableArn": sourceArn, "RestoreJobId": "restore-job-0001", "FailoverStartedAt": "2025-06-01T12:00:05Z",
 			})
+			assertRecorded(t, w, failoverAt)
 			if !strings.Contains(w.logs.String(), tc.logReason) {
 				t.Errorf("log does not give the fallback reason %q:\n%s", tc.logReason, w.logs)
 			}
@@ -175,6 +178,7 @@ func TestCreateWithForcedPITRFailsClearlyWhenPrimaryIsDown(t *testing.T) {
 				t.Errorf("error does not say what to do: %v", err)
 			}
 			assertNoWrites(t, w)
+			assertNotRecorded(t, w)
 			if ops := w.backup.Ops(); len(ops) != 0 {
 				t.Errorf("forced pitr touched AWS Backup: %v", ops)
 			}
@@ -217,15 +221,17 @@ func TestCreateFailsClearlyWithoutCompletedRecoveryPoint(t *testing.T) {
 				t.Errorf("auto error does not say why PITR was not used: %v", err)
 			}
 			assertNoWrites(t, w)
+			assertNotRecorded(t, w)
 		})
 	}
 }
 
 func TestCreateAdoptsExistingTableWithoutRestoring(t *testing.T) {
 	cases := []struct {
-		name string
-		tags map[string]string
-		want map[string]string
+		name  string
+		tags  map[string]string
+		table awsfake.Table
+		want  map[string]string
 	}{
 		{
 			name: "tagged by an earlier restore",
@@ -237,7 +243,7 @@ func TestCreateAdoptsExistingTableWithoutRestoring(t *testing.T) {
 			want: map[string]string{
 				"TableName": tableName, "TableArn": targetArn, "Source": "backup",
 				"PointInTime": "2025-05-31T23:00:00Z", "RecoveryPointArn": "arn:aws:backup:us-west-2:123456789012:recovery-point:earlier",
-				"SourceTableArn": sourceArn, "RestoreJobId": "job-earlier",
+				"SourceTableArn": sourceArn, "RestoreJobId": "job-earlier", "FailoverStartedAt": "2025-06-01T12:00:05Z",
 			},
 		},
 		{
@@ -245,6 +251,16 @@ func TestCreateAdoptsExistingTableWithoutRestoring(t *testing.T) {
 			want: map[string]string{
 				"TableName": tableName, "TableArn": targetArn, "Source": "existing",
 				"PointInTime": "unknown", "RecoveryPointArn": "none", "SourceTableArn": sourceArn, "RestoreJobId": "none",
+				"FailoverStartedAt": "2025-06-01T12:00:05Z",
+			},
+		},
+		{
+			name:  "restored from PITR by an earlier attempt that did not tag it",
+			table: awsfake.Table{RestoredFrom: sourceArn, RestoredTo: restoredTo, Status: "CREATING"},
+			want: map[string]string{
+				"TableName": tableName, "TableArn": targetArn, "Source": "pitr",
+				"PointInTime": "2025-06-01T11:59:00Z", "RecoveryPointArn": "none", "SourceTableArn": sourceArn, "RestoreJobId": "none",
+				"FailoverStartedAt": "2025-06-01T12:00:05Z",
 			},
 		},
 	}
@@ -254,12 +270,15 @@ func TestCreateAdoptsExistingTableWithoutRestoring(t *testing.T) {
 			w.primaryHasPITR(probeLatest)
 			vaultWithPoints(w)
 			w.dynamo.SetTagPageSize(2)
-			w.dynamo.PutTable(awsfake.Table{Name: tableName, Tags: tc.tags})
+			table := tc.table
+			table.Name, table.Tags = tableName, tc.tags
+			w.dynamo.PutTable(table)
 
 			_, resp := mustCreate(t, w, properties(nil))
 
 			assertData(t, resp.Data, tc.want)
 			assertNoWrites(t, w)
+			assertRecorded(t, w, failoverAt)
 			if ops := w.primary.Ops(); len(ops) != 0 {
 				t.Errorf("adopting probed the primary: %v", ops)
 			}
@@ -273,6 +292,7 @@ func TestUpdateNeverRestoresAndKeepsDataFromTags(t *testing.T) {
 	w.dynamo.PutTable(awsfake.Table{Name: tableName, PITR: true, DeletionProtection: true, Tags: map[string]string{
 		"dr:restore-source": "pitr", "dr:restore-point": "2025-06-01T11:59:00Z", "dr:source-table-arn": sourceArn,
 	}})
+	w.ssm.PutParameter(awsfake.Parameter{Name: startedParameter, Value: "2025-06-01T11:30:00Z"})
 	e := event(cfn.RequestUpdate, properties(map[string]any{"Source": "backup", "TableName": "renamed-table"}))
 	e.PhysicalResourceID = tableName
 	e.OldResourceProperties = properties(nil)
@@ -287,9 +307,12 @@ func TestUpdateNeverRestoresAndKeepsDataFromTags(t *testing.T) {
 	}
 	assertData(t, resp.Data, map[string]string{
 		"TableName": tableName, "TableArn": targetArn, "Source": "pitr", "PointInTime": "2025-06-01T11:59:00Z",
-		"RecoveryPointArn": "none", "SourceTableArn": sourceArn, "RestoreJobId": "none",
+		"RecoveryPointArn": "none", "SourceTableArn": sourceArn, "RestoreJobId": "none", "FailoverStartedAt": "2025-06-01T11:30:00Z",
 	})
 	assertNoWrites(t, w)
+	if ops := w.ssm.Ops(); !slices.Equal(ops, []string{"GetParameter"}) {
+		t.Errorf("Update called SSM %v, want only [GetParameter]", ops)
+	}
 	if ops := w.primary.Ops(); len(ops) != 0 {
 		t.Errorf("Update probed the primary: %v", ops)
 	}
@@ -336,7 +359,7 @@ func TestDeleteLeavesTableInPlace(t *testing.T) {
 			if resp.PhysicalResourceID != physicalID {
 				t.Errorf("PhysicalResourceId = %q, want the unchanged %q", resp.PhysicalResourceID, physicalID)
 			}
-			for _, s := range []interface{ Ops() []string }{w.primary, w.dynamo, w.backup} {
+			for _, s := range []interface{ Ops() []string }{w.primary, w.dynamo, w.backup, w.ssm} {
 				if ops := s.Ops(); len(ops) != 0 {
 					t.Errorf("Delete made AWS calls: %v", ops)
 				}

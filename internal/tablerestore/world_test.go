@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/naming"
 	"github.com/dr-analytics/drplan/internal/tablerestore"
 )
 
@@ -26,18 +27,29 @@ const (
 	vaultName    = "dr-analytics-vault"
 	roleArn      = "arn:aws:iam::123456789012:role/dr-analytics-restore"
 	logicalID    = "AggregatesTable"
+	readyID      = "AggregatesTableReady"
+	readyPhysID  = "ready-" + tableName
 	sourceArn    = "arn:aws:dynamodb:us-east-1:123456789012:table/dr-analytics-aggregates"
 	targetArn    = "arn:aws:dynamodb:us-west-2:123456789012:table/dr-analytics-aggregates"
 )
 
+// startedParameter is where the failover start time is recorded.
+var startedParameter = naming.Names{Prefix: "dr-analytics", Account: account}.FailoverStartedParameter()
+
+// failoverAt is the handler's clock at the start of every test.
+var failoverAt = time.Date(2025, 6, 1, 12, 0, 5, 0, time.UTC)
+
 // world is both regions as the failover sees them: the primary region's
-// DynamoDB (alive, hanging or dead), and this region's DynamoDB and Backup.
+// DynamoDB (alive, hanging or dead), and this region's DynamoDB, Backup and
+// SSM, with the handler's clock.
 type world struct {
 	primary *awsfake.DynamoDB
 	dynamo  *awsfake.DynamoDB
 	backup  *awsfake.Backup
+	ssm     *awsfake.SSM
 	h       *tablerestore.Handler
 	logs    *syncBuffer
+	now     time.Time
 }
 
 // newWorld starts the fakes; primaryEndpoint overrides where the probe goes
@@ -48,7 +60,9 @@ func newWorld(t *testing.T, primaryEndpoint string) *world {
 		primary: awsfake.NewDynamoDB(t, primary, account),
 		dynamo:  awsfake.NewDynamoDB(t, backupRegion, account),
 		backup:  awsfake.NewBackup(t, backupRegion, account),
+		ssm:     awsfake.NewSSM(t, backupRegion),
 		logs:    &syncBuffer{},
+		now:     failoverAt,
 	}
 	if primaryEndpoint == "" {
 		primaryEndpoint = w.primary.URL()
@@ -63,32 +77,56 @@ func newWorld(t *testing.T, primaryEndpoint string) *world {
 			return awsfake.DynamoDBClient(primaryEndpoint, region)
 		},
 		Backup:      w.backup.Client(),
+		SSM:         w.ssm.Client(),
 		Region:      backupRegion,
 		CallTimeout: 5 * time.Second,
+		Now:         func() time.Time { return w.now },
 		Log:         slog.New(slog.NewJSONHandler(w.logs, nil)),
 	}
 	return w
 }
+
+// advance moves the handler's clock on.
+func (w *world) advance(d time.Duration) { w.now = w.now.Add(d) }
 
 // primaryHasPITR gives the primary table PITR with a latest restorable time.
 func (w *world) primaryHasPITR(latest time.Time) {
 	w.primary.PutTable(awsfake.Table{Name: tableName, PITR: true, LatestRestorable: latest})
 }
 
-// properties are valid ResourceProperties with overrides; a nil override
-// value removes the key.
+// properties are valid start ResourceProperties with overrides; a nil
+// override value removes the key.
 func properties(overrides map[string]any) map[string]any {
-	p := map[string]any{
-		"ServiceToken":        "arn:aws:lambda:us-west-2:123456789012:function:provider",
-		"TableName":           tableName,
-		"SourceTableArn":      sourceArn,
-		"SourceRegion":        primary,
-		"VaultName":           vaultName,
-		"RestoreRoleArn":      roleArn,
-		"Source":              "auto",
-		"ProbeTimeoutSeconds": "0.2",
-		"Tags":                map[string]any{"team": "analytics", "env": "dr"},
-	}
+	return override(map[string]any{
+		"ServiceToken":             "arn:aws:lambda:us-west-2:123456789012:function:provider",
+		"TableName":                tableName,
+		"SourceTableArn":           sourceArn,
+		"SourceRegion":             primary,
+		"VaultName":                vaultName,
+		"RestoreRoleArn":           roleArn,
+		"Source":                   "auto",
+		"ProbeTimeoutSeconds":      "0.2",
+		"FailoverStartedParameter": startedParameter,
+	}, overrides)
+}
+
+// readyProperties are the ready resource's properties as the template
+// passes them: the start resource's attributes, the tags and the wait.
+func readyProperties(start tablerestore.Response, overrides map[string]any) map[string]any {
+	return override(map[string]any{
+		"ServiceToken":     "arn:aws:lambda:us-west-2:123456789012:function:provider",
+		"TableName":        start.Data["TableName"],
+		"Source":           start.Data["Source"],
+		"PointInTime":      start.Data["PointInTime"],
+		"RestoreJobId":     start.Data["RestoreJobId"],
+		"RecoveryPointArn": start.Data["RecoveryPointArn"],
+		"SourceTableArn":   start.Data["SourceTableArn"],
+		"Tags":             map[string]any{"team": "analytics", "env": "dr"},
+		"WaitMinutes":      "50",
+	}, overrides)
+}
+
+func override(p, overrides map[string]any) map[string]any {
 	for k, v := range overrides {
 		if v == nil {
 			delete(p, k)
@@ -99,6 +137,14 @@ func properties(overrides map[string]any) map[string]any {
 	return p
 }
 
+// readyEvent is an event of the ready resource.
+func readyEvent(requestType cfn.RequestType, props map[string]any) cfn.Event {
+	e := event(requestType, props)
+	e.ResourceType, e.LogicalResourceID = "Custom::TableRestoreReady", readyID
+	return e
+}
+
+// event is an event of the start resource.
 func event(requestType cfn.RequestType, props map[string]any) cfn.Event {
 	return cfn.Event{
 		RequestType:        requestType,
@@ -119,6 +165,20 @@ func completion(e cfn.Event, resp tablerestore.Response) tablerestore.Completion
 		data[k] = v
 	}
 	return tablerestore.CompletionEvent{Event: e, Data: data}
+}
+
+// mustWait creates the start resource, then the ready resource from its
+// attributes (readyOverrides applied), and returns the start response
+// and the ready resource's first isComplete event.
+func mustWait(t *testing.T, w *world, startProps, readyOverrides map[string]any) (tablerestore.Response, tablerestore.CompletionEvent) {
+	t.Helper()
+	_, start := mustCreate(t, w, startProps)
+	e := readyEvent(cfn.RequestCreate, readyProperties(start, readyOverrides))
+	resp, err := w.h.OnEvent(context.Background(), e)
+	if err != nil {
+		t.Fatalf("ready Create: %v", err)
+	}
+	return start, completion(e, resp)
 }
 
 func mustCreate(t *testing.T, w *world, props map[string]any) (cfn.Event, tablerestore.Response) {
@@ -156,7 +216,7 @@ func assertData(t *testing.T, got, want map[string]string) {
 }
 
 // assertNoWrites fails if any fake saw a call that creates, changes or
-// deletes anything.
+// deletes a table, a restore or a recovery point.
 func assertNoWrites(t *testing.T, w *world) {
 	t.Helper()
 	for _, s := range []interface{ Ops() []string }{w.primary, w.dynamo, w.backup} {
@@ -165,6 +225,27 @@ func assertNoWrites(t *testing.T, w *world) {
 				t.Errorf("unexpected write call %s", op)
 			}
 		}
+	}
+}
+
+// assertRecorded fails unless the failover start parameter holds want,
+// written once.
+func assertRecorded(t *testing.T, w *world, want time.Time) {
+	t.Helper()
+	p, ok := w.ssm.Parameter(startedParameter)
+	if !ok {
+		t.Fatalf("parameter %s not recorded", startedParameter)
+	}
+	if p.Value != want.Format(time.RFC3339) || p.Type != "String" || p.Version != 1 {
+		t.Errorf("parameter %s = %q (%s, version %d), want %q (String, version 1)", startedParameter, p.Value, p.Type, p.Version, want.Format(time.RFC3339))
+	}
+}
+
+// assertNotRecorded fails if the failover start parameter exists.
+func assertNotRecorded(t *testing.T, w *world) {
+	t.Helper()
+	if p, ok := w.ssm.Parameter(startedParameter); ok {
+		t.Errorf("parameter %s recorded as %q by an attempt that started no restore", startedParameter, p.Value)
 	}
 }
 

@@ -6,8 +6,9 @@
 // Guarantees: it only ever changes the traffic dial of the one endpoint
 // group in PrimaryRegion; a missing group (nothing to drain) or, on Delete,
 // a missing listener is success; every call goes to the Global Accelerator
-// control plane in us-west-2 with a deadline; every failure is a one-line
-// error naming the listener and what to do.
+// control plane (config.GlobalAcceleratorControlRegion) with a deadline; it
+// never panics out, and every failure is a one-line error naming the
+// listener and what to do (see internal/customresource).
 package trafficdial
 
 import (
@@ -15,21 +16,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator/types"
-)
 
-// ControlPlaneRegion is where Global Accelerator's API lives, whatever the
-// region of the accelerator's endpoints or of this function.
-const ControlPlaneRegion = "us-west-2"
+	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/customresource"
+)
 
 // Resource property names.
 const (
@@ -48,11 +46,11 @@ const (
 )
 
 const (
-	none           = "none"
-	found          = "found"
-	restoredDial   = float32(100)
-	defaultTimeout = 20 * time.Second
-	maxPages       = 1000
+	none         = "none"
+	found        = "found"
+	restoredDial = float32(100)
+	maxPages     = 1000
+	resourceName = "traffic dial"
 )
 
 var (
@@ -62,16 +60,14 @@ var (
 )
 
 // Response is the onEvent answer to the Provider framework.
-type Response struct {
-	PhysicalResourceID string            `json:"PhysicalResourceId"`
-	Data               map[string]string `json:"Data,omitempty"`
-}
+type Response = customresource.Response
 
 // Handler serves onEvent.
 type Handler struct {
-	// GlobalAccelerator must be a client for ControlPlaneRegion.
+	// GlobalAccelerator must be a client for
+	// config.GlobalAcceleratorControlRegion.
 	GlobalAccelerator *globalaccelerator.Client
-	// CallTimeout bounds each call; 20s when zero.
+	// CallTimeout bounds each call; customresource.DefaultCallTimeout when zero.
 	CallTimeout time.Duration
 	// Log receives one JSON line per notable event; stdout when nil.
 	Log *slog.Logger
@@ -80,7 +76,7 @@ type Handler struct {
 // New builds a Handler whose client talks to the control plane region.
 func New(cfg aws.Config) *Handler {
 	return &Handler{GlobalAccelerator: globalaccelerator.NewFromConfig(cfg, func(o *globalaccelerator.Options) {
-		o.Region = ControlPlaneRegion
+		o.Region = config.GlobalAcceleratorControlRegion
 	})}
 }
 
@@ -92,17 +88,7 @@ type properties struct {
 
 func parseProperties(raw map[string]any) (properties, error) {
 	var p properties
-	text := func(key string) (string, error) {
-		v, present := raw[key]
-		if !present || v == nil {
-			return "", nil
-		}
-		s, ok := v.(string)
-		if !ok {
-			return "", fmt.Errorf("property %s is %v (%T): give a string", key, v, v)
-		}
-		return strings.TrimSpace(s), nil
-	}
+	text := func(key string) (string, error) { return customresource.StringProperty(raw, key) }
 	var err error
 	if p.ListenerArn, err = text(PropListenerArn); err != nil {
 		return p, err
@@ -136,16 +122,11 @@ func parseProperties(raw map[string]any) (properties, error) {
 func (p properties) physicalID() string { return "dial-" + p.listenerID + "-" + p.PrimaryRegion }
 
 // OnEvent sets the dial on Create and Update and resets it to 100 on Delete.
-func (h *Handler) OnEvent(ctx context.Context, e cfn.Event) (resp Response, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("traffic dial: internal error (%v); report it with this function's log", r)
-		}
-		if err != nil {
-			err = oneLine{err}
-			h.log().Error("request failed", "request_type", e.RequestType, "request_id", e.RequestID, "error", err.Error())
-		}
-	}()
+func (h *Handler) OnEvent(ctx context.Context, e cfn.Event) (Response, error) {
+	return customresource.Guard(h.Log, resourceName, e, func() (Response, error) { return h.onEvent(ctx, e) })
+}
+
+func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
 	p, perr := parseProperties(e.ResourceProperties)
 	switch e.RequestType {
 	case cfn.RequestCreate, cfn.RequestUpdate:
@@ -164,7 +145,7 @@ func (h *Handler) OnEvent(ctx context.Context, e cfn.Event) (resp Response, err 
 		resp.PhysicalResourceID = e.PhysicalResourceID
 		return resp, err
 	}
-	return Response{}, fmt.Errorf("traffic dial: RequestType %q is not Create, Update or Delete", e.RequestType)
+	return Response{}, customresource.UnknownRequestType(resourceName, e.RequestType)
 }
 
 // set moves the primary group's dial to want. With missingListenerOK (on
@@ -180,7 +161,7 @@ func (h *Handler) set(ctx context.Context, p properties, want float32, missingLi
 		return resp, nil
 	}
 	if err != nil {
-		return Response{}, fmt.Errorf("set traffic dial of %s on listener %s: list endpoint groups in %s: %w; check ListenerArn and allow globalaccelerator:ListEndpointGroups", p.PrimaryRegion, p.ListenerArn, ControlPlaneRegion, err)
+		return Response{}, fmt.Errorf("set traffic dial of %s on listener %s: list endpoint groups in %s: %w; check ListenerArn and allow globalaccelerator:ListEndpointGroups", p.PrimaryRegion, p.ListenerArn, config.GlobalAcceleratorControlRegion, err)
 	}
 	if group == nil {
 		h.log().Info("no endpoint group in the primary region; nothing to drain", "listener_arn", p.ListenerArn, "region", p.PrimaryRegion)
@@ -239,22 +220,7 @@ func (h *Handler) primaryGroup(ctx context.Context, p properties) (*types.Endpoi
 func formatDial(v float32) string { return strconv.FormatFloat(float64(v), 'f', -1, 32) }
 
 func (h *Handler) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if h.CallTimeout > 0 {
-		return context.WithTimeout(ctx, h.CallTimeout)
-	}
-	return context.WithTimeout(ctx, defaultTimeout)
+	return customresource.CallContext(ctx, h.CallTimeout)
 }
 
-func (h *Handler) log() *slog.Logger {
-	if h.Log != nil {
-		return h.Log
-	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, nil))
-}
-
-// oneLine is an error whose message has no line breaks: the framework hands
-// it to CloudFormation as the failure reason.
-type oneLine struct{ err error }
-
-func (o oneLine) Error() string { return strings.Join(strings.Fields(o.err.Error()), " ") }
-func (o oneLine) Unwrap() error { return o.err }
+func (h *Handler) log() *slog.Logger { return customresource.Logger(h.Log) }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/trafficdial"
 )
@@ -271,8 +272,16 @@ func TestEveryFailureIsOneLineNamingTheListener(t *testing.T) {
 
 func TestClientTalksToControlPlaneRegion(t *testing.T) {
 	h := trafficdial.New(aws.Config{Region: "eu-central-1"})
-	if got := h.GlobalAccelerator.Options().Region; got != "us-west-2" {
-		t.Errorf("Global Accelerator client region = %q, want us-west-2", got)
+	if got := h.GlobalAccelerator.Options().Region; got != config.GlobalAcceleratorControlRegion {
+		t.Errorf("Global Accelerator client region = %q, want %q", got, config.GlobalAcceleratorControlRegion)
+	}
+}
+
+func TestPanicBecomesError(t *testing.T) {
+	h := trafficdial.Handler{Log: slog.New(slog.DiscardHandler)} // no client: the first call panics
+	_, err := h.OnEvent(context.Background(), event(cfn.RequestCreate, props(nil)))
+	if err == nil || !strings.Contains(err.Error(), "traffic dial: internal error") {
+		t.Errorf("error = %v, want an internal error instead of a panic", err)
 	}
 }
 

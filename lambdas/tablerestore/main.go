@@ -1,6 +1,8 @@
 // Command tablerestore is the failover table restore custom resource Lambda.
-// One binary serves both Provider framework calls; HANDLER=onEvent or
-// HANDLER=isComplete picks which. See internal/tablerestore.
+// One binary serves both resource types (Custom::TableRestore and
+// Custom::TableRestoreReady) and both Provider framework calls;
+// HANDLER=onEvent or HANDLER=isComplete picks the call. See
+// internal/tablerestore.
 package main
 
 import (
