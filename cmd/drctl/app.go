@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/failback"
 	"github.com/dr-analytics/drplan/internal/readiness"
 )
@@ -61,10 +62,11 @@ Usage:
       Readiness checklist for both regions (OK / WARN / FAIL per line) and the
       estimated RPO right now. Exits 1 when any line FAILs.
   drctl failback [-dry-run] [-since RFC3339] [-workers 32] [-segments 8]
-                 [-drain-timeout 30m] [-progress]
+                 [-drain-timeout 30m] [-compaction-timeout 1h] [-progress]
       Brings traffic and everything written during the disaster back to the
       primary region: dials, drain, copy objects, merge table items, repair
-      partitions, report. Every step is idempotent: run it again to resume.
+      partitions, recompact the days since failover, clear the failover
+      record, report. Every step is idempotent: run it again to resume.
   drctl repair-partitions -region REGION [-since RFC3339]
       Registers every Glue partition missing from a region's catalog for the
       objects under raw/ and compacted/ in that region's data buckets.
@@ -254,17 +256,19 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 	var c configFlags
 	c.register(fs)
 	var since timeFlag
-	fs.Var(&since, "since", "failover time (RFC 3339); default: the creation time of BackupFailoverStack")
+	fs.Var(&since, "since", "failover time (RFC 3339); default: the earlier of the first failover attempt's start (recorded in SSM) and BackupFailoverStack's creation")
 	dryRun := fs.Bool("dry-run", false, "read and report what would be done; change nothing")
 	workers := fs.Int("workers", 32, "objects copied in parallel (1-1024)")
 	segments := fs.Int("segments", 8, "parallel scan segments of the backup table (1-1000)")
 	drainTimeout := fs.Duration("drain-timeout", 30*time.Minute, "how long to wait for the backup stream and Firehose to drain")
 	drainPoll := fs.Duration("drain-poll", 30*time.Second, "interval between looks at the backup pipeline's metrics")
+	compactionTimeout := fs.Duration("compaction-timeout", time.Hour, "how long to wait for the primary's compaction of the days since failover")
+	compactionPoll := fs.Duration("compaction-poll", 30*time.Second, "interval between looks at the compaction executions")
 	partSize := fs.Int64("part-size", failback.DefaultPartSize>>20, "part size in MiB of multipart copies of objects over 5 GiB (5-5120)")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of the pre-flight calls (credentials, primary region)")
 	progress := fs.Bool("progress", false, "draw progress bars on stderr even when it is not a terminal")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: drctl failback [flags]\n\nSets the traffic dials back, waits for the backup pipeline to drain, copies objects written\nduring the disaster back to the primary buckets, merges the backup region's table items into\nthe primary table and repairs the primary's partitions. Resumable: run it again after an error.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: drctl failback [flags]\n\nSets the traffic dials back, waits for the backup pipeline to drain, copies objects written\nduring the disaster back to the primary buckets, merges the backup region's table items into\nthe primary table, repairs the primary's partitions, recompacts every whole day since the\nfailover in the primary and, once everything matches, deletes the recorded failover start.\nResumable: run it again after an error.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code := parse(fs, args, env); code >= 0 {
@@ -280,6 +284,8 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 		{*segments >= 1 && *segments <= 1000, "segments", "a whole number from 1 to 1000", *segments},
 		{*drainTimeout > 0, "drain-timeout", "a positive duration such as 30m", *drainTimeout},
 		{*drainPoll > 0, "drain-poll", "a positive duration such as 30s", *drainPoll},
+		{*compactionTimeout > 0, "compaction-timeout", "a positive duration such as 1h", *compactionTimeout},
+		{*compactionPoll > 0, "compaction-poll", "a positive duration such as 30s", *compactionPoll},
 		{*partSize >= 5 && *partSize <= 5120, "part-size", "MiB from 5 to 5120", *partSize},
 		{*timeout > 0, "timeout", "a positive duration such as 10s", *timeout},
 		{since.t.IsZero() || !since.t.After(env.now()), "since", "a time in the past", since.String()},
@@ -304,7 +310,8 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 		GlobalAccelerator: clients.globalAccelerator(), STS: clients.sts(cfg.BackupRegion),
 		Since: since.t, DryRun: *dryRun, Workers: *workers, Segments: *segments,
 		DrainTimeout: *drainTimeout, DrainPoll: *drainPoll, PreflightTimeout: *timeout,
-		PartSize: *partSize << 20, Now: env.now, Retry: failback.Backoff{Sleep: env.sleep},
+		CompactionTimeout: *compactionTimeout, CompactionPoll: *compactionPoll,
+		PartSize: *partSize << 20, Now: env.now, Retry: backoff.Policy{Sleep: env.sleep},
 	}
 	if *progress || env.terminal {
 		in.Progress = newProgressBar(env.stderr, env.now)
@@ -368,7 +375,7 @@ func repairCommand(ctx context.Context, args []string, env environment) int {
 	}
 	rep, err := failback.RepairPartitions(ctx, failback.RepairInput{
 		S3: clients.s3(*region), Glue: clients.glue(*region), Names: cfg.Names(account), Region: *region, Since: since.t,
-		Retry: failback.Backoff{Sleep: env.sleep},
+		Retry: backoff.Policy{Sleep: env.sleep},
 	})
 	fmt.Fprintf(env.stdout, "Partition repair in %s (%d objects under raw/ and compacted/", *region, rep.Objects)
 	if !since.t.IsZero() {

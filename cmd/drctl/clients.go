@@ -12,18 +12,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/failback"
 	"github.com/dr-analytics/drplan/internal/partition"
 	"github.com/dr-analytics/drplan/internal/readiness"
 )
-
-// globalAcceleratorRegion hosts Global Accelerator's API, whatever the
-// regions of its endpoints.
-const globalAcceleratorRegion = "us-west-2"
 
 // Service names for endpoint overrides, as in AWS_ENDPOINT_URL_<SERVICE>.
 const (
@@ -36,6 +36,9 @@ const (
 	serviceSTS               = "sts"
 	serviceGlobalAccelerator = "globalaccelerator"
 	serviceGlue              = "glue"
+	serviceLambda            = "lambda"
+	serviceSQS               = "sqs"
+	serviceStepFunctions     = "sfn"
 )
 
 // clientFactory builds SDK clients per region from one base config. The
@@ -139,9 +142,33 @@ func (f clientFactory) glue(region string) *glue.Client {
 	})
 }
 
+func (f clientFactory) lambda(region string) *lambda.Client {
+	return lambda.NewFromConfig(f.config(region), func(o *lambda.Options) {
+		if ep := f.override(serviceLambda, region); ep != nil {
+			o.BaseEndpoint = ep
+		}
+	})
+}
+
+func (f clientFactory) sqs(region string) *sqs.Client {
+	return sqs.NewFromConfig(f.config(region), func(o *sqs.Options) {
+		if ep := f.override(serviceSQS, region); ep != nil {
+			o.BaseEndpoint = ep
+		}
+	})
+}
+
+func (f clientFactory) stepFunctions(region string) *sfn.Client {
+	return sfn.NewFromConfig(f.config(region), func(o *sfn.Options) {
+		if ep := f.override(serviceStepFunctions, region); ep != nil {
+			o.BaseEndpoint = ep
+		}
+	})
+}
+
 func (f clientFactory) globalAccelerator() *globalaccelerator.Client {
-	return globalaccelerator.NewFromConfig(f.config(globalAcceleratorRegion), func(o *globalaccelerator.Options) {
-		if ep := f.override(serviceGlobalAccelerator, globalAcceleratorRegion); ep != nil {
+	return globalaccelerator.NewFromConfig(f.config(config.GlobalAcceleratorControlRegion), func(o *globalaccelerator.Options) {
+		if ep := f.override(serviceGlobalAccelerator, config.GlobalAcceleratorControlRegion); ep != nil {
 			o.BaseEndpoint = ep
 		}
 	})
@@ -158,5 +185,6 @@ func (f clientFactory) failbackRegion(region string) failback.Region {
 	return failback.Region{
 		Name: region, S3: f.s3(region), DynamoDB: f.dynamoDB(region), CloudWatch: f.cloudWatch(region),
 		SSM: f.ssm(region), CloudFormation: f.cloudFormation(region), Glue: f.glue(region),
+		Lambda: f.lambda(region), SQS: f.sqs(region), StepFunctions: f.stepFunctions(region),
 	}
 }

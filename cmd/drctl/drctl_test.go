@@ -121,6 +121,8 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{"help lists the commands", []string{"help"}, exitOK, "drctl repair-partitions -region REGION"},
 		{"a command's help lists its flags", []string{"failback", "-h"}, exitOK, "-drain-timeout"},
 		{"help for a command", []string{"help", "status"}, exitOK, "-json"},
+		{"failback's help names the compaction wait", []string{"failback", "-h"}, exitOK, "-compaction-timeout"},
+		{"zero compaction timeout", []string{"failback", "-config", config, "-compaction-timeout", "0s"}, exitUsage, "-compaction-timeout must be a positive duration such as 1h; got 0s"},
 		{"no command", nil, exitUsage, "Usage:"},
 		{"unknown command", []string{"fallback"}, exitUsage, `unknown command "fallback"`},
 		{"unknown flag", []string{"status", "-jsn"}, exitUsage, "flag provided but not defined: -jsn"},
@@ -267,6 +269,10 @@ func (e *testEnv) seedDisaster(t *testing.T) {
 		cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 400})
 		total += 400
 	}
+	// Producers moved away a minute ago; an idle stream still reports zeros.
+	for at := now.Add(-time.Minute); at.Before(now.Add(time.Hour)); at = at.Add(time.Minute) {
+		cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 0})
+	}
 	cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "GetRecords.IteratorAgeMilliseconds", Dimensions: stream}, drfake.Point{Time: now.Add(-2 * time.Minute), Value: 850})
 	cw.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "IncomingRecords", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: total})
 	cw.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "DeliveryToS3.Records", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: total})
@@ -280,6 +286,9 @@ func TestFailbackEndToEnd(t *testing.T) {
 
 	code := e.run(t, "status", "-config", config)
 	t.Logf("drctl status during DR (exit %d):\n%s", code, e.stdout.String())
+	if want := "failover start recorded 2026-11-25T11:00:00Z (SSM /dr-analytics/failover/started-at)"; !strings.Contains(e.stdout.String(), want) {
+		t.Errorf("status during DR lacks %q", want)
+	}
 
 	code = e.run(t, "failback", "-config", config, "-dry-run")
 	if code != exitOK {
@@ -294,7 +303,8 @@ func TestFailbackEndToEnd(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, e.stderr.String())
 	}
-	for _, want := range []string{"copied 181 objects", "wrote 540 items", "registered 4 partitions", "all steps done, both sides match"} {
+	for _, want := range []string{"copied 181 objects", "wrote 540 items", "registered 4 partitions", "all steps done, both sides match",
+		"the aggregator's on-failure queue arn:aws:sqs:us-west-2:123456789012:", "deleted SSM parameter /dr-analytics/failover/started-at"} {
 		if !strings.Contains(e.stdout.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -308,6 +318,32 @@ func TestFailbackEndToEnd(t *testing.T) {
 		t.Errorf("after failback the primary group must take all traffic:\n%s", e.stdout.String())
 	}
 	_ = code
+}
+
+// Windows the aggregator gave up on are in neither table: failback does
+// everything else, then exits non-zero naming the queue.
+func TestFailbackWithGivenUpWindowsExitsNonZero(t *testing.T) {
+	e := newTestEnv(t)
+	e.withTables(t)
+	e.seedDisaster(t)
+	e.world.Backup.SQS.SetMessages(e.world.AggregatorFailures, 2)
+	code := e.run(t, "failback", "-config", cdkJSON(t))
+	out := e.stdout.String()
+	if code != exitFail || !strings.Contains(out, "2 message(s) in the aggregator's on-failure queue arn:aws:sqs:us-west-2:123456789012:"+e.world.AggregatorFailures) ||
+		!strings.Contains(out, "copied 181 objects") || !strings.Contains(out, "kept SSM parameter /dr-analytics/failover/started-at") {
+		t.Errorf("exit %d, want %d with the queue named, the copy done and the failover record kept:\n%s", code, exitFail, out)
+	}
+}
+
+func TestFailbackRecompactsTheDaysSinceFailoverInThePrimary(t *testing.T) {
+	e := newTestEnv(t)
+	e.withTables(t)
+	e.seedDisaster(t)
+	code := e.run(t, "failback", "-config", cdkJSON(t), "-since", now.Add(-36*time.Hour).Format(time.RFC3339), "-compaction-poll", "10s")
+	executions := e.world.Primary.StepFunctions.Executions()
+	if code != exitOK || len(executions) != 1 || executions[0].Input != `{"date":"2026-11-24"}` || !strings.Contains(e.stdout.String(), "2026-11-24 recompacted") {
+		t.Errorf("exit %d, executions %+v:\n%s%s", code, executions, e.stdout.String(), e.stderr.String())
+	}
 }
 
 func TestFailbackRefusalExitsNonZeroWithTheReason(t *testing.T) {

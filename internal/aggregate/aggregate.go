@@ -25,19 +25,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/backoff"
 )
 
 // DefaultKey is the event field counted when AGGREGATE_KEY is unset.
 const DefaultKey = "type"
-
-// fieldPattern matches config's aggregateKey rule: a top-level field name.
-var fieldPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
 
 // BatchWriter is the DynamoDB call the aggregator makes; *dynamodb.Client
 // implements it.
@@ -56,8 +55,11 @@ type Config struct {
 	Region string
 	// DB writes the items.
 	DB BatchWriter
-	// Retry bounds waiting for the table; zero fields take the defaults.
-	Retry Backoff
+	// Retry bounds waiting for the table in one invocation; zero fields
+	// take the defaults (100ms doubling to 5s, 20s in all, never within 3s
+	// of the function's deadline). Keep Budget well under the function
+	// timeout.
+	Retry backoff.Policy
 	// Logger receives one JSON line per notable event; nil means slog.Default().
 	Logger *slog.Logger
 	// Now stamps written_at; nil means time.Now.
@@ -90,7 +92,7 @@ func (c Config) validate() error {
 	switch {
 	case c.TableName == "":
 		return errors.New("aggregator config: TABLE_NAME is empty: set it to the aggregates table name, e.g. dr-analytics-aggregates")
-	case !fieldPattern.MatchString(c.Field):
+	case !config.AggregateKeyPattern.MatchString(c.Field):
 		return fmt.Errorf("aggregator config: AGGREGATE_KEY=%q: want a top-level event field name (letters, digits, _ . -, at most 64), e.g. type", c.Field)
 	case c.Region == "":
 		return errors.New("aggregator config: AWS_REGION is empty: Lambda sets it; set it when running elsewhere, e.g. us-east-1")
@@ -104,7 +106,7 @@ type Aggregator struct {
 	cfg    Config
 	logger *slog.Logger
 	now    func() time.Time
-	retry  Backoff
+	retry  backoff.Policy
 }
 
 // New checks cfg and returns an aggregator.
@@ -115,7 +117,7 @@ func New(cfg Config) (*Aggregator, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("aggregator config: DB is nil: pass a DynamoDB client")
 	}
-	a := &Aggregator{cfg: cfg, logger: cfg.Logger, now: cfg.Now, retry: cfg.Retry.withDefaults()}
+	a := &Aggregator{cfg: cfg, logger: cfg.Logger, now: cfg.Now, retry: retryPolicy(cfg.Retry)}
 	if a.logger == nil {
 		a.logger = slog.Default()
 	}

@@ -14,6 +14,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/backoff"
 )
 
 var (
@@ -245,7 +248,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		{"defaults the key to type", base, Config{TableName: "dr-analytics-aggregates", Field: "type", Region: "us-east-1"}, ""},
 		{"reads the key and budget", merge(base, map[string]string{"AGGREGATE_KEY": "source", "WRITE_RETRY_BUDGET": "5s"}),
-			Config{TableName: "dr-analytics-aggregates", Field: "source", Region: "us-east-1", Retry: Backoff{Budget: 5 * time.Second}}, ""},
+			Config{TableName: "dr-analytics-aggregates", Field: "source", Region: "us-east-1", Retry: backoff.Policy{Budget: 5 * time.Second}}, ""},
 		{"requires the table", merge(base, map[string]string{"TABLE_NAME": ""}), Config{}, "TABLE_NAME"},
 		{"requires the region", merge(base, map[string]string{"AWS_REGION": ""}), Config{}, "AWS_REGION"},
 		{"rejects a nested path", merge(base, map[string]string{"AGGREGATE_KEY": "a b"}), Config{}, "AGGREGATE_KEY"},
@@ -266,6 +269,30 @@ func TestConfigFromEnv(t *testing.T) {
 			}
 			if got.TableName != c.want.TableName || got.Field != c.want.Field || got.Region != c.want.Region || got.Retry.Budget != c.want.Retry.Budget {
 				t.Errorf("config = %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// The aggregator accepts exactly the aggregateKey values synth accepts, so
+// a deployment that synthesizes never has an aggregator that cannot start.
+func TestAggregateKeyRuleIsConfigs(t *testing.T) {
+	for _, key := range []string{"type", "source", "event.type", "_x", "a-b", "T9", strings.Repeat("k", 64),
+		"", "9type", "a b", "a/b", "a$", "é", strings.Repeat("k", 65)} {
+		t.Run(fmt.Sprintf("%q", key), func(t *testing.T) {
+			context := map[string]any{"producerCidrs": "203.0.113.0/24", config.KeyAggregateKey: key}
+			_, _, synthErr := config.Load(func(k string) any { return context[k] }, nil)
+			env := map[string]string{"TABLE_NAME": "t", "AWS_REGION": "us-east-1", "AGGREGATE_KEY": key}
+			_, envErr := ConfigFromEnv(func(k string) string { return env[k] })
+			if key == "" {
+				// An empty AGGREGATE_KEY means the default; synth refuses "".
+				if envErr != nil {
+					t.Errorf("empty AGGREGATE_KEY: %v, want the default", envErr)
+				}
+				return
+			}
+			if (synthErr == nil) != (envErr == nil) {
+				t.Errorf("config.Load: %v; aggregator: %v; want both to accept or both to refuse", synthErr, envErr)
 			}
 		})
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/dynalite"
 )
 
@@ -99,7 +100,7 @@ func newWriteFixture(t testing.TB, endpoint, table, region string, budget time.D
 	f := writeFixture{db: dynamoClient(endpoint), sleeps: &sleepRecorder{}, logs: &bytes.Buffer{}}
 	agg, err := New(Config{
 		TableName: table, Field: "type", Region: region, DB: f.db,
-		Retry:  Backoff{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Budget: budget, Sleep: f.sleeps.sleep, Jitter: func(d time.Duration) time.Duration { return d }},
+		Retry:  backoff.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Budget: budget, Sleep: f.sleeps.sleep, Jitter: func(d time.Duration) time.Duration { return d }},
 		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Now:    func() time.Time { return writtenAt },
 	})

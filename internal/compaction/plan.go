@@ -28,10 +28,6 @@ import (
 	"github.com/dr-analytics/drplan/internal/schema"
 )
 
-// StagingRoot is where Athena UNLOAD writes in the results bucket; each run
-// gets its own empty prefix below it, because UNLOAD refuses a non-empty one.
-const StagingRoot = "compaction-staging/"
-
 var (
 	runIDPattern      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 	glueNamePattern   = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
@@ -204,8 +200,10 @@ func (j *Job) pastDay(text string) (time.Time, error) {
 	return day, nil
 }
 
+// stagingPrefix is where one run's UNLOAD writes in the results bucket:
+// each run gets its own empty prefix, because UNLOAD refuses a non-empty one.
 func stagingPrefix(date, runID string) string {
-	return StagingRoot + "dt=" + date + "/" + runID + "/"
+	return naming.CompactionStagingPrefix + "dt=" + date + "/" + runID + "/"
 }
 
 // quoteIdentifier double-quotes a SQL identifier, doubling embedded quotes.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"path"
 	"regexp"
 	"sort"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dr-analytics/drplan/internal/naming"
+	"github.com/dr-analytics/drplan/internal/s3copy"
 )
 
 // ObjectStore is the S3 API publish uses; *s3.Client implements it.
@@ -55,7 +55,7 @@ const (
 var errNoStore = errors.New("compaction config: S3 is nil: publish needs an S3 client")
 
 var (
-	stagingPattern = regexp.MustCompile(`^` + StagingRoot + `dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/[A-Za-z0-9_-]{1,80}/$`)
+	stagingPattern = regexp.MustCompile(`^` + regexp.QuoteMeta(naming.CompactionStagingPrefix) + `dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/[A-Za-z0-9_-]{1,80}/$`)
 	partPattern    = regexp.MustCompile(`^part-([0-9]{5})\.snappy\.parquet$`)
 )
 
@@ -234,7 +234,7 @@ func (j *Job) copyParts(ctx context.Context, date string, parts []object) error 
 			_, err := j.cfg.S3.CopyObject(ctx, &s3.CopyObjectInput{
 				Bucket:     aws.String(j.cfg.BatchBucket),
 				Key:        aws.String(dest),
-				CopySource: aws.String(copySource(j.cfg.ResultsBucket, p.key)),
+				CopySource: aws.String(s3copy.Source(j.cfg.ResultsBucket, p.key)),
 			})
 			if err != nil {
 				return fmt.Errorf("compaction publish %s: copy s3://%s/%s to s3://%s/%s: %w", date, j.cfg.ResultsBucket, p.key, j.cfg.BatchBucket, dest, err)
@@ -243,15 +243,6 @@ func (j *Job) copyParts(ctx context.Context, date string, parts []object) error 
 		})
 	}
 	return group.Wait()
-}
-
-// copySource URL-encodes bucket/key for x-amz-copy-source, keeping slashes.
-func copySource(bucket, key string) string {
-	segments := strings.Split(key, "/")
-	for i, s := range segments {
-		segments[i] = url.PathEscape(s)
-	}
-	return bucket + "/" + strings.Join(segments, "/")
 }
 
 // removeStaleParts deletes parts numbered count and above, left by an

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/dr-analytics/drplan/internal/naming"
 )
 
 const date = "2026-11-24"
@@ -148,9 +150,24 @@ func TestPublishCopiesStagedFilesToDeterministicParts(t *testing.T) {
 		dayPrefix + "part-00001.snappy.parquet": "BB",
 		dayPrefix + "part-00002.snappy.parquet": "CCC",
 	})
-	if left := f.contents(f.results, StagingRoot); len(left) != 0 {
+	if left := f.contents(f.results, naming.CompactionStagingPrefix); len(left) != 0 {
 		t.Errorf("staging not cleaned: %v", keys(left))
 	}
+}
+
+// Staged names with characters that URL path escaping leaves alone but S3
+// decodes ("+" reads as a space) are still copied from the right object.
+func TestPublishCopiesStagedFilesWhoseNamesNeedEscaping(t *testing.T) {
+	f := newS3Fixture(t)
+	got := f.publish(f.stage("run-1", map[string]string{"a+b": "plus", "c d=e": "space", "f%g": "percent"}))
+	if want := (Published{Date: date, Files: 3, Bytes: 16}); got != want {
+		t.Errorf("result = %+v, want %+v", got, want)
+	}
+	assertObjects(t, f.contents(f.batch, dayPrefix), map[string]string{
+		dayPrefix + "part-00000.snappy.parquet": "plus",
+		dayPrefix + "part-00001.snappy.parquet": "space",
+		dayPrefix + "part-00002.snappy.parquet": "percent",
+	})
 }
 
 func TestPublishRerunOverwritesAndRemovesStaleParts(t *testing.T) {
@@ -212,7 +229,7 @@ func TestPublishEmptyDayWritesNothing(t *testing.T) {
 		if objects := f.contents(f.batch, ""); len(objects) != 0 {
 			t.Errorf("batch bucket got %v", keys(objects))
 		}
-		if left := f.contents(f.results, StagingRoot); len(left) != 0 {
+		if left := f.contents(f.results, naming.CompactionStagingPrefix); len(left) != 0 {
 			t.Errorf("staging not cleaned: %v", keys(left))
 		}
 	})
@@ -236,7 +253,7 @@ func TestPublishFinishesAnInterruptedCleanupWithoutRepublishing(t *testing.T) {
 	assertObjects(t, f.contents(f.batch, dayPrefix), map[string]string{
 		PartKey(date, 0): "A", PartKey(date, 1): "B", PartKey(date, 2): "C",
 	})
-	if left := f.contents(f.results, StagingRoot); len(left) != 0 {
+	if left := f.contents(f.results, naming.CompactionStagingPrefix); len(left) != 0 {
 		t.Errorf("staging not cleaned: %v", keys(left))
 	}
 }
@@ -279,7 +296,7 @@ func TestPublishRejectsBadInput(t *testing.T) {
 	if objects := f.contents(f.batch, ""); len(objects) != 0 {
 		t.Errorf("rejected requests wrote %v", keys(objects))
 	}
-	if left := f.contents(f.results, StagingRoot); len(left) != 1 {
+	if left := f.contents(f.results, naming.CompactionStagingPrefix); len(left) != 1 {
 		t.Errorf("rejected requests touched staging: %v", keys(left))
 	}
 }

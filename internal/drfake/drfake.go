@@ -1,12 +1,14 @@
 // Package drfake runs in-memory AWS service fakes on loopback for the
 // operator CLI's tests: STS and CloudFormation (awsQuery, XML answers),
-// CloudWatch (smithy rpcv2Cbor, as aws-sdk-go-v2 sends it now), SSM
-// (awsJson1_1), an S3 front for gofakes3 that adds replication
+// CloudWatch (smithy rpcv2Cbor, as aws-sdk-go-v2 sends it now), Lambda's
+// event source mappings (restJson1), SQS queue depths and Step Functions
+// executions (awsJson1_0), an S3 front for gofakes3 that adds replication
 // configuration, UploadPartCopy, fault injection and call counts, and a
 // DynamoDB router that makes dynalite and awsfake's DynamoDB control plane
-// one endpoint. A World composes them with awsfake's fakes into both regions
-// of a deployment. Every fake decodes requests exactly as the SDK encodes
-// them, so the code under test uses real SDK clients. Test support only.
+// one endpoint. A World composes them with awsfake's fakes (SSM, DynamoDB's
+// control plane, AWS Backup, Global Accelerator) into both regions of a
+// deployment. Every fake decodes requests exactly as the SDK encodes them,
+// so the code under test uses real SDK clients. Test support only.
 package drfake
 
 import (

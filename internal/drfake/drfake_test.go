@@ -15,8 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -95,8 +101,8 @@ func TestQueryAndJSONFakesAnswerAsTheSDKExpects(t *testing.T) {
 		t.Errorf("missing stack: %v, want ValidationError", err)
 	}
 
-	params := drfake.NewSSM(t)
-	params.PutParameter("/a", "b")
+	params := awsfake.NewSSM(t, "us-west-2")
+	params.PutParameter(awsfake.Parameter{Name: "/a", Value: "b"})
 	ssmClient := ssm.NewFromConfig(awsfake.Config(params.URL(), "us-west-2"))
 	if out, err := ssmClient.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/a")}); err != nil || aws.ToString(out.Parameter.Value) != "b" {
 		t.Errorf("GetParameter = %v, %v", out, err)
@@ -180,4 +186,79 @@ func TestWorldEndpointsServeWhatDrctlReads(t *testing.T) {
 	if err != nil || len(groups.EndpointGroups) != 1 || groups.EndpointGroups[0].EndpointDescriptions[0].HealthState != "HEALTHY" {
 		t.Errorf("ListEndpointGroups with health = %+v, %v", groups, err)
 	}
+}
+
+func TestLambdaSQSAndStepFunctionsFakesAnswerAsTheSDKExpects(t *testing.T) {
+	ctx := context.Background()
+	w := drfake.NewWorld(t, naming.Names{Prefix: "dr-analytics", Account: "123456789012"}, "us-east-1", "us-west-2", t0)
+	w.Healthy(t)
+	w.Failover(t0.Add(-time.Hour))
+	w.Backup.SQS.SetMessages(w.AggregatorFailures, 7)
+
+	t.Run("event source mappings name the on-failure queue", func(t *testing.T) {
+		client := lambda.NewFromConfig(awsfake.Config(w.Endpoint(drfake.ServiceLambda, "us-west-2"), "us-west-2"))
+		out, err := client.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String("dr-analytics-aggregator")})
+		if err != nil || len(out.EventSourceMappings) != 1 ||
+			aws.ToString(out.EventSourceMappings[0].DestinationConfig.OnFailure.Destination) != w.Backup.SQS.QueueArn(w.AggregatorFailures) {
+			t.Fatalf("ListEventSourceMappings = %+v, %v", out, err)
+		}
+		_, err = client.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String("nope")})
+		if !errors.As(err, new(*lambdatypes.ResourceNotFoundException)) {
+			t.Errorf("unknown function: %v, want ResourceNotFoundException", err)
+		}
+	})
+	t.Run("queues answer their URL and depth", func(t *testing.T) {
+		client := sqs.NewFromConfig(awsfake.Config(w.Endpoint(drfake.ServiceSQS, "us-west-2"), "us-west-2"))
+		url, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(w.AggregatorFailures), QueueOwnerAWSAccountId: aws.String("123456789012")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: url.QueueUrl,
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+		if err != nil || attrs.Attributes["ApproximateNumberOfMessages"] != "7" {
+			t.Errorf("GetQueueAttributes = %+v, %v", attrs, err)
+		}
+		_, err = client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("nope")})
+		if !errors.As(err, new(*sqstypes.QueueDoesNotExist)) {
+			t.Errorf("unknown queue: %v, want QueueDoesNotExist", err)
+		}
+	})
+	t.Run("executions start once per name and report how they end", func(t *testing.T) {
+		client := sfn.NewFromConfig(awsfake.Config(w.Endpoint(drfake.ServiceStepFunctions, "us-east-1"), "us-east-1"))
+		machine := w.CompactionStateMachineArn("us-east-1")
+		w.Primary.StepFunctions.SetOutcome(func(name, input string) drfake.Outcome {
+			return drfake.Outcome{Status: "FAILED", Error: "Athena.Failed", Cause: "boom", Running: 1}
+		})
+		start := func() (*sfn.StartExecutionOutput, error) {
+			return client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String("run-1"), Input: aws.String(`{"date":"2026-11-24"}`)})
+		}
+		first, err := start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, err := start(); err != nil || aws.ToString(again.ExecutionArn) != aws.ToString(first.ExecutionArn) {
+			t.Errorf("restarting a running execution = %+v, %v; want the same execution", again, err)
+		}
+		var statuses []sfntypes.ExecutionStatus
+		for range 2 {
+			out, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: first.ExecutionArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			statuses = append(statuses, out.Status)
+			if out.Status == sfntypes.ExecutionStatusFailed && (aws.ToString(out.Error) != "Athena.Failed" || aws.ToString(out.Cause) != "boom") {
+				t.Errorf("failed execution's error %q cause %q", aws.ToString(out.Error), aws.ToString(out.Cause))
+			}
+		}
+		if !reflect.DeepEqual(statuses, []sfntypes.ExecutionStatus{"RUNNING", "FAILED"}) {
+			t.Errorf("statuses %v, want RUNNING then FAILED", statuses)
+		}
+		if _, err := start(); !errors.As(err, new(*sfntypes.ExecutionAlreadyExists)) {
+			t.Errorf("restarting a closed execution: %v, want ExecutionAlreadyExists", err)
+		}
+		_, err = client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machine + "-nope"), Name: aws.String("x")})
+		if !errors.As(err, new(*sfntypes.StateMachineDoesNotExist)) {
+			t.Errorf("unknown state machine: %v, want StateMachineDoesNotExist", err)
+		}
+	})
 }

@@ -21,6 +21,9 @@ const (
 	ServiceSTS               = "sts"
 	ServiceGlobalAccelerator = "globalaccelerator"
 	ServiceGlue              = "glue"
+	ServiceLambda            = "lambda"
+	ServiceSQS               = "sqs"
+	ServiceStepFunctions     = "sfn"
 )
 
 // Region is one region's fakes.
@@ -28,11 +31,14 @@ type Region struct {
 	Name           string
 	CloudWatch     *CloudWatch
 	CloudFormation *CloudFormation
-	SSM            *SSM
+	SSM            *awsfake.SSM
 	// DynamoDB is the control plane (PITR); data-plane tests point
 	// ServiceDynamoDB at dynalite with SetEndpoint.
-	DynamoDB *awsfake.DynamoDB
-	Backup   *awsfake.Backup
+	DynamoDB      *awsfake.DynamoDB
+	Backup        *awsfake.Backup
+	Lambda        *Lambda
+	SQS           *SQS
+	StepFunctions *StepFunctions
 }
 
 // World is both regions of one deployment, faked on loopback: every
@@ -53,8 +59,16 @@ type World struct {
 	ListenerArn       string
 	PrimaryGroupArn   string
 	BackupGroupArn    string
+	// AggregatorFailures is the backup region's queue that takes the
+	// windows the aggregator gives up on (its on-failure destination).
+	AggregatorFailures string
 
 	overrides map[string]string
+}
+
+// CompactionStateMachineArn is the compaction state machine's ARN in a region.
+func (w *World) CompactionStateMachineArn(region string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, w.Names.Account, w.Names.StateMachine())
 }
 
 // NewWorld starts every fake for a deployment named by names in the two
@@ -68,6 +82,8 @@ func NewWorld(tb testing.TB, names naming.Names, primary, backup string, now tim
 		GlobalAccelerator: awsfake.NewGlobalAccelerator(tb),
 		AcceleratorArn:    fmt.Sprintf("arn:aws:globalaccelerator::%s:accelerator/1234abcd-abcd-1234-abcd-1234abcdefgh", names.Account),
 		overrides:         map[string]string{},
+		// The name CloudFormation gives BackupStack's queue.
+		AggregatorFailures: "BackupStack-StandbyProcessingAggregatorFailures5C6C2A8E-Xq3vLd0bS1Ze",
 	}
 	w.ListenerArn = w.AcceleratorArn + "/listener/0123vxyz"
 	w.PrimaryGroupArn = w.ListenerArn + "/endpoint-group/" + primary
@@ -77,9 +93,12 @@ func NewWorld(tb testing.TB, names naming.Names, primary, backup string, now tim
 			Name:           name,
 			CloudWatch:     NewCloudWatch(tb),
 			CloudFormation: NewCloudFormation(tb, name),
-			SSM:            NewSSM(tb),
+			SSM:            awsfake.NewSSM(tb, name),
 			DynamoDB:       awsfake.NewDynamoDB(tb, name, names.Account),
 			Backup:         awsfake.NewBackup(tb, name, names.Account),
+			Lambda:         NewLambda(tb, name, names.Account),
+			SQS:            NewSQS(tb, name, names.Account),
+			StepFunctions:  NewStepFunctions(tb, clock),
 		}
 	}
 	w.Primary, w.Backup = newRegion(primary), newRegion(backup)
@@ -119,6 +138,12 @@ func (w *World) Endpoint(service, region string) string {
 		return r.DynamoDB.URL()
 	case ServiceBackup:
 		return r.Backup.URL()
+	case ServiceLambda:
+		return r.Lambda.URL()
+	case ServiceSQS:
+		return r.SQS.URL()
+	case ServiceStepFunctions:
+		return r.StepFunctions.URL()
 	}
 	return ""
 }
@@ -144,6 +169,7 @@ func (w *World) ReplicationDimensions(p naming.Purpose) map[string]string {
 func (w *World) Healthy(tb testing.TB) {
 	tb.Helper()
 	n, primary, backup := w.Names, w.Primary.Name, w.Backup.Name
+	deployed := w.Now.Add(-30 * 24 * time.Hour)
 	for _, p := range []naming.Purpose{naming.Streaming, naming.Batch} {
 		w.S3.CreateBucket(tb, n.Bucket(p, primary))
 		w.S3.CreateBucket(tb, n.Bucket(p, backup))
@@ -168,23 +194,31 @@ func (w *World) Healthy(tb testing.TB) {
 			CreationDate: created, CompletionDate: created.Add(4 * time.Minute),
 		})
 	}
-	w.Backup.SSM.PutParameter("/cdk-bootstrap/hnb659fds/version", "27")
-	w.Backup.SSM.PutParameter(n.ListenerParameter(), w.ListenerArn)
+	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: "/cdk-bootstrap/hnb659fds/version", Value: "27", LastModified: deployed})
+	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: n.ListenerParameter(), Value: w.ListenerArn, LastModified: deployed})
+	// The standby aggregator and its on-failure queue (BackupStack), and
+	// the primary's compaction state machine (PrimaryStack).
+	w.Backup.Lambda.PutFunction(n.Function("aggregator"))
+	w.Backup.SQS.CreateQueue(w.AggregatorFailures)
+	w.Primary.StepFunctions.AddStateMachine(w.CompactionStateMachineArn(primary))
 	w.GlobalAccelerator.PutAccelerator(awsfake.Accelerator{Arn: w.AcceleratorArn, Name: n.Accelerator(), DNSName: "a1234567890abcdef.awsglobalaccelerator.com", Status: "DEPLOYED", Enabled: true})
 	w.GlobalAccelerator.PutListener(w.ListenerArn, awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: primary})
 	w.GlobalAccelerator.SetEndpoints(w.PrimaryGroupArn,
 		awsfake.Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/ingest/50dc6c495c0c9188", primary, n.Account), Health: "HEALTHY"})
-	deployed := w.Now.Add(-30 * 24 * time.Hour)
 	w.Backup.CloudFormation.PutStack(Stack{Name: naming.BackupStack, Status: "UPDATE_COMPLETE", Created: deployed})
 	w.Backup.CloudFormation.PutStack(Stack{Name: "CDKToolkit", Status: "CREATE_COMPLETE", Created: deployed})
 	w.Primary.CloudFormation.PutStack(Stack{Name: naming.PrimaryStack, Status: "UPDATE_COMPLETE", Created: deployed})
 }
 
 // Failover puts the world in DR as `cdk deploy BackupFailoverStack` at
-// `at` leaves it: the failover stack exists, the table is restored in the
-// backup region, the backup group takes all traffic and the primary group
-// is dialled to 0.
+// `at` leaves it: the failover stack exists, its restore recorded `at` as
+// the failover's start, the table is restored in the backup region, the
+// aggregator reads the backup stream (failures to its queue), the backup
+// group takes all traffic and the primary group is dialled to 0.
 func (w *World) Failover(at time.Time) {
+	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: w.Names.FailoverStartedParameter(), Value: at.UTC().Format(time.RFC3339), LastModified: at})
+	w.Backup.Lambda.PutEventSourceMapping(EventSourceMapping{Function: w.Names.Function("aggregator"),
+		EventSourceArn: w.Names.StreamArn(w.Backup.Name), OnFailure: w.Backup.SQS.QueueArn(w.AggregatorFailures)})
 	w.Backup.CloudFormation.PutStack(Stack{Name: naming.BackupFailoverStack, Status: "CREATE_COMPLETE", Created: at,
 		Outputs: map[string]string{"RestoreSource": "backup", "RestorePointInTime": at.Add(-37 * time.Minute).UTC().Format(time.RFC3339)}})
 	w.Backup.DynamoDB.PutTable(awsfake.Table{Name: w.Names.Table(), PITR: true, DeletionProtection: true})

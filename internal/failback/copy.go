@@ -15,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/dr-analytics/drplan/internal/backoff"
+	"github.com/dr-analytics/drplan/internal/s3copy"
 )
 
 // S3API is what the copy step calls; *s3.Client satisfies it.
@@ -66,7 +69,7 @@ type CopyInput struct {
 	// PartSize parts. Defaults MaxCopyObjectSize and DefaultPartSize;
 	// tests lower them.
 	MultipartThreshold, PartSize int64
-	Retry                        Backoff
+	Retry                        backoff.Policy
 	Progress                     Progress
 }
 
@@ -120,7 +123,7 @@ func CopyObjects(ctx context.Context, in CopyInput) (CopyResult, error) {
 	if in.PartSize <= 0 {
 		in.PartSize = DefaultPartSize
 	}
-	in.Retry = in.Retry.withDefaults()
+	in.Retry = retryPolicy(in.Retry)
 	if in.Progress == nil {
 		in.Progress = noProgress{}
 	}
@@ -272,10 +275,10 @@ func copyOne(ctx context.Context, in CopyInput, pair BucketPair, o listedObject)
 		retries, err = copyMultipart(ctx, in, pair, o)
 		return true, retries, err
 	}
-	retries, err = in.Retry.do(ctx, func(ctx context.Context) error {
+	retries, err = do(ctx, in.Retry, func(ctx context.Context) error {
 		_, err := in.Dest.CopyObject(ctx, &s3.CopyObjectInput{
 			Bucket: aws.String(pair.Dest), Key: aws.String(o.key),
-			CopySource:        aws.String(copySource(pair.Source, o.key)),
+			CopySource:        aws.String(s3copy.Source(pair.Source, o.key)),
 			CopySourceIfMatch: aws.String(o.etag),
 		})
 		return err
@@ -286,7 +289,7 @@ func copyOne(ctx context.Context, in CopyInput, pair BucketPair, o listedObject)
 // copyMultipart copies an object too large for CopyObject in parts.
 func copyMultipart(ctx context.Context, in CopyInput, pair BucketPair, o listedObject) (retries int, err error) {
 	var head *s3.HeadObjectOutput
-	n, err := in.Retry.do(ctx, func(ctx context.Context) (err error) {
+	n, err := do(ctx, in.Retry, func(ctx context.Context) (err error) {
 		head, err = in.Source.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(pair.Source), Key: aws.String(o.key)})
 		return err
 	})
@@ -300,7 +303,7 @@ func copyMultipart(ctx context.Context, in CopyInput, pair BucketPair, o listedO
 	}
 	meta[SourceETagKey] = o.etag
 	var created *s3.CreateMultipartUploadOutput
-	n, err = in.Retry.do(ctx, func(ctx context.Context) (err error) {
+	n, err = do(ctx, in.Retry, func(ctx context.Context) (err error) {
 		created, err = in.Dest.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 			Bucket: aws.String(pair.Dest), Key: aws.String(o.key), Metadata: meta,
 			ContentType: head.ContentType, ContentEncoding: head.ContentEncoding, CacheControl: head.CacheControl,
@@ -343,10 +346,10 @@ func copyMultipart(ctx context.Context, in CopyInput, pair BucketPair, o listedO
 				first := int64(i) * partSize
 				last := min(first+partSize, o.size) - 1
 				var out *s3.UploadPartCopyOutput
-				n, err := in.Retry.do(ctx, func(ctx context.Context) (err error) {
+				n, err := do(ctx, in.Retry, func(ctx context.Context) (err error) {
 					out, err = in.Dest.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
 						Bucket: aws.String(pair.Dest), Key: aws.String(o.key), UploadId: created.UploadId,
-						PartNumber: aws.Int32(int32(i + 1)), CopySource: aws.String(copySource(pair.Source, o.key)),
+						PartNumber: aws.Int32(int32(i + 1)), CopySource: aws.String(s3copy.Source(pair.Source, o.key)),
 						CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", first, last)), CopySourceIfMatch: aws.String(o.etag),
 					})
 					return err
@@ -375,7 +378,7 @@ func copyMultipart(ctx context.Context, in CopyInput, pair BucketPair, o listedO
 		abort()
 		return retries, firstErr
 	}
-	n, err = in.Retry.do(ctx, func(ctx context.Context) error {
+	n, err = do(ctx, in.Retry, func(ctx context.Context) error {
 		_, err := in.Dest.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 			Bucket: aws.String(pair.Dest), Key: aws.String(o.key), UploadId: created.UploadId,
 			MultipartUpload: &s3types.CompletedMultipartUpload{Parts: parts},
@@ -388,27 +391,6 @@ func copyMultipart(ctx context.Context, in CopyInput, pair BucketPair, o listedO
 		return retries, fmt.Errorf("complete multipart upload: %w", err)
 	}
 	return retries, nil
-}
-
-// copySource is the x-amz-copy-source value: bucket/key with everything
-// but unreserved characters and "/" percent-encoded (a literal "+" would
-// otherwise read as a space).
-func copySource(bucket, key string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.WriteString(bucket)
-	b.WriteByte('/')
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~/", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
 }
 
 // listSince lists a bucket's objects whose LastModified is at or after

@@ -1,14 +1,20 @@
 // Package failback brings a deployment back to its primary region after a
 // disaster, in the order that loses nothing: traffic back to the primary,
-// drain the backup pipeline, copy the replica buckets' new objects back,
-// merge the backup region's aggregate items into the primary table, repair
-// the primary's Glue partitions, and report what moved on both sides.
+// drain the backup pipeline (and find the windows its aggregator gave up
+// on), copy the replica buckets' new objects back, merge the backup
+// region's aggregate items into the primary table, repair the primary's
+// Glue partitions, recompact every whole day since the failover from the
+// now complete primary raw data, forget the recorded failover start, and
+// report what moved on both sides.
 //
 // Guarantees: every step is idempotent and resumable (a second run finds
 // the work done and changes nothing); a dry run reads and reports but
-// changes nothing; nothing is deleted (no table, no object); a run refuses
-// to start without working credentials or an answering primary region,
-// saying why; every step's counts come from reading both sides.
+// changes nothing; nothing is deleted (no table, no object) but the
+// failover-start parameter, and that only after a run in which everything
+// matched; a run refuses to start without working credentials, an
+// answering primary region or a known failover time, saying why; the
+// failover time reaches back to the first failover attempt; every step's
+// counts come from reading both sides.
 package failback
 
 import (
@@ -23,10 +29,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
 
@@ -37,6 +48,18 @@ type (
 	}
 	SSMAPI interface {
 		GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+		DeleteParameter(context.Context, *ssm.DeleteParameterInput, ...func(*ssm.Options)) (*ssm.DeleteParameterOutput, error)
+	}
+	LambdaAPI interface {
+		ListEventSourceMappings(context.Context, *lambda.ListEventSourceMappingsInput, ...func(*lambda.Options)) (*lambda.ListEventSourceMappingsOutput, error)
+	}
+	SQSAPI interface {
+		GetQueueUrl(context.Context, *sqs.GetQueueUrlInput, ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
+		GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+	}
+	StepFunctionsAPI interface {
+		StartExecution(context.Context, *sfn.StartExecutionInput, ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+		DescribeExecution(context.Context, *sfn.DescribeExecutionInput, ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 	}
 	CloudFormationAPI interface {
 		DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
@@ -50,7 +73,9 @@ type (
 	}
 )
 
-// Region holds one region's clients.
+// Region holds one region's clients. Lambda and SQS are read in the
+// backup region (the aggregator's failures), StepFunctions in the primary
+// (recompaction).
 type Region struct {
 	Name           string
 	S3             S3API
@@ -59,6 +84,9 @@ type Region struct {
 	SSM            SSMAPI
 	CloudFormation CloudFormationAPI
 	Glue           GlueAPI
+	Lambda         LambdaAPI
+	SQS            SQSAPI
+	StepFunctions  StepFunctionsAPI
 }
 
 // Progress shows a long step's progress; drctl draws a bar on a terminal.
@@ -82,10 +110,12 @@ type Input struct {
 	Config  config.Config
 	Primary Region
 	Backup  Region
-	// GlobalAccelerator is a client for the control plane (us-west-2).
+	// GlobalAccelerator is a client for the control plane
+	// (config.GlobalAcceleratorControlRegion).
 	GlobalAccelerator GlobalAcceleratorAPI
 	STS               STSAPI
-	// Since overrides the failover time (the failover stack's creation).
+	// Since overrides the failover time (the earlier of the recorded
+	// failover start and the failover stack's creation).
 	Since  time.Time
 	DryRun bool
 	// Workers copy objects in parallel; Segments scan the table in parallel.
@@ -93,12 +123,17 @@ type Input struct {
 	// DrainTimeout bounds the wait for the backup pipeline, e.g. 30m;
 	// DrainPoll is the interval between looks, e.g. 30s.
 	DrainTimeout, DrainPoll time.Duration
+	// CompactionTimeout bounds the wait for the recompaction executions,
+	// e.g. 1h; CompactionPoll is the interval between looks, e.g. 30s.
+	CompactionTimeout, CompactionPoll time.Duration
 	// PreflightTimeout bounds the pre-flight calls, e.g. 10s.
 	PreflightTimeout time.Duration
 	// MultipartThreshold and PartSize tune big-object copies (tests).
 	MultipartThreshold, PartSize int64
-	Retry                        Backoff
-	Progress                     Progress
+	// Retry is the policy of every retried call; its Sleep also waits
+	// between drain and compaction polls.
+	Retry    backoff.Policy
+	Progress Progress
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -116,10 +151,16 @@ func (in *Input) defaults() {
 	if in.DrainPoll <= 0 {
 		in.DrainPoll = 30 * time.Second
 	}
+	if in.CompactionTimeout <= 0 {
+		in.CompactionTimeout = time.Hour
+	}
+	if in.CompactionPoll <= 0 {
+		in.CompactionPoll = 30 * time.Second
+	}
 	if in.Progress == nil {
 		in.Progress = noProgress{}
 	}
-	in.Retry = in.Retry.withDefaults()
+	in.Retry = retryPolicy(in.Retry)
 }
 
 // Refusal is a reason not to start; drctl prints it and exits non-zero.
@@ -138,6 +179,10 @@ type Preflight struct {
 	Failover time.Time
 	// FailoverSource says where Failover came from.
 	FailoverSource string
+	// RecordedStart is the first failover attempt's start from SSM, and
+	// StackCreated the failover stack's creation; zero when missing or
+	// not read (with -since).
+	RecordedStart, StackCreated time.Time
 }
 
 // Check verifies credentials and that the primary region answers, and
@@ -169,19 +214,48 @@ func Check(ctx context.Context, in Input) (Preflight, error) {
 		pf.Failover, pf.FailoverSource = in.Since.UTC(), "--since"
 		return pf, nil
 	}
+	return failoverTime(ctx, in, names, pf)
+}
+
+// failoverTime takes the earlier of the first attempt's recorded start and
+// the failover stack's creation: a failover stack rolled back, or
+// destroyed and deployed again, is younger than the data written since the
+// first attempt.
+func failoverTime(ctx context.Context, in Input, names naming.Names, pf Preflight) (Preflight, error) {
+	param := names.FailoverStartedParameter()
+	cctx, cancel := context.WithTimeout(ctx, in.PreflightTimeout)
+	recorded, err := in.Backup.SSM.GetParameter(cctx, &ssm.GetParameterInput{Name: aws.String(param)})
+	cancel()
+	switch {
+	case errors.As(err, new(*ssmtypes.ParameterNotFound)):
+	case err != nil:
+		return pf, refuse("read the failover start from SSM parameter %s in %s: %v: allow ssm:GetParameter on it, or give the failover time with -since", param, in.Backup.Name, err)
+	default:
+		value := aws.ToString(recorded.Parameter.Value)
+		t, perr := time.Parse(time.RFC3339, value)
+		if perr != nil {
+			return pf, refuse("SSM parameter %s in %s holds %q, not an RFC 3339 time: set it to when the first failover attempt began, or give the failover time with -since", param, in.Backup.Name, value)
+		}
+		pf.RecordedStart = t.UTC()
+	}
 	cctx, cancel = context.WithTimeout(ctx, in.PreflightTimeout)
 	out, err := in.Backup.CloudFormation.DescribeStacks(cctx, &cloudformation.DescribeStacksInput{StackName: aws.String(naming.BackupFailoverStack)})
 	cancel()
-	if err != nil {
-		if errorCode(err) == "ValidationError" && strings.Contains(err.Error(), "does not exist") {
-			return pf, refuse("stack %s does not exist in %s, so the failover time is unknown: give it with -since (RFC 3339, e.g. -since 2026-11-25T08:00:00Z), or check backupRegion", naming.BackupFailoverStack, in.Backup.Name)
-		}
+	switch {
+	case err != nil && errorCode(err) == "ValidationError" && strings.Contains(err.Error(), "does not exist"):
+	case err != nil:
 		return pf, refuse("describe stack %s in %s: %v", naming.BackupFailoverStack, in.Backup.Name, err)
+	case len(out.Stacks) > 0 && out.Stacks[0].CreationTime != nil:
+		pf.StackCreated = out.Stacks[0].CreationTime.UTC()
 	}
-	if len(out.Stacks) == 0 || out.Stacks[0].CreationTime == nil {
-		return pf, refuse("stack %s in %s has no creation time: give the failover time with -since", naming.BackupFailoverStack, in.Backup.Name)
+	switch {
+	case pf.RecordedStart.IsZero() && pf.StackCreated.IsZero():
+		return pf, refuse("neither SSM parameter %s nor stack %s (with a creation time) exists in %s, so the failover time is unknown: give it with -since (RFC 3339, e.g. -since 2026-11-25T08:00:00Z), or check backupRegion", param, naming.BackupFailoverStack, in.Backup.Name)
+	case pf.StackCreated.IsZero() || !pf.RecordedStart.IsZero() && pf.RecordedStart.Before(pf.StackCreated):
+		pf.Failover, pf.FailoverSource = pf.RecordedStart, "the first failover attempt, SSM parameter "+param
+	default:
+		pf.Failover, pf.FailoverSource = pf.StackCreated, naming.BackupFailoverStack+" creation time"
 	}
-	pf.Failover, pf.FailoverSource = out.Stacks[0].CreationTime.UTC(), naming.BackupFailoverStack+" creation time"
 	return pf, nil
 }
 
@@ -214,6 +288,8 @@ func Run(ctx context.Context, in Input) (Report, error) {
 		{"repair partitions", func(ctx context.Context, s *Step) error {
 			return partitionStep(ctx, in, names, report.copied, s)
 		}},
+		{"recompact days", func(ctx context.Context, s *Step) error { return recompactStep(ctx, in, names, pf.Failover, s) }},
+		{"clear failover record", func(ctx context.Context, s *Step) error { return clearStep(ctx, in, names, report, s) }},
 	}
 	for _, step := range steps {
 		s := &Step{Name: step.name}

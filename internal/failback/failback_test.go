@@ -31,6 +31,10 @@ func (h *harness) seedPipeline() {
 		cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 100})
 	}
 	cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: now.Add(-time.Minute), Value: 20})
+	// An idle stream still reports: zeros every minute from then on.
+	for at := now; at.Before(now.Add(time.Hour)); at = at.Add(time.Minute) {
+		cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 0})
+	}
 	cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "GetRecords.IteratorAgeMilliseconds", Dimensions: stream}, drfake.Point{Time: now.Add(-time.Minute), Value: 2000})
 	cw.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "IncomingRecords", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: 17920})
 	cw.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "DeliveryToS3.Records", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: 17920})
@@ -104,7 +108,7 @@ func TestFailbackRunsEveryStepAndASecondRunChangesNothing(t *testing.T) {
 		t.Fatalf("%v\n%s", err, reportText(t, report))
 	}
 	t.Logf("first run:\n%s", reportText(t, report))
-	if !report.OK() || len(report.Steps) != 5 {
+	if !report.OK() || len(report.Steps) != 7 {
 		t.Fatalf("report not OK or steps missing:\n%s", reportText(t, report))
 	}
 	if report.Preflight.Failover != failover || report.Preflight.FailoverSource != "BackupFailoverStack creation time" {
@@ -194,9 +198,16 @@ func TestFailbackRefusesToStartWithAClearReason(t *testing.T) {
 		{"primary table missing", func(h *harness, in *failback.Input) {
 			in.Primary.DynamoDB = h.w.Primary.DynamoDB.Client() // a control plane without the table
 		}, "does not exist in the primary region"},
-		{"no failover stack and no -since", func(h *harness, in *failback.Input) {
+		{"no failover stack, no recorded start and no -since", func(h *harness, in *failback.Input) {
 			h.w.Backup.CloudFormation.DeleteStack(naming.BackupFailoverStack)
+			deleteParameter(t, h, h.names.FailoverStartedParameter())
 		}, "give it with -since"},
+		{"recorded start unreadable", func(h *harness, in *failback.Input) {
+			h.w.Backup.SSM.Inject("GetParameter", awsfake.Fault{Code: "AccessDeniedException", Message: "not authorized to perform ssm:GetParameter"})
+		}, "allow ssm:GetParameter on it, or give the failover time with -since"},
+		{"recorded start not a time", func(h *harness, in *failback.Input) {
+			h.w.Backup.SSM.PutParameter(awsfake.Parameter{Name: h.names.FailoverStartedParameter(), Value: "yesterday"})
+		}, `holds "yesterday", not an RFC 3339 time`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

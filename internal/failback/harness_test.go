@@ -14,12 +14,16 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/drfake"
 	"github.com/dr-analytics/drplan/internal/dynalite"
 	"github.com/dr-analytics/drplan/internal/failback"
@@ -110,6 +114,9 @@ func (h *harness) region(name, s3Endpoint string) failback.Region {
 		SSM:            ssm.NewFromConfig(c),
 		CloudFormation: cloudformation.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceCloudFormation, name), name)),
 		Glue:           h.glue[name].Client(),
+		Lambda:         lambda.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceLambda, name), name)),
+		SQS:            sqs.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceSQS, name), name)),
+		StepFunctions:  sfn.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceStepFunctions, name), name)),
 	}
 }
 
@@ -129,7 +136,7 @@ func (h *harness) input() failback.Input {
 		STS:               sts.NewFromConfig(awsfake.Config(h.w.STS.URL(), h.cfg.BackupRegion)),
 		Workers:           8, Segments: 3,
 		DrainPoll: 30 * time.Second, DrainTimeout: 30 * time.Minute,
-		Retry: failback.Backoff{Initial: time.Nanosecond, Max: time.Nanosecond, Sleep: sleep},
+		Retry: backoff.Policy{Initial: time.Nanosecond, Max: time.Nanosecond, Sleep: sleep},
 		Now:   h.w.Clock.Now,
 	}
 }
@@ -222,4 +229,12 @@ func (h *harness) seedObjects(t testing.TB, n int) []string {
 	}
 	h.w.Clock.Set(now)
 	return keys
+}
+
+// deleteParameter removes an SSM parameter of the backup region.
+func deleteParameter(t testing.TB, h *harness, name string) {
+	t.Helper()
+	if _, err := h.w.Backup.SSM.Client().DeleteParameter(context.Background(), &ssm.DeleteParameterInput{Name: aws.String(name)}); err != nil {
+		t.Fatalf("delete parameter %s: %v", name, err)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dr-analytics/drplan/internal/backoff"
 )
 
 // DynamoDBAPI is what the merge step and the pre-flight call; *dynamodb.Client
@@ -45,7 +47,7 @@ type MergeInput struct {
 	// Segments scan the source in parallel, e.g. 8.
 	Segments int
 	DryRun   bool
-	Retry    Backoff
+	Retry    backoff.Policy
 	Progress Progress
 }
 
@@ -75,7 +77,7 @@ func MergeItems(ctx context.Context, in MergeInput) (MergeResult, error) {
 	if in.Segments <= 0 {
 		in.Segments = 4
 	}
-	in.Retry = in.Retry.withDefaults()
+	in.Retry = retryPolicy(in.Retry)
 	if in.Progress == nil {
 		in.Progress = noProgress{}
 	}
@@ -131,7 +133,7 @@ func mergeSegment(ctx context.Context, in MergeInput, segment int) (MergeResult,
 	}
 	for {
 		var out *dynamodb.ScanOutput
-		n, err := in.Retry.do(ctx, func(ctx context.Context) (err error) {
+		n, err := do(ctx, in.Retry, func(ctx context.Context) (err error) {
 			out, err = in.Source.Scan(ctx, scan)
 			return err
 		})
@@ -229,9 +231,10 @@ func batchGet(ctx context.Context, in MergeInput, items []map[string]ddbtypes.At
 	found := map[string]map[string]ddbtypes.AttributeValue{}
 	request := map[string]ddbtypes.KeysAndAttributes{in.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 	retries := 0
-	for attempt := 1; ; attempt++ {
+	unprocessed := in.Retry.Start()
+	for {
 		var out *dynamodb.BatchGetItemOutput
-		n, err := in.Retry.do(ctx, func(ctx context.Context) (err error) {
+		n, err := do(ctx, in.Retry, func(ctx context.Context) (err error) {
 			out, err = in.Dest.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
 			return err
 		})
@@ -245,14 +248,14 @@ func batchGet(ctx context.Context, in MergeInput, items []map[string]ddbtypes.At
 		if len(out.UnprocessedKeys[in.Table].Keys) == 0 {
 			return found, retries, nil
 		}
-		if attempt >= in.Retry.Attempts {
-			return nil, retries, fmt.Errorf("read %s in the primary: %d keys still unprocessed after %d attempts (throttled: raise the table's capacity or lower -segments)", in.Table, len(out.UnprocessedKeys[in.Table].Keys), attempt)
+		if !unprocessed.Wait(ctx) {
+			if err := ctx.Err(); err != nil {
+				return nil, retries, err
+			}
+			return nil, retries, fmt.Errorf("read %s in the primary: %d keys still unprocessed after %d attempts (throttled: raise the table's capacity or lower -segments)", in.Table, len(out.UnprocessedKeys[in.Table].Keys), unprocessed.Retries()+1)
 		}
 		request = out.UnprocessedKeys
 		retries++
-		if err := in.Retry.Sleep(ctx, in.Retry.delay(attempt)); err != nil {
-			return nil, retries, err
-		}
 	}
 }
 
@@ -260,9 +263,10 @@ func batchGet(ctx context.Context, in MergeInput, items []map[string]ddbtypes.At
 func batchWrite(ctx context.Context, in MergeInput, chunk []ddbtypes.WriteRequest) (int, error) {
 	request := map[string][]ddbtypes.WriteRequest{in.Table: chunk}
 	retries := 0
-	for attempt := 1; ; attempt++ {
+	unprocessed := in.Retry.Start()
+	for {
 		var out *dynamodb.BatchWriteItemOutput
-		n, err := in.Retry.do(ctx, func(ctx context.Context) (err error) {
+		n, err := do(ctx, in.Retry, func(ctx context.Context) (err error) {
 			out, err = in.Dest.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: request})
 			return err
 		})
@@ -273,14 +277,14 @@ func batchWrite(ctx context.Context, in MergeInput, chunk []ddbtypes.WriteReques
 		if len(out.UnprocessedItems[in.Table]) == 0 {
 			return retries, nil
 		}
-		if attempt >= in.Retry.Attempts {
-			return retries, fmt.Errorf("write %s in the primary: %d items still unprocessed after %d attempts (throttled: raise the table's capacity or lower -segments)", in.Table, len(out.UnprocessedItems[in.Table]), attempt)
+		if !unprocessed.Wait(ctx) {
+			if err := ctx.Err(); err != nil {
+				return retries, err
+			}
+			return retries, fmt.Errorf("write %s in the primary: %d items still unprocessed after %d attempts (throttled: raise the table's capacity or lower -segments)", in.Table, len(out.UnprocessedItems[in.Table]), unprocessed.Retries()+1)
 		}
 		request = out.UnprocessedItems
 		retries++
-		if err := in.Retry.Sleep(ctx, in.Retry.delay(attempt)); err != nil {
-			return retries, err
-		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/naming"
 	"github.com/dr-analytics/drplan/internal/partition"
 )
@@ -16,13 +17,15 @@ import (
 // GlueAPI is the Glue client the partition registrar needs.
 type GlueAPI = partition.GlueAPI
 
-// Routes maps a region's data prefixes to its Glue tables: streaming
-// bucket raw/ to table raw, batch bucket compacted/ to table compacted.
+// Routes maps a region's data prefixes to its Glue tables, one route per
+// naming.DataRoutes entry (the partition registrar's own routes come from
+// the same list), e.g. streaming bucket raw/ to table raw.
 func Routes(names naming.Names, region string) []partition.Route {
-	return []partition.Route{
-		{Bucket: names.Bucket(naming.Streaming, region), Prefix: naming.RawPrefix, Database: names.Database(), Table: naming.RawTable},
-		{Bucket: names.Bucket(naming.Batch, region), Prefix: naming.CompactedPrefix, Database: names.Database(), Table: naming.CompactedTable},
+	routes := make([]partition.Route, len(naming.DataRoutes))
+	for i, r := range naming.DataRoutes {
+		routes[i] = partition.Route{Bucket: names.Bucket(r.Purpose, region), Prefix: r.Prefix, Database: names.Database(), Table: r.Table}
 	}
+	return routes
 }
 
 // partitionStep registers, in the primary catalog, the partitions of every
@@ -86,7 +89,7 @@ type RepairInput struct {
 	// Since limits the repair to objects modified at or after it (zero:
 	// every object).
 	Since time.Time
-	Retry Backoff
+	Retry backoff.Policy
 }
 
 // Repair is what a partition repair did, as a report step.
@@ -113,7 +116,7 @@ func RepairPartitions(ctx context.Context, in RepairInput) (Repair, error) {
 		}
 	}
 	rep := Repair{Objects: len(objs), Step: Step{Name: "repair partitions"}}
-	res, err := newRegistrar(in.Glue, routes, in.Retry.withDefaults()).RegisterObjects(ctx, objs)
+	res, err := newRegistrar(in.Glue, routes, retryPolicy(in.Retry)).RegisterObjects(ctx, objs)
 	rep.Result = res
 	describePartitions(&rep.Step, res, in.Region)
 	if err != nil {
@@ -124,8 +127,8 @@ func RepairPartitions(ctx context.Context, in RepairInput) (Repair, error) {
 
 // newRegistrar builds a registrar that retries with the run's policy and
 // keeps its JSON log lines off the operator's terminal.
-func newRegistrar(glue GlueAPI, routes []partition.Route, b Backoff) *partition.Registrar {
+func newRegistrar(glue GlueAPI, routes []partition.Route, p backoff.Policy) *partition.Registrar {
 	return partition.NewRegistrar(glue, routes,
 		partition.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
-		partition.WithRetry(b.Attempts, b.delay))
+		partition.WithRetry(p))
 }

@@ -3,60 +3,38 @@ package failback
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
+	"github.com/dr-analytics/drplan/internal/backoff"
 )
 
-// Backoff is the retry policy for copies, batch writes and their
-// unprocessed remainders: exponential delays with jitter, a bounded number
-// of attempts.
-type Backoff struct {
-	// Attempts is the most tries of one operation, e.g. 6.
-	Attempts int
-	// Initial is the first delay, e.g. 200ms; delays double up to Max.
-	Initial, Max time.Duration
-	// Sleep waits d or until ctx ends; tests replace it to run instantly.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
+// Retry defaults for copies, batch reads and writes, their unprocessed
+// remainders and Glue calls: 6 tries, 200ms doubling to 10s, jittered.
+const (
+	defaultAttempts = 6
+	defaultInitial  = 200 * time.Millisecond
+	defaultMax      = 10 * time.Second
+)
 
-func (b Backoff) withDefaults() Backoff {
-	if b.Attempts <= 0 {
-		b.Attempts = 6
+// retryPolicy fills the zero fields of p with failback's defaults. Sleep
+// also waits between drain polls, so tests can run a drain on a fake clock.
+func retryPolicy(p backoff.Policy) backoff.Policy {
+	if p.Attempts <= 0 {
+		p.Attempts = defaultAttempts
 	}
-	if b.Initial <= 0 {
-		b.Initial = 200 * time.Millisecond
+	if p.Initial <= 0 {
+		p.Initial = defaultInitial
 	}
-	if b.Max <= 0 {
-		b.Max = 10 * time.Second
+	if p.Max <= 0 {
+		p.Max = defaultMax
 	}
-	if b.Sleep == nil {
-		b.Sleep = sleep
+	if p.Sleep == nil {
+		p.Sleep = backoff.Sleep
 	}
-	return b
-}
-
-// delay is the wait before retry number n (1-based), jittered over
-// [d/2, d) so parallel workers do not retry in step.
-func (b Backoff) delay(n int) time.Duration {
-	d := b.Initial << min(n-1, 20)
-	if d > b.Max || d <= 0 {
-		d = b.Max
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return p
 }
 
 // retryable says whether an error is worth another try: throttling, 5xx,
@@ -69,16 +47,8 @@ func retryable(ctx context.Context, err error) bool {
 	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
-// do runs f until it succeeds, fails for good, or runs out of attempts; it
-// returns how many retries it took.
-func (b Backoff) do(ctx context.Context, f func(context.Context) error) (retries int, err error) {
-	for attempt := 1; ; attempt++ {
-		err = f(ctx)
-		if err == nil || attempt >= b.Attempts || !retryable(ctx, err) {
-			return attempt - 1, err
-		}
-		if serr := b.Sleep(ctx, b.delay(attempt)); serr != nil {
-			return attempt - 1, err
-		}
-	}
+// do runs f under p until it succeeds, fails for good, or runs out of
+// attempts; it returns how many retries it took.
+func do(ctx context.Context, p backoff.Policy, f func(context.Context) error) (retries int, err error) {
+	return p.Do(ctx, func(err error) bool { return retryable(ctx, err) }, f)
 }

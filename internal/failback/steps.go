@@ -3,6 +3,9 @@ package failback
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,6 +13,9 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
 	gatypes "github.com/aws/aws-sdk-go-v2/service/globalaccelerator/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/dr-analytics/drplan/internal/naming"
@@ -121,19 +127,37 @@ type pipeline struct {
 	firehoseIncoming   float64 // Firehose IncomingRecords since failover
 	firehoseDelivered  float64 // Firehose DeliveryToS3.Records since failover
 	hasFreshnessPoints bool
+	// covered says the IncomingRecords series reports over the whole quiet
+	// window: a datapoint at or before its start and one inside it. An
+	// idle stream reports zeros; no datapoints is no evidence at all (a
+	// wrong name or dimension, CloudWatch's lag, a missing stream).
+	covered bool
+	stream  string
 }
 
 func (p pipeline) drained() bool {
-	return p.incomingRecent == 0 && p.iteratorAge <= maxIteratorAge && p.firehoseDelivered >= p.firehoseIncoming
+	return p.covered && p.incomingRecent == 0 && p.iteratorAge <= maxIteratorAge &&
+		p.firehoseDelivered >= p.firehoseIncoming && !p.firehoseSilent()
 }
+
+// firehoseSilent: the stream took records since failover but Firehose
+// reports none, so "delivered all it received" proves nothing.
+func (p pipeline) firehoseSilent() bool { return p.ingested > 0 && p.firehoseIncoming == 0 }
 
 func (p pipeline) String() string {
 	freshness := "no data in Firehose"
 	if p.hasFreshnessPoints {
 		freshness = fmt.Sprintf("oldest undelivered %gs", p.freshness)
 	}
-	return fmt.Sprintf("Kinesis %g records in the last %s, iterator age %gms; Firehose delivered %g of %g records since failover (%s)",
+	text := fmt.Sprintf("Kinesis %g records in the last %s, iterator age %gms; Firehose delivered %g of %g records since failover (%s)",
 		p.incomingRecent, quietWindow, p.iteratorAge, p.firehoseDelivered, p.firehoseIncoming, freshness)
+	if !p.covered {
+		text += fmt.Sprintf("; but CloudWatch has no IncomingRecords datapoints for stream %s covering the last %s (CloudWatch lags, or the stream's name or dimension is wrong, or the stream is gone), so the stream cannot be shown idle", p.stream, quietWindow)
+	}
+	if p.firehoseSilent() {
+		text += fmt.Sprintf("; but Firehose reports no records although the stream took %g since failover (is the delivery stream's name right?)", p.ingested)
+	}
+	return text
 }
 
 // drain waits until the backup region's stream and Firehose have
@@ -159,7 +183,7 @@ func drain(ctx context.Context, in Input, names naming.Names, since time.Time, s
 				verdict = "not drained yet; a real run would wait up to " + in.DrainTimeout.String()
 			}
 			s.Actions = append(s.Actions, fmt.Sprintf("%s: %s", verdict, state))
-			return nil
+			return failedWindows(ctx, in, names, s)
 		}
 		if state.drained() {
 			s.Actions = append(s.Actions, fmt.Sprintf("drained after %d look(s): %s", polls, state))
@@ -179,7 +203,88 @@ func drain(ctx context.Context, in Input, names naming.Names, since time.Time, s
 		}
 		s.Actions = append(s.Actions, fmt.Sprintf("waited one Firehose buffer interval (%s) for the last buffer to land", buffer))
 	}
+	return failedWindows(ctx, in, names, s)
+}
+
+// failedWindows counts the messages in the aggregator's on-failure
+// queues: stream batches the aggregator gave up on, whose windows are in
+// neither table. Each is a mismatch an operator must replay; reading the
+// queue from the function's event source mappings (not by name) finds it
+// whatever CloudFormation called it.
+func failedWindows(ctx context.Context, in Input, names naming.Names, s *Step) error {
+	function := names.Function("aggregator")
+	var queues []string
+	p := lambda.NewListEventSourceMappingsPaginator(in.Backup.Lambda, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(function)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			s.Mismatches = append(s.Mismatches, fmt.Sprintf("cannot check the windows the aggregator gave up on: list the event source mappings of %s in %s: %v", function, in.Backup.Name, err))
+			return nil
+		}
+		for _, m := range page.EventSourceMappings {
+			if m.DestinationConfig == nil || m.DestinationConfig.OnFailure == nil {
+				continue
+			}
+			if arn := aws.ToString(m.DestinationConfig.OnFailure.Destination); arn != "" && !slices.Contains(queues, arn) {
+				queues = append(queues, arn)
+			}
+		}
+	}
+	if len(queues) == 0 {
+		s.Actions = append(s.Actions, fmt.Sprintf("%s in %s has no event source mapping with an on-failure destination: no given-up windows to count", function, in.Backup.Name))
+		return nil
+	}
+	var total int64
+	for _, arn := range queues {
+		n, err := queueDepth(ctx, in, arn)
+		if err != nil {
+			s.Mismatches = append(s.Mismatches, fmt.Sprintf("cannot count the windows the aggregator gave up on in %s: %v", arn, err))
+			continue
+		}
+		total += n
+		if n == 0 {
+			s.Actions = append(s.Actions, fmt.Sprintf("the aggregator's on-failure queue %s is empty", arn))
+			continue
+		}
+		s.Mismatches = append(s.Mismatches, fmt.Sprintf("%d message(s) in the aggregator's on-failure queue %s: stream batches the aggregator gave up on, whose counts are in neither table; each message names the shard and sequence numbers: replay them into the backup table, delete the messages, then run failback again", n, arn))
+	}
+	s.Counts = append(s.Counts, Count{What: "windows the aggregator gave up on", Unit: "messages", Backup: total, Primary: -1})
 	return nil
+}
+
+// queueDepth is the number of messages in the SQS queue arn, visible or
+// in flight.
+func queueDepth(ctx context.Context, in Input, arn string) (int64, error) {
+	parts := strings.Split(arn, ":")
+	if len(parts) != 6 || parts[2] != "sqs" {
+		return 0, fmt.Errorf("the on-failure destination %s is not an SQS queue ARN", arn)
+	}
+	var url *sqs.GetQueueUrlOutput
+	_, err := do(ctx, in.Retry, func(ctx context.Context) (err error) {
+		url, err = in.Backup.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(parts[5]), QueueOwnerAWSAccountId: aws.String(parts[4])})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("get the queue URL: %w", err)
+	}
+	var attrs *sqs.GetQueueAttributesOutput
+	_, err = do(ctx, in.Retry, func(ctx context.Context) (err error) {
+		attrs, err = in.Backup.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: url.QueueUrl,
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("get the queue's attributes: %w", err)
+	}
+	var n int64
+	for _, name := range []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
+		v, err := strconv.ParseInt(attrs.Attributes[string(name)], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("attribute %s = %q is not a count", name, attrs.Attributes[string(name)])
+		}
+		n += v
+	}
+	return n, nil
 }
 
 type metricQuery struct {
@@ -206,13 +311,20 @@ func readPipeline(ctx context.Context, cw CloudWatchAPI, names naming.Names, sin
 	if err != nil {
 		return pipeline{}, err
 	}
-	var p pipeline
+	p := pipeline{stream: names.Stream()}
 	quietFrom := now.Add(-quietWindow)
+	var reportsFromStart, reportsInWindow bool
 	for _, pt := range recent["incoming"] {
+		if pt.at.After(quietFrom) {
+			reportsInWindow = true
+		} else {
+			reportsFromStart = true
+		}
 		if !pt.at.Before(quietFrom) {
 			p.incomingRecent += pt.v
 		}
 	}
+	p.covered = reportsFromStart && reportsInWindow
 	for _, pt := range recent["age"] {
 		if !pt.at.Before(quietFrom) {
 			p.iteratorAge = max(p.iteratorAge, pt.v)

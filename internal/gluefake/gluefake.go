@@ -13,6 +13,7 @@
 package gluefake
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -124,8 +125,35 @@ func (s *Server) Client(optFns ...func(*glue.Options)) *glue.Client {
 		BaseEndpoint: aws.String(s.URL()),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDFAKE", "fake-secret", ""),
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   s.http.Client(),
+		HTTPClient:   &http.Client{Transport: memoryBodies{s.http.Client().Transport}},
 	}, optFns...)
+}
+
+// memoryBodies sends each request body from a copy in memory. The SDK wraps
+// a body in a reader whose WriteTo answers io.EOF once the SDK has closed
+// it, and it closes it as soon as the response headers arrive. net/http
+// flushes the headers of a body it does not know to be in memory, writes
+// the body, and then reads once more to check for extra bytes: when a
+// loopback server answers in between, that last read fails, net/http closes
+// the connection and the SDK, still reading a large response, fails with
+// "use of closed network connection". A body net/http knows to be in memory
+// is never closed under it.
+type memoryBodies struct{ next http.RoundTripper }
+
+func (m memoryBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return m.next.RoundTrip(r)
+	}
+	body, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("gluefake: read request body: %w", err)
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	r.ContentLength = int64(len(body))
+	return m.next.RoundTrip(r)
 }
 
 // AddTable creates (or replaces, dropping its partitions) a table partitioned

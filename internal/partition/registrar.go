@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
+
+	"github.com/dr-analytics/drplan/internal/backoff"
 )
 
 // GlueAPI is the part of *glue.Client the registrar uses.
@@ -68,8 +70,7 @@ type Registrar struct {
 	logger       *slog.Logger
 	metrics      io.Writer
 	functionName string
-	maxAttempts  int
-	backoff      func(retry int) time.Duration
+	retry        backoff.Policy
 	tableTTL     time.Duration
 	now          func() time.Time
 	memory       int
@@ -99,17 +100,20 @@ func WithFunctionName(name string) Option {
 	}
 }
 
-// WithRetry bounds the attempts per Glue call (at least 1) and sets the delay
-// before retry n (1, 2, ...); nil means no delay, for tests. The default is
-// DefaultMaxAttempts attempts with ExponentialBackoff(200ms, 5s).
-func WithRetry(maxAttempts int, backoff func(retry int) time.Duration) Option {
+// WithRetry sets the retry policy of each Glue call: p.Attempts tries (at
+// least 1) with p's delays; a policy without Initial retries at once, for
+// tests. The default is DefaultRetry. A delay that would outlast the
+// invocation's deadline is not slept: the call fails instead.
+func WithRetry(p backoff.Policy) Option {
 	return func(r *Registrar) {
-		r.maxAttempts, r.backoff = max(1, maxAttempts), backoff
-		if backoff == nil {
-			r.backoff = func(int) time.Duration { return 0 }
-		}
+		p.Attempts = max(1, p.Attempts)
+		r.retry = p
 	}
 }
+
+// DefaultRetry is the registrar's retry policy: DefaultMaxAttempts tries,
+// 200ms doubling to 5s, jittered.
+var DefaultRetry = backoff.Policy{Attempts: DefaultMaxAttempts, Initial: 200 * time.Millisecond, Max: 5 * time.Second}
 
 // WithMemory caps how many registered partitions a container remembers
 // (default DefaultMemory); older ones are forgotten first.
@@ -135,8 +139,7 @@ func NewRegistrar(glue GlueAPI, routes []Route, opts ...Option) *Registrar {
 		logger:       slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 		metrics:      os.Stdout,
 		functionName: "partition-registrar",
-		maxAttempts:  DefaultMaxAttempts,
-		backoff:      ExponentialBackoff(200*time.Millisecond, 5*time.Second),
+		retry:        DefaultRetry,
 		tableTTL:     DefaultTableTTL,
 		now:          time.Now,
 		memory:       DefaultMemory,
@@ -308,10 +311,11 @@ func (r *Registrar) readTable(ctx context.Context, run *run, ref tableRef) (tabl
 	in := &glue.GetTableInput{DatabaseName: aws.String(ref.database), Name: aws.String(ref.table)}
 	var out *glue.GetTableOutput
 	var err error
-	for attempt := 1; ; attempt++ {
+	retry := r.retry.Start()
+	for {
 		run.result.GlueCalls++
 		out, err = r.glue.GetTable(ctx, in)
-		if err == nil || !retryable(err) || attempt >= r.maxAttempts || !r.wait(ctx, attempt) {
+		if err == nil || !retryable(err) || !retry.Wait(ctx) {
 			break
 		}
 		run.result.GlueRetries++
@@ -333,6 +337,7 @@ func (r *Registrar) readTable(ctx context.Context, run *run, ref tableRef) (tabl
 // whole call or the entries Glue could not take yet, within one attempt budget.
 func (r *Registrar) createChunk(ctx context.Context, run *run, ref tableRef, def tableDef, chunk []*pending) {
 	todo := chunk
+	retry := r.retry.Start()
 	for attempt := 1; ; attempt++ {
 		in := &glue.BatchCreatePartitionInput{
 			DatabaseName:       aws.String(ref.database),
@@ -382,7 +387,7 @@ func (r *Registrar) createChunk(ctx context.Context, run *run, ref tableRef, def
 		if len(again) == 0 {
 			return
 		}
-		if attempt >= r.maxAttempts || !r.wait(ctx, attempt) {
+		if !retry.Wait(ctx) {
 			r.fail(run, again, lastCode, fmt.Errorf("gave up after %d attempts: %w", attempt, lastErr))
 			return
 		}

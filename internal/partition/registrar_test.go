@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
 
+	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/gluefake"
 	"github.com/dr-analytics/drplan/internal/partition"
 )
@@ -268,7 +269,7 @@ func TestRetries(t *testing.T) {
 	})
 
 	t.Run("only messages whose partitions still fail after the retries are reported", func(t *testing.T) {
-		w := newWorld(t, partition.WithRetry(3, func(int) time.Duration { return 0 }))
+		w := newWorld(t, partition.WithRetry(backoff.Policy{Attempts: 3}))
 		w.glue.FailEntries("ThrottlingException", 1000, func(v []string) bool { return v[3] == "05" })
 		resp, _ := w.registrar.HandleSQS(ctx, sqsEvent(
 			s3Body(streaming, rawKey(2026, 1, 2, 3, "a")),
@@ -296,7 +297,7 @@ func TestRetries(t *testing.T) {
 	})
 
 	t.Run("a whole call failing with 500 every time fails its messages after the attempt budget", func(t *testing.T) {
-		w := newWorld(t, partition.WithRetry(3, func(int) time.Duration { return 0 }))
+		w := newWorld(t, partition.WithRetry(backoff.Policy{Attempts: 3}))
 		w.glue.FailCalls("BatchCreatePartition", 1000, http.StatusInternalServerError, "InternalFailure")
 		resp, _ := w.registrar.HandleSQS(ctx, sqsEvent(
 			s3Body(streaming, rawKey(2026, 1, 2, 3, "a")),
@@ -353,7 +354,7 @@ func TestRetries(t *testing.T) {
 	})
 
 	t.Run("retrying stops when the next delay would outlast the invocation", func(t *testing.T) {
-		w := newWorld(t, partition.WithRetry(10, func(int) time.Duration { return time.Hour }))
+		w := newWorld(t, partition.WithRetry(backoff.Policy{Attempts: 10, Initial: time.Hour, Max: time.Hour}))
 		w.glue.Throttle("BatchCreatePartition", 1000)
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
@@ -365,7 +366,7 @@ func TestRetries(t *testing.T) {
 }
 
 func TestRegisterObjectsReportsFailures(t *testing.T) {
-	w := newWorld(t, partition.WithRetry(1, nil))
+	w := newWorld(t, partition.WithRetry(backoff.Policy{Attempts: 1}))
 	w.glue.FailEntries("ResourceNumberLimitExceededException", 1, nil)
 	res, err := w.registrar.RegisterObjects(context.Background(), []partition.Object{
 		{Bucket: batch, Key: "compacted/dt=2026-01-02/a"},
@@ -383,13 +384,33 @@ func TestRegisterObjectsReportsFailures(t *testing.T) {
 	}
 }
 
-func TestExponentialBackoff(t *testing.T) {
-	backoff := partition.ExponentialBackoff(100*time.Millisecond, time.Second)
-	for retry, ceiling := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 60: time.Second} {
+func TestDefaultRetryBacksOffFrom200msTo5s(t *testing.T) {
+	p := partition.DefaultRetry
+	if p.Attempts != partition.DefaultMaxAttempts {
+		t.Errorf("attempts %d, want %d", p.Attempts, partition.DefaultMaxAttempts)
+	}
+	for retry, ceiling := range map[int]time.Duration{1: 200 * time.Millisecond, 2: 400 * time.Millisecond, 4: 1600 * time.Millisecond, 5: 3200 * time.Millisecond, 6: 5 * time.Second, 60: 5 * time.Second} {
 		for range 100 {
-			if d := backoff(retry); d < ceiling/2 || d > ceiling {
+			if d := p.Delay(retry); d < ceiling/2 || d > ceiling {
 				t.Fatalf("retry %d waits %v, want within [%v, %v]", retry, d, ceiling/2, ceiling)
 			}
 		}
+	}
+}
+
+// The policy's Sleep is what waits between Glue attempts, so callers (and
+// tests) decide how time passes.
+func TestRetryWaitsWithThePolicysSleep(t *testing.T) {
+	var slept []time.Duration
+	w := newWorld(t, partition.WithRetry(backoff.Policy{Attempts: 4, Initial: time.Second, Max: time.Minute,
+		Jitter: func(d time.Duration) time.Duration { return d },
+		Sleep:  func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return ctx.Err() }}))
+	w.glue.Throttle("BatchCreatePartition", 2)
+	res, err := w.registrar.RegisterObjects(context.Background(), []partition.Object{{Bucket: batch, Key: "compacted/dt=2026-01-02/a"}})
+	if err != nil || len(res.Created) != 1 || res.GlueRetries != 2 {
+		t.Fatalf("result %+v, err %v; want the partition created after 2 retries", res, err)
+	}
+	if fmt.Sprint(slept) != "[1s 2s]" {
+		t.Errorf("slept %v, want [1s 2s]", slept)
 	}
 }

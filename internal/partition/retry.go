@@ -3,8 +3,6 @@ package partition
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -62,39 +60,4 @@ func fixFor(code string) string {
 		return "Glue kept failing or throttling: the message comes back after the visibility timeout; if it reaches the DLQ, redrive it or run drctl repair-partitions"
 	}
 	return "see " + code + " in the AWS Glue API reference; redrive the DLQ once fixed"
-}
-
-// ExponentialBackoff returns delays that double from base per retry, capped
-// at ceiling, each drawn uniformly from its upper half ("equal jitter") so
-// concurrent registrars spread out but never retry at once.
-func ExponentialBackoff(base, ceiling time.Duration) func(retry int) time.Duration {
-	return func(retry int) time.Duration {
-		d := base
-		for i := 1; i < retry && d < ceiling; i++ {
-			d *= 2
-		}
-		d = min(d, ceiling)
-		half := d / 2
-		return half + rand.N(d-half+1)
-	}
-}
-
-// wait sleeps before retry n, unless ctx ends first or its deadline leaves
-// no room for the delay; false means give up.
-func (r *Registrar) wait(ctx context.Context, retry int) bool {
-	d := r.backoff(retry)
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= d {
-		return false
-	}
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

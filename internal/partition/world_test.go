@@ -10,13 +10,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
 
+	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/gluefake"
 	"github.com/dr-analytics/drplan/internal/partition"
 )
@@ -89,7 +89,7 @@ func newWorldRoutes(tb testing.TB, routes []partition.Route, opts ...partition.O
 		partition.WithLogger(slog.New(slog.NewJSONHandler(w.logs, nil))),
 		partition.WithMetrics(w.metrics),
 		partition.WithFunctionName("dr-analytics-partition-registrar"),
-		partition.WithRetry(partition.DefaultMaxAttempts, func(int) time.Duration { return 0 }),
+		partition.WithRetry(backoff.Policy{Attempts: partition.DefaultMaxAttempts}),
 	}
 	w.registrar = partition.NewRegistrar(w.client, routes, append(base, opts...)...)
 	return w

@@ -424,8 +424,9 @@ func (r *run) stacks(ctx context.Context) []Line {
 	default:
 		created := deref(stack.CreationTime)
 		line.Value, line.Unit = value(r.now.Sub(created)), "seconds"
-		line.Status, line.Detail = Warn, fmt.Sprintf("%s since %s (%s ago), restore source %s at %s: DR is active; run `drctl failback` once the primary is healthy",
-			stack.StackStatus, created.UTC().Format(time.RFC3339), duration(r.now.Sub(created)), output(stack, "RestoreSource"), output(stack, "RestorePointInTime"))
+		line.Status, line.Detail = Warn, fmt.Sprintf("%s since %s (%s ago), restore source %s at %s%s: DR is active; run `drctl failback` once the primary is healthy",
+			stack.StackStatus, created.UTC().Format(time.RFC3339), duration(r.now.Sub(created)), output(stack, "RestoreSource"), output(stack, "RestorePointInTime"),
+			r.failoverStart(ctx, created))
 		if stackStatus(stack.StackStatus) == Fail {
 			line.Status = Fail
 		}
@@ -435,6 +436,37 @@ func (r *run) stacks(ctx context.Context) []Line {
 		lines = append(lines, r.restoredTable(ctx, stack != nil))
 	}
 	return lines
+}
+
+// failoverStart describes the first failover attempt's start as the
+// restore recorded it in SSM: failback reaches back to it (or to the
+// stack's creation, when that is earlier).
+func (r *run) failoverStart(ctx context.Context, created time.Time) string {
+	param := r.names.FailoverStartedParameter()
+	var out *ssm.GetParameterOutput
+	err := r.call(ctx, func(ctx context.Context) (err error) {
+		out, err = r.Backup.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(param)})
+		return err
+	})
+	switch {
+	case errorCode(err) == "ParameterNotFound":
+		return fmt.Sprintf("; no failover start recorded in SSM %s (failback uses the stack's creation)", param)
+	case err != nil:
+		return fmt.Sprintf("; the recorded failover start is unreadable (SSM GetParameter %s: %v)", param, err)
+	}
+	value := ""
+	if out.Parameter != nil {
+		value = deref(out.Parameter.Value)
+	}
+	started, perr := time.Parse(time.RFC3339, value)
+	switch {
+	case perr != nil:
+		return fmt.Sprintf("; SSM %s holds %q, not a time: failback refuses to start until it is fixed or -since is given", param, value)
+	case started.Before(created):
+		return fmt.Sprintf("; first failover attempt began %s (SSM %s), before this stack: failback reaches back to it", started.UTC().Format(time.RFC3339), param)
+	default:
+		return fmt.Sprintf("; failover start recorded %s (SSM %s)", started.UTC().Format(time.RFC3339), param)
+	}
 }
 
 // restoredTable checks the backup region's copy of the aggregates table.

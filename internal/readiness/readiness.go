@@ -103,7 +103,8 @@ type Input struct {
 	Config  config.Config
 	Primary Region
 	Backup  Region
-	// GlobalAccelerator is a client for the control plane (us-west-2).
+	// GlobalAccelerator is a client for the control plane
+	// (config.GlobalAcceleratorControlRegion).
 	GlobalAccelerator GlobalAcceleratorAPI
 	// STS identifies the caller; its account names the resources when the
 	// config has none.

@@ -178,7 +178,7 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 			w.Primary.Backup.SetDynamoDBAdvancedFeatures(false)
 		}, 0, cfg.PrimaryRegion, "backup settings", readiness.Fail, "update-region-settings"},
 		{"unbootstrapped backup region fails", func(w *drfake.World) {
-			w.Backup.SSM.Fail("GetParameter", drfake.Fault{Status: 400, Code: "ParameterNotFound", Message: "not found"})
+			w.Backup.SSM.Inject("GetParameter", awsfake.Fault{Status: 400, Code: "ParameterNotFound", Message: "not found"})
 			w.Backup.CloudFormation.DeleteStack("CDKToolkit")
 		}, 0, cfg.BackupRegion, "cdk bootstrap", readiness.Fail, "cdk bootstrap aws://123456789012/us-west-2"},
 		{"unhealthy primary endpoints fail", func(w *drfake.World) {
@@ -186,6 +186,20 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 		}, 0, cfg.PrimaryRegion, "endpoint group", readiness.Fail, "no healthy endpoint"},
 		{"active failover warns", func(w *drfake.World) { w.Failover(seeded.Add(-3 * time.Hour)) },
 			0, cfg.BackupRegion, "stack BackupFailoverStack", readiness.Warn, "DR is active"},
+		{"active failover shows the recorded start", func(w *drfake.World) { w.Failover(seeded.Add(-3 * time.Hour)) },
+			0, cfg.BackupRegion, "stack BackupFailoverStack", readiness.Warn,
+			"failover start recorded " + seeded.Add(-3*time.Hour).Format(time.RFC3339) + " (SSM /dr-analytics/failover/started-at)"},
+		{"a redeployed failover stack shows the first attempt's start", func(w *drfake.World) {
+			w.Failover(seeded.Add(-3 * time.Hour))
+			w.Backup.CloudFormation.PutStack(drfake.Stack{Name: naming.BackupFailoverStack, Status: "CREATE_COMPLETE", Created: seeded.Add(-time.Hour)})
+		}, 0, cfg.BackupRegion, "stack BackupFailoverStack", readiness.Warn,
+			"first failover attempt began " + seeded.Add(-3*time.Hour).Format(time.RFC3339) + " (SSM /dr-analytics/failover/started-at), before this stack"},
+		{"a failover without a recorded start says so", func(w *drfake.World) {
+			w.Failover(seeded.Add(-3 * time.Hour))
+			if _, err := w.Backup.SSM.Client().DeleteParameter(context.Background(), &ssm.DeleteParameterInput{Name: aws.String(names.FailoverStartedParameter())}); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, cfg.BackupRegion, "stack BackupFailoverStack", readiness.Warn, "no failover start recorded in SSM /dr-analytics/failover/started-at"},
 		{"primary dialled down warns", func(w *drfake.World) { w.Failover(seeded.Add(-3 * time.Hour)) },
 			0, cfg.PrimaryRegion, "endpoint group", readiness.Warn, "dial 0%"},
 		{"restored table during DR is fine", func(w *drfake.World) { w.Failover(seeded.Add(-3 * time.Hour)) },
