@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/dr-analytics/drplan/internal/backoff"
 )
 
 // PutRecords limits that Kinesis enforces per call.
@@ -34,6 +36,10 @@ const (
 	baseDelay   = 50 * time.Millisecond
 	maxDelay    = time.Second
 )
+
+// retryDelays spaces retry rounds: exponential from baseDelay, capped at
+// maxDelay, with equal jitter so concurrent invocations spread out.
+var retryDelays = backoff.Policy{Initial: baseDelay, Max: maxDelay}
 
 // Retry-After values, in seconds, for the producer.
 const (
@@ -109,7 +115,7 @@ func (h *Handler) putAll(ctx context.Context, records []record) putOutcome {
 		if len(pending) == 0 || permanent != "" || out.attempts >= h.maxAttempts {
 			return finish(out, pending, reasons, throttledOnly)
 		}
-		delay := backoff(out.attempts)
+		delay := retryDelays.Delay(out.attempts)
 		if h.now().Add(delay).After(deadline) {
 			return finish(out, pending, reasons, throttledOnly)
 		}
@@ -219,14 +225,6 @@ func isThrottle(reason string) bool {
 		return true
 	}
 	return false
-}
-
-// backoff is the delay before retry round attempt+1: exponential from
-// baseDelay, capped at maxDelay, with equal jitter (half fixed, half random)
-// so retries from concurrent invocations spread out.
-func backoff(attempt int) time.Duration {
-	ceiling := min(maxDelay, baseDelay<<(attempt-1))
-	return ceiling/2 + rand.N(ceiling/2+1)
 }
 
 // partitionKey is a random 128-bit value in hex: records spread evenly over

@@ -421,6 +421,9 @@ func (r *run) stacks(ctx context.Context) []Line {
 		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeStacks %s: %v", naming.BackupFailoverStack, err)
 	case stack == nil:
 		line.Status, line.Detail = OK, "not deployed (normal operation)"
+		if recorded := r.leftoverFailoverRecord(ctx); recorded != "" {
+			line.Status, line.Detail = Warn, "not deployed, but "+recorded
+		}
 	default:
 		created := deref(stack.CreationTime)
 		line.Value, line.Unit = value(r.now.Sub(created)), "seconds"
@@ -469,6 +472,24 @@ func (r *run) failoverStart(ctx context.Context, created time.Time) string {
 	}
 }
 
+// leftoverFailoverRecord describes a failover start still recorded in SSM
+// while no failover runs: a failback that did not finish (it clears the
+// record), or an abandoned failover. The next failover would keep that old
+// time, and its failback would copy far more than needed.
+func (r *run) leftoverFailoverRecord(ctx context.Context) string {
+	param := r.names.FailoverStartedParameter()
+	var out *ssm.GetParameterOutput
+	err := r.call(ctx, func(ctx context.Context) (err error) {
+		out, err = r.Backup.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(param)})
+		return err
+	})
+	if err != nil || out.Parameter == nil {
+		return "" // ParameterNotFound is normal; other errors show in failback's own checks
+	}
+	return fmt.Sprintf("SSM %s still records a failover that began %s: finish it with `drctl failback` (which clears the record), or delete the parameter if that failover was abandoned",
+		param, deref(out.Parameter.Value))
+}
+
 // restoredTable checks the backup region's copy of the aggregates table.
 // Failover restores it under the table's own name and failback never
 // deletes it, so one left from an earlier disaster would be adopted, stale,
@@ -488,12 +509,51 @@ func (r *run) restoredTable(ctx context.Context, drActive bool) Line {
 	case err != nil:
 		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeTable %s: %v", r.names.Table(), err)
 	case drActive:
-		line.Status, line.Detail = OK, fmt.Sprintf("%s is %s (restored for this failover)", r.names.Table(), out.Table.TableStatus)
+		return r.protection(ctx, line, out.Table)
 	default:
 		line.Status = Warn
 		line.Detail = fmt.Sprintf("%s remains in %s from an earlier failover: back it up and delete it before the next failover, or that failover adopts it as it is instead of restoring fresh data", r.names.Table(), r.Backup.Name)
 	}
 	return line
+}
+
+// protection checks that the table restored for this failover is ready and
+// protected like the primary's: the restore's Ready step does this, but a
+// restore longer than its wait leaves it to the operator.
+func (r *run) protection(ctx context.Context, line Line, table *ddbtypes.TableDescription) Line {
+	name, region := r.names.Table(), r.Backup.Name
+	if table.TableStatus != ddbtypes.TableStatusActive {
+		line.Status, line.Detail = Warn, fmt.Sprintf("%s is %s: still restoring (RestoreStatus RESTORING); the aggregator retries from the stream until it is ACTIVE", name, table.TableStatus)
+		return line
+	}
+	var backups *dynamodb.DescribeContinuousBackupsOutput
+	err := r.call(ctx, func(ctx context.Context) (err error) {
+		backups, err = r.Backup.DynamoDB.DescribeContinuousBackups(ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: aws.String(name)})
+		return err
+	})
+	if err != nil {
+		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeContinuousBackups %s in %s: %v", name, region, err)
+		return line
+	}
+	var missing []string
+	if !pitrEnabled(backups) {
+		missing = append(missing, fmt.Sprintf("aws dynamodb update-continuous-backups --region %s --table-name %s --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true", region, name))
+	}
+	if table.DeletionProtectionEnabled == nil || !*table.DeletionProtectionEnabled {
+		missing = append(missing, fmt.Sprintf("aws dynamodb update-table --region %s --table-name %s --deletion-protection-enabled", region, name))
+	}
+	if len(missing) > 0 {
+		line.Status, line.Detail = Warn, fmt.Sprintf("%s is ACTIVE but not protected like the primary; run: %s", name, strings.Join(missing, " && "))
+		return line
+	}
+	line.Status, line.Detail = OK, fmt.Sprintf("%s is ACTIVE with PITR and deletion protection (restored for this failover)", name)
+	return line
+}
+
+func pitrEnabled(out *dynamodb.DescribeContinuousBackupsOutput) bool {
+	d := out.ContinuousBackupsDescription
+	return d != nil && d.PointInTimeRecoveryDescription != nil &&
+		d.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus == ddbtypes.PointInTimeRecoveryStatusEnabled
 }
 
 // stack describes a stack; nil without error when it does not exist.

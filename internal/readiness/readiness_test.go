@@ -204,6 +204,17 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 			0, cfg.PrimaryRegion, "endpoint group", readiness.Warn, "dial 0%"},
 		{"restored table during DR is fine", func(w *drfake.World) { w.Failover(seeded.Add(-3 * time.Hour)) },
 			0, cfg.BackupRegion, "restored table", readiness.OK, "restored for this failover"},
+		{"restored table still restoring warns", func(w *drfake.World) {
+			w.Failover(seeded.Add(-20 * time.Minute))
+			w.Backup.DynamoDB.PutTable(awsfake.Table{Name: names.Table(), Status: "CREATING"})
+		}, 0, cfg.BackupRegion, "restored table", readiness.Warn, "still restoring"},
+		{"restored table without PITR or deletion protection warns with the commands", func(w *drfake.World) {
+			w.Failover(seeded.Add(-3 * time.Hour))
+			w.Backup.DynamoDB.PutTable(awsfake.Table{Name: names.Table()})
+		}, 0, cfg.BackupRegion, "restored table", readiness.Warn, "PointInTimeRecoveryEnabled=true && aws dynamodb update-table --region us-west-2 --table-name dr-analytics-aggregates --deletion-protection-enabled"},
+		{"failover record left without a failover warns", func(w *drfake.World) {
+			w.Backup.SSM.PutParameter(awsfake.Parameter{Name: names.FailoverStartedParameter(), Value: "2026-11-01T10:00:00Z"})
+		}, 0, cfg.BackupRegion, "stack BackupFailoverStack", readiness.Warn, "still records a failover that began 2026-11-01T10:00:00Z"},
 		{"restored table left after failback warns", func(w *drfake.World) {
 			w.Backup.DynamoDB.PutTable(awsfake.Table{Name: names.Table(), PITR: true})
 		}, 0, cfg.BackupRegion, "restored table", readiness.Warn, "back it up and delete it"},
