@@ -33,7 +33,10 @@ func Start(tb testing.TB) string {
 		tb.Fatalf("dynalite: pick a port: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--port", fmt.Sprint(port), "--host", "127.0.0.1")
+	// Tables become ACTIVE (or gone) at once: tests wait on nothing DynamoDB
+	// would make them wait on in production unless they simulate it.
+	cmd := exec.CommandContext(ctx, bin, "--port", fmt.Sprint(port), "--host", "127.0.0.1",
+		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
