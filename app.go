@@ -14,12 +14,13 @@ import (
 )
 
 func main() {
-	defer jsii.Close()
+	// No jsii.Close(): jsii-runtime-go's Close races its own wait on the
+	// Node.js child and prints "Runtime process exited abnormally"; the child
+	// ends by itself when this process exits.
 	app := awscdk.NewApp(nil)
 	cfg, warnings, err := config.Load(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) }, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		jsii.Close()
 		os.Exit(1)
 	}
 	for _, w := range warnings {
