@@ -41,7 +41,7 @@ type RestoreJob struct {
 // StartRestoreJob (PUT /restore-jobs), DescribeRestoreJob
 // (GET /restore-jobs/{id}) and DescribeRegionSettings (GET /account-settings).
 type Backup struct {
-	*server
+	server
 	region, account string
 
 	mu     sync.Mutex
@@ -58,7 +58,7 @@ type Backup struct {
 func NewBackup(tb testing.TB, region, account string) *Backup {
 	b := &Backup{region: region, account: account, vaults: map[string][]RecoveryPoint{}, page: 100,
 		management: map[string]bool{"DynamoDB": true}, optIn: map[string]bool{"DynamoDB": true}}
-	b.server = newServer(tb, b.serve)
+	b.url = Serve(tb, WithBody(b.serve)).URL
 	return b
 }
 
@@ -135,17 +135,13 @@ func (b *Backup) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	case r.Method == http.MethodGet && len(segments) == 1 && segments[0] == "account-settings":
 		op = "DescribeRegionSettings"
 	}
-	if f := b.record(Call{Op: op, Body: body, Path: r.URL.Path, Query: r.URL.Query()}); f != nil {
-		if f.Hang {
-			b.hang(r)
-			return
-		}
-		b.fail(w, &apiError{Status: f.Status, Code: f.Code, Message: f.Message})
+	if f := b.Record(r, op, body); f != nil {
+		WriteRestJSONError(w, f.Status, f.Code, f.Message)
 		return
 	}
 	b.mu.Lock()
 	var out any
-	var apiErr *apiError
+	var apiErr *APIError
 	switch op {
 	case "ListRecoveryPointsByBackupVault":
 		out, apiErr = b.listRecoveryPoints(segments[1], r.URL.Query())
@@ -157,30 +153,25 @@ func (b *Backup) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		out = map[string]any{"ResourceTypeManagementPreference": maps.Clone(b.management),
 			"ResourceTypeOptInPreference": maps.Clone(b.optIn)}
 	default:
-		apiErr = &apiError{Status: http.StatusNotFound, Code: "UnknownOperationException",
+		apiErr = &APIError{Status: http.StatusNotFound, Code: "UnknownOperationException",
 			Message: fmt.Sprintf("%s %s is not served by awsfake.Backup", r.Method, r.URL.Path)}
 	}
 	b.mu.Unlock()
 	if apiErr != nil {
-		b.fail(w, apiErr)
+		WriteRestJSONError(w, apiErr.Status, apiErr.Code, apiErr.Message)
 		return
 	}
-	writeJSON(w, http.StatusOK, "application/json", out)
-}
-
-func (b *Backup) fail(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("X-Amzn-ErrorType", e.Code)
-	writeJSON(w, e.Status, "application/json", map[string]string{"Code": e.Code, "Message": e.Message})
+	WriteJSON(w, http.StatusOK, "application/json", out)
 }
 
 func (b *Backup) vaultArn(name string) string {
 	return fmt.Sprintf("arn:aws:backup:%s:%s:backup-vault:%s", b.region, b.account, name)
 }
 
-func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *apiError) {
+func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *APIError) {
 	points, ok := b.vaults[vault]
 	if !ok {
-		return nil, errorf("ResourceNotFoundException", "Backup vault %s does not exist in %s", vault, b.region)
+		return nil, Errorf("ResourceNotFoundException", "Backup vault %s does not exist in %s", vault, b.region)
 	}
 	var matched []RecoveryPoint
 	for _, rp := range points {
@@ -196,7 +187,7 @@ func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *apiError)
 	if token := q.Get("nextToken"); token != "" {
 		n, err := strconv.Atoi(token)
 		if err != nil || n < 0 || n > len(matched) {
-			return nil, errorf("InvalidParameterValueException", "invalid nextToken %q", token)
+			return nil, Errorf("InvalidParameterValueException", "invalid nextToken %q", token)
 		}
 		start = n
 	}
@@ -214,10 +205,10 @@ func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *apiError)
 			"ResourceArn":      rp.ResourceArn,
 			"ResourceType":     rp.ResourceType,
 			"Status":           rp.Status,
-			"CreationDate":     epoch(rp.CreationDate),
+			"CreationDate":     EpochSeconds(rp.CreationDate),
 		}
 		if !rp.CompletionDate.IsZero() {
-			item["CompletionDate"] = epoch(rp.CompletionDate)
+			item["CompletionDate"] = EpochSeconds(rp.CompletionDate)
 		}
 		page = append(page, item)
 	}
@@ -228,7 +219,7 @@ func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *apiError)
 	return out, nil
 }
 
-func (b *Backup) startRestoreJob(body []byte) (any, *apiError) {
+func (b *Backup) startRestoreJob(body []byte) (any, *APIError) {
 	var in struct {
 		RecoveryPointArn string
 		IamRoleArn       string
@@ -237,10 +228,10 @@ func (b *Backup) startRestoreJob(body []byte) (any, *apiError) {
 		Metadata         map[string]string
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, errorf("InvalidParameterValueException", "request body: %v", err)
+		return nil, Errorf("InvalidParameterValueException", "request body: %v", err)
 	}
 	if in.RecoveryPointArn == "" || in.Metadata == nil {
-		return nil, errorf("MissingParameterValueException", "RecoveryPointArn and Metadata are required")
+		return nil, Errorf("MissingParameterValueException", "RecoveryPointArn and Metadata are required")
 	}
 	found := false
 	for _, points := range b.vaults {
@@ -249,7 +240,7 @@ func (b *Backup) startRestoreJob(body []byte) (any, *apiError) {
 		}
 	}
 	if !found {
-		return nil, errorf("ResourceNotFoundException", "Recovery point %s not found", in.RecoveryPointArn)
+		return nil, Errorf("ResourceNotFoundException", "Recovery point %s not found", in.RecoveryPointArn)
 	}
 	if in.IdempotencyToken != "" {
 		for _, j := range b.jobs {
@@ -265,7 +256,7 @@ func (b *Backup) startRestoreJob(body []byte) (any, *apiError) {
 	return map[string]any{"RestoreJobId": job.ID}, nil
 }
 
-func (b *Backup) describeRestoreJob(id string) (any, *apiError) {
+func (b *Backup) describeRestoreJob(id string) (any, *APIError) {
 	for _, j := range b.jobs {
 		if j.ID == id {
 			return map[string]any{
@@ -279,5 +270,5 @@ func (b *Backup) describeRestoreJob(id string) (any, *apiError) {
 			}, nil
 		}
 	}
-	return nil, errorf("ResourceNotFoundException", "Restore job %s not found", id)
+	return nil, Errorf("ResourceNotFoundException", "Restore job %s not found", id)
 }

@@ -1,10 +1,8 @@
 package awsfake
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,7 +40,7 @@ type Table struct {
 // operation is answered with UnknownOperationException, so an unexpected
 // call fails loudly.
 type DynamoDB struct {
-	*server
+	server
 	region, account string
 
 	mu     sync.Mutex
@@ -54,13 +52,27 @@ type DynamoDB struct {
 	tagPage int
 }
 
-const dynamoDBContentType = "application/x-amz-json-1.0"
-
 // NewDynamoDB starts a fake for region and account; it stops when the test ends.
 func NewDynamoDB(tb testing.TB, region, account string) *DynamoDB {
 	d := &DynamoDB{region: region, account: account, tables: map[string]*Table{},
 		now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), tagPage: 10}
-	d.server = newServer(tb, d.serve)
+	d.url = Serve(tb, &JSONRPC{
+		Service:         "awsfake.DynamoDB",
+		TargetPrefix:    "DynamoDB_20120810.",
+		ContentType:     "application/x-amz-json-1.0",
+		ErrorTypePrefix: "com.amazonaws.dynamodb.v20120810#",
+		Recorder:        &d.Recorder,
+		Lock:            &d.mu,
+		Operations: map[string]Operation{
+			"DescribeTable":             Decoding(d.describeTable),
+			"UpdateTable":               Decoding(d.updateTable),
+			"DescribeContinuousBackups": Decoding(d.describeContinuousBackups),
+			"UpdateContinuousBackups":   Decoding(d.updateContinuousBackups),
+			"RestoreTableToPointInTime": Decoding(d.restoreTableToPointInTime),
+			"TagResource":               Decoding(d.tagResource),
+			"ListTagsOfResource":        Decoding(d.listTagsOfResource),
+		},
+	}).URL
 	return d
 }
 
@@ -128,55 +140,6 @@ func (d *DynamoDB) SetTableStatus(name, status string) {
 	}
 }
 
-func (d *DynamoDB) serve(w http.ResponseWriter, r *http.Request, body []byte) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
-	if r.Method != http.MethodPost || !ok {
-		op = "Unknown"
-	}
-	if f := d.record(Call{Op: op, Body: body, Path: r.URL.Path, Query: r.URL.Query()}); f != nil {
-		if f.Hang {
-			d.hang(r)
-			return
-		}
-		d.fail(w, &apiError{Status: f.Status, Code: f.Code, Message: f.Message})
-		return
-	}
-	var in map[string]any
-	if err := json.Unmarshal(body, &in); err != nil {
-		d.fail(w, errorf("SerializationException", "request body is not JSON: %v", err))
-		return
-	}
-	handlers := map[string]func(map[string]any) (any, *apiError){
-		"DescribeTable":             d.describeTable,
-		"UpdateTable":               d.updateTable,
-		"DescribeContinuousBackups": d.describeContinuousBackups,
-		"UpdateContinuousBackups":   d.updateContinuousBackups,
-		"RestoreTableToPointInTime": d.restoreTableToPointInTime,
-		"TagResource":               d.tagResource,
-		"ListTagsOfResource":        d.listTagsOfResource,
-	}
-	handle, ok := handlers[op]
-	if !ok {
-		d.fail(w, errorf("UnknownOperationException", "operation %q is not served by awsfake.DynamoDB", op))
-		return
-	}
-	d.mu.Lock()
-	out, apiErr := handle(in)
-	d.mu.Unlock()
-	if apiErr != nil {
-		d.fail(w, apiErr)
-		return
-	}
-	writeJSON(w, http.StatusOK, dynamoDBContentType, out)
-}
-
-func (d *DynamoDB) fail(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.Status, dynamoDBContentType, map[string]string{
-		"__type":  "com.amazonaws.dynamodb.v20120810#" + e.Code,
-		"message": e.Message,
-	})
-}
-
 // lookup finds a table by name or by ARN in this region and account.
 func (d *DynamoDB) lookup(nameOrArn string) (*Table, bool) {
 	name := nameOrArn
@@ -196,7 +159,7 @@ func (d *DynamoDB) describe(t *Table) map[string]any {
 		"TableName":                 t.Name,
 		"TableArn":                  d.TableArn(t.Name),
 		"TableStatus":               t.Status,
-		"CreationDateTime":          epoch(d.now),
+		"CreationDateTime":          EpochSeconds(d.now),
 		"DeletionProtectionEnabled": t.DeletionProtection,
 	}
 	if t.BillingMode != "" {
@@ -208,30 +171,30 @@ func (d *DynamoDB) describe(t *Table) map[string]any {
 	if t.RestoredFrom != "" {
 		desc["RestoreSummary"] = map[string]any{
 			"SourceTableArn":    t.RestoredFrom,
-			"RestoreDateTime":   epoch(t.RestoredTo),
+			"RestoreDateTime":   EpochSeconds(t.RestoredTo),
 			"RestoreInProgress": t.Status == "CREATING",
 		}
 	}
 	return desc
 }
 
-func (d *DynamoDB) describeTable(in map[string]any) (any, *apiError) {
+func (d *DynamoDB) describeTable(in map[string]any) (any, *APIError) {
 	name := str(in, "TableName")
 	t, ok := d.lookup(name)
 	if !ok {
-		return nil, errorf("ResourceNotFoundException", "Requested resource not found: Table: %s not found", name)
+		return nil, Errorf("ResourceNotFoundException", "Requested resource not found: Table: %s not found", name)
 	}
 	return map[string]any{"Table": d.describe(t)}, nil
 }
 
-func (d *DynamoDB) updateTable(in map[string]any) (any, *apiError) {
+func (d *DynamoDB) updateTable(in map[string]any) (any, *APIError) {
 	name := str(in, "TableName")
 	t, ok := d.lookup(name)
 	if !ok {
-		return nil, errorf("ResourceNotFoundException", "Requested resource not found: Table: %s not found", name)
+		return nil, Errorf("ResourceNotFoundException", "Requested resource not found: Table: %s not found", name)
 	}
 	if t.Status != "ACTIVE" {
-		return nil, errorf("ResourceInUseException", "Attempt to change a resource which is still in use: Table is being %s: %s", strings.ToLower(t.Status), name)
+		return nil, Errorf("ResourceInUseException", "Attempt to change a resource which is still in use: Table is being %s: %s", strings.ToLower(t.Status), name)
 	}
 	if v, ok := in["DeletionProtectionEnabled"].(bool); ok {
 		t.DeletionProtection = v
@@ -244,8 +207,8 @@ func (d *DynamoDB) continuousBackups(t *Table) map[string]any {
 	if t.PITR {
 		pitr = map[string]any{
 			"PointInTimeRecoveryStatus":  "ENABLED",
-			"EarliestRestorableDateTime": epoch(t.LatestRestorable.Add(-35 * 24 * time.Hour)),
-			"LatestRestorableDateTime":   epoch(t.LatestRestorable),
+			"EarliestRestorableDateTime": EpochSeconds(t.LatestRestorable.Add(-35 * 24 * time.Hour)),
+			"LatestRestorableDateTime":   EpochSeconds(t.LatestRestorable),
 			"RecoveryPeriodInDays":       35,
 		}
 	}
@@ -255,29 +218,29 @@ func (d *DynamoDB) continuousBackups(t *Table) map[string]any {
 	}}
 }
 
-func (d *DynamoDB) describeContinuousBackups(in map[string]any) (any, *apiError) {
+func (d *DynamoDB) describeContinuousBackups(in map[string]any) (any, *APIError) {
 	name := str(in, "TableName")
 	t, ok := d.lookup(name)
 	if !ok {
-		return nil, errorf("TableNotFoundException", "Table not found: %s", name)
+		return nil, Errorf("TableNotFoundException", "Table not found: %s", name)
 	}
 	return d.continuousBackups(t), nil
 }
 
-func (d *DynamoDB) updateContinuousBackups(in map[string]any) (any, *apiError) {
+func (d *DynamoDB) updateContinuousBackups(in map[string]any) (any, *APIError) {
 	name := str(in, "TableName")
 	t, ok := d.lookup(name)
 	if !ok {
-		return nil, errorf("TableNotFoundException", "Table not found: %s", name)
+		return nil, Errorf("TableNotFoundException", "Table not found: %s", name)
 	}
 	if t.Status != "ACTIVE" {
 		// DynamoDB refuses while a new table's backups are still being set up.
-		return nil, errorf("ContinuousBackupsUnavailableException", "Backups are being enabled for the table: %s. Please retry later", name)
+		return nil, Errorf("ContinuousBackupsUnavailableException", "Backups are being enabled for the table: %s. Please retry later", name)
 	}
 	spec, _ := in["PointInTimeRecoverySpecification"].(map[string]any)
 	enabled, ok := spec["PointInTimeRecoveryEnabled"].(bool)
 	if !ok {
-		return nil, errorf("ValidationException", "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled is required")
+		return nil, Errorf("ValidationException", "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled is required")
 	}
 	t.PITR = enabled
 	if enabled {
@@ -286,22 +249,22 @@ func (d *DynamoDB) updateContinuousBackups(in map[string]any) (any, *apiError) {
 	return d.continuousBackups(t), nil
 }
 
-func (d *DynamoDB) restoreTableToPointInTime(in map[string]any) (any, *apiError) {
+func (d *DynamoDB) restoreTableToPointInTime(in map[string]any) (any, *APIError) {
 	source := str(in, "SourceTableArn")
 	if source == "" {
 		source = str(in, "SourceTableName")
 	}
 	target := str(in, "TargetTableName")
 	if source == "" || target == "" {
-		return nil, errorf("ValidationException", "SourceTableArn or SourceTableName, and TargetTableName, are required")
+		return nil, Errorf("ValidationException", "SourceTableArn or SourceTableName, and TargetTableName, are required")
 	}
 	if _, exists := d.tables[target]; exists {
-		return nil, errorf("TableAlreadyExistsException", "Table already exists: %s", target)
+		return nil, Errorf("TableAlreadyExistsException", "Table already exists: %s", target)
 	}
 	// A source in this fake's own region must have PITR; a source in another
 	// region is taken on trust (the caller probed it).
 	if src, ok := d.lookup(source); ok && !src.PITR {
-		return nil, errorf("PointInTimeRecoveryUnavailableException", "Point in time recovery is not enabled for table '%s'", source)
+		return nil, Errorf("PointInTimeRecoveryUnavailableException", "Point in time recovery is not enabled for table '%s'", source)
 	}
 	restoreTo := d.now
 	if v, ok := in["RestoreDateTime"].(float64); ok {
@@ -316,11 +279,11 @@ func (d *DynamoDB) restoreTableToPointInTime(in map[string]any) (any, *apiError)
 	return map[string]any{"TableDescription": d.describe(t)}, nil
 }
 
-func (d *DynamoDB) tagResource(in map[string]any) (any, *apiError) {
+func (d *DynamoDB) tagResource(in map[string]any) (any, *APIError) {
 	arn := str(in, "ResourceArn")
 	t, ok := d.lookup(arn)
 	if !ok || !strings.HasPrefix(arn, "arn:") {
-		return nil, errorf("ResourceNotFoundException", "Requested resource not found: ResourceArn: %s not found", arn)
+		return nil, Errorf("ResourceNotFoundException", "Requested resource not found: ResourceArn: %s not found", arn)
 	}
 	tags, _ := in["Tags"].([]any)
 	for _, raw := range tags {
@@ -330,18 +293,18 @@ func (d *DynamoDB) tagResource(in map[string]any) (any, *apiError) {
 	return map[string]any{}, nil
 }
 
-func (d *DynamoDB) listTagsOfResource(in map[string]any) (any, *apiError) {
+func (d *DynamoDB) listTagsOfResource(in map[string]any) (any, *APIError) {
 	arn := str(in, "ResourceArn")
 	t, ok := d.lookup(arn)
 	if !ok || !strings.HasPrefix(arn, "arn:") {
-		return nil, errorf("ResourceNotFoundException", "Requested resource not found: ResourceArn: %s not found", arn)
+		return nil, Errorf("ResourceNotFoundException", "Requested resource not found: ResourceArn: %s not found", arn)
 	}
 	keys := slices.Sorted(maps.Keys(t.Tags))
 	start := 0
 	if token := str(in, "NextToken"); token != "" {
 		n, err := strconv.Atoi(token)
 		if err != nil || n < 0 || n > len(keys) {
-			return nil, errorf("ValidationException", "invalid NextToken %q", token)
+			return nil, Errorf("ValidationException", "invalid NextToken %q", token)
 		}
 		start = n
 	}

@@ -1,11 +1,8 @@
 package awsfake
 
 import (
-	"encoding/json"
-	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -37,7 +34,7 @@ type Accelerator struct {
 // ListEndpointGroups, DescribeEndpointGroup and UpdateEndpointGroup (traffic
 // dial). Endpoint groups are answered with their endpoints' health.
 type GlobalAccelerator struct {
-	*server
+	server
 
 	mu           sync.Mutex
 	accelerators map[string]Accelerator
@@ -48,13 +45,23 @@ type GlobalAccelerator struct {
 	page      int
 }
 
-const globalAcceleratorContentType = "application/x-amz-json-1.1"
-
 // NewGlobalAccelerator starts a fake; it stops when the test ends.
 func NewGlobalAccelerator(tb testing.TB) *GlobalAccelerator {
 	g := &GlobalAccelerator{accelerators: map[string]Accelerator{}, listeners: map[string][]*EndpointGroup{},
 		endpoints: map[string][]Endpoint{}, page: 100}
-	g.server = newServer(tb, g.serve)
+	g.url = Serve(tb, &JSONRPC{
+		Service:      "awsfake.GlobalAccelerator",
+		TargetPrefix: "GlobalAccelerator_V20180706.",
+		ContentType:  "application/x-amz-json-1.1",
+		Recorder:     &g.Recorder,
+		Lock:         &g.mu,
+		Operations: map[string]Operation{
+			"DescribeAccelerator":   Decoding(g.describeAccelerator),
+			"ListEndpointGroups":    Decoding(g.listEndpointGroups),
+			"DescribeEndpointGroup": Decoding(g.describeEndpointGroup),
+			"UpdateEndpointGroup":   Decoding(g.updateEndpointGroup),
+		},
+	}).URL
 	return g
 }
 
@@ -112,56 +119,11 @@ func (g *GlobalAccelerator) find(arn string) *EndpointGroup {
 	return nil
 }
 
-func (g *GlobalAccelerator) serve(w http.ResponseWriter, r *http.Request, body []byte) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "GlobalAccelerator_V20180706.")
-	if r.Method != http.MethodPost || !ok {
-		op = "Unknown"
-	}
-	if f := g.record(Call{Op: op, Body: body, Path: r.URL.Path, Query: r.URL.Query()}); f != nil {
-		if f.Hang {
-			g.hang(r)
-			return
-		}
-		g.fail(w, &apiError{Status: f.Status, Code: f.Code, Message: f.Message})
-		return
-	}
-	var in map[string]any
-	if err := json.Unmarshal(body, &in); err != nil {
-		g.fail(w, errorf("InvalidArgumentException", "request body is not JSON: %v", err))
-		return
-	}
-	g.mu.Lock()
-	var out any
-	var apiErr *apiError
-	switch op {
-	case "DescribeAccelerator":
-		out, apiErr = g.describeAccelerator(in)
-	case "ListEndpointGroups":
-		out, apiErr = g.listEndpointGroups(in)
-	case "DescribeEndpointGroup":
-		out, apiErr = g.describeEndpointGroup(in)
-	case "UpdateEndpointGroup":
-		out, apiErr = g.updateEndpointGroup(in)
-	default:
-		apiErr = errorf("UnknownOperationException", "operation %q is not served by awsfake.GlobalAccelerator", op)
-	}
-	g.mu.Unlock()
-	if apiErr != nil {
-		g.fail(w, apiErr)
-		return
-	}
-	writeJSON(w, http.StatusOK, globalAcceleratorContentType, out)
-}
-
-func (g *GlobalAccelerator) fail(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.Status, globalAcceleratorContentType, map[string]string{"__type": e.Code, "Message": e.Message})
-}
-
-func (g *GlobalAccelerator) describeAccelerator(in map[string]any) (any, *apiError) {
+func (g *GlobalAccelerator) describeAccelerator(in map[string]any) (any, *APIError) {
 	arn := str(in, "AcceleratorArn")
 	a, ok := g.accelerators[arn]
 	if !ok {
-		return nil, errorf("AcceleratorNotFoundException", "Accelerator not found: %s", arn)
+		return nil, Errorf("AcceleratorNotFoundException", "Accelerator not found: %s", arn)
 	}
 	return map[string]any{"Accelerator": map[string]any{
 		"AcceleratorArn": a.Arn, "Name": a.Name, "DnsName": a.DNSName, "Status": a.Status, "Enabled": a.Enabled,
@@ -182,26 +144,26 @@ func (g *GlobalAccelerator) group(eg *EndpointGroup) map[string]any {
 	return out
 }
 
-func (g *GlobalAccelerator) describeEndpointGroup(in map[string]any) (any, *apiError) {
+func (g *GlobalAccelerator) describeEndpointGroup(in map[string]any) (any, *APIError) {
 	arn := str(in, "EndpointGroupArn")
 	eg := g.find(arn)
 	if eg == nil {
-		return nil, errorf("EndpointGroupNotFoundException", "Endpoint group not found: %s", arn)
+		return nil, Errorf("EndpointGroupNotFoundException", "Endpoint group not found: %s", arn)
 	}
 	return map[string]any{"EndpointGroup": g.group(eg)}, nil
 }
 
-func (g *GlobalAccelerator) listEndpointGroups(in map[string]any) (any, *apiError) {
+func (g *GlobalAccelerator) listEndpointGroups(in map[string]any) (any, *APIError) {
 	arn := str(in, "ListenerArn")
 	groups, ok := g.listeners[arn]
 	if !ok {
-		return nil, errorf("ListenerNotFoundException", "Listener not found: %s", arn)
+		return nil, Errorf("ListenerNotFoundException", "Listener not found: %s", arn)
 	}
 	start := 0
 	if token := str(in, "NextToken"); token != "" {
 		n, err := strconv.Atoi(token)
 		if err != nil || n < 0 || n > len(groups) {
-			return nil, errorf("InvalidNextTokenException", "invalid NextToken %q", token)
+			return nil, Errorf("InvalidNextTokenException", "invalid NextToken %q", token)
 		}
 		start = n
 	}
@@ -221,15 +183,15 @@ func (g *GlobalAccelerator) listEndpointGroups(in map[string]any) (any, *apiErro
 	return out, nil
 }
 
-func (g *GlobalAccelerator) updateEndpointGroup(in map[string]any) (any, *apiError) {
+func (g *GlobalAccelerator) updateEndpointGroup(in map[string]any) (any, *APIError) {
 	arn := str(in, "EndpointGroupArn")
 	eg := g.find(arn)
 	if eg == nil {
-		return nil, errorf("EndpointGroupNotFoundException", "Endpoint group not found: %s", arn)
+		return nil, Errorf("EndpointGroupNotFoundException", "Endpoint group not found: %s", arn)
 	}
 	if v, ok := in["TrafficDialPercentage"].(float64); ok {
 		if v < 0 || v > 100 {
-			return nil, errorf("InvalidArgumentException", "TrafficDialPercentage must be between 0 and 100, got %v", v)
+			return nil, Errorf("InvalidArgumentException", "TrafficDialPercentage must be between 0 and 100, got %v", v)
 		}
 		dial := float32(v)
 		eg.Dial = &dial

@@ -1,9 +1,7 @@
 package awsfake
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +27,7 @@ type Parameter struct {
 // ParameterNotFound. Any other operation is UnknownOperationException.
 // ARNs carry the account 123456789012.
 type SSM struct {
-	*server
+	server
 	region string
 
 	mu     sync.Mutex
@@ -38,12 +36,21 @@ type SSM struct {
 	now time.Time
 }
 
-const ssmContentType = "application/x-amz-json-1.1"
-
 // NewSSM starts a fake for region; it stops when the test ends.
 func NewSSM(tb testing.TB, region string) *SSM {
 	s := &SSM{region: region, params: map[string]*Parameter{}, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-	s.server = newServer(tb, s.serve)
+	s.url = Serve(tb, &JSONRPC{
+		Service:      "awsfake.SSM",
+		TargetPrefix: "AmazonSSM.",
+		ContentType:  "application/x-amz-json-1.1",
+		Recorder:     &s.Recorder,
+		Lock:         &s.mu,
+		Operations: map[string]Operation{
+			"PutParameter":    Decoding(s.put),
+			"GetParameter":    Decoding(s.get),
+			"DeleteParameter": Decoding(s.delete),
+		},
+	}).URL
 	return s
 }
 
@@ -85,50 +92,10 @@ func (s *SSM) Parameter(name string) (Parameter, bool) {
 	return *p, true
 }
 
-func (s *SSM) serve(w http.ResponseWriter, r *http.Request, body []byte) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM.")
-	if r.Method != http.MethodPost || !ok {
-		op = "Unknown"
-	}
-	if f := s.record(Call{Op: op, Body: body, Path: r.URL.Path, Query: r.URL.Query()}); f != nil {
-		if f.Hang {
-			s.hang(r)
-			return
-		}
-		s.fail(w, &apiError{Status: f.Status, Code: f.Code, Message: f.Message})
-		return
-	}
-	var in struct {
-		Name, Type, Value string
-		Overwrite         bool
-	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		s.fail(w, errorf("ValidationException", "request body is not JSON: %v", err))
-		return
-	}
-	s.mu.Lock()
-	var out any
-	var apiErr *apiError
-	switch op {
-	case "PutParameter":
-		out, apiErr = s.put(in.Name, in.Type, in.Value, in.Overwrite)
-	case "GetParameter":
-		out, apiErr = s.get(in.Name)
-	case "DeleteParameter":
-		out, apiErr = s.delete(in.Name)
-	default:
-		apiErr = errorf("UnknownOperationException", "operation %q is not served by awsfake.SSM", op)
-	}
-	s.mu.Unlock()
-	if apiErr != nil {
-		s.fail(w, apiErr)
-		return
-	}
-	writeJSON(w, http.StatusOK, ssmContentType, out)
-}
-
-func (s *SSM) fail(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.Status, ssmContentType, map[string]string{"__type": e.Code, "message": e.Message})
+// parameterInput is the input of every operation served; each reads its part.
+type parameterInput struct {
+	Name, Type, Value string
+	Overwrite         bool
 }
 
 func (s *SSM) arn(name string) string {
@@ -139,45 +106,46 @@ func (s *SSM) arn(name string) string {
 	return fmt.Sprintf("arn:aws:ssm:%s:123456789012:parameter%s", s.region, name)
 }
 
-func (s *SSM) put(name, typ, value string, overwrite bool) (any, *apiError) {
-	if name == "" || value == "" {
-		return nil, errorf("ValidationException", "Name and Value are required")
+func (s *SSM) put(in parameterInput) (any, *APIError) {
+	if in.Name == "" || in.Value == "" {
+		return nil, Errorf("ValidationException", "Name and Value are required")
 	}
-	existing, exists := s.params[name]
-	if exists && !overwrite {
-		return nil, errorf("ParameterAlreadyExists", "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.")
+	existing, exists := s.params[in.Name]
+	if exists && !in.Overwrite {
+		return nil, Errorf("ParameterAlreadyExists", "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.")
 	}
+	typ := in.Type
 	switch {
 	case typ == "" && !exists:
-		return nil, errorf("ValidationException", "A parameter type is required when you create a parameter.")
+		return nil, Errorf("ValidationException", "A parameter type is required when you create a parameter.")
 	case typ == "":
 		typ = existing.Type
 	case typ != "String" && typ != "StringList" && typ != "SecureString":
-		return nil, errorf("ValidationException", "Type %q is not String, StringList or SecureString", typ)
+		return nil, Errorf("ValidationException", "Type %q is not String, StringList or SecureString", typ)
 	}
 	version := int64(1)
 	if exists {
 		version = existing.Version + 1
 	}
-	s.params[name] = &Parameter{Name: name, Type: typ, Value: value, Version: version, LastModified: s.now}
+	s.params[in.Name] = &Parameter{Name: in.Name, Type: typ, Value: in.Value, Version: version, LastModified: s.now}
 	return map[string]any{"Version": version, "Tier": "Standard"}, nil
 }
 
-func (s *SSM) get(name string) (any, *apiError) {
-	p, ok := s.params[name]
+func (s *SSM) get(in parameterInput) (any, *APIError) {
+	p, ok := s.params[in.Name]
 	if !ok {
-		return nil, errorf("ParameterNotFound", "Parameter %s not found.", name)
+		return nil, Errorf("ParameterNotFound", "Parameter %s not found.", in.Name)
 	}
 	return map[string]any{"Parameter": map[string]any{
 		"Name": p.Name, "Type": p.Type, "Value": p.Value, "Version": p.Version,
-		"LastModifiedDate": epoch(p.LastModified), "ARN": s.arn(p.Name), "DataType": "text",
+		"LastModifiedDate": EpochSeconds(p.LastModified), "ARN": s.arn(p.Name), "DataType": "text",
 	}}, nil
 }
 
-func (s *SSM) delete(name string) (any, *apiError) {
-	if _, ok := s.params[name]; !ok {
-		return nil, errorf("ParameterNotFound", "Parameter %s not found.", name)
+func (s *SSM) delete(in parameterInput) (any, *APIError) {
+	if _, ok := s.params[in.Name]; !ok {
+		return nil, Errorf("ParameterNotFound", "Parameter %s not found.", in.Name)
 	}
-	delete(s.params, name)
+	delete(s.params, in.Name)
 	return map[string]any{}, nil
 }

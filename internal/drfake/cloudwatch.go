@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go/encoding/cbor"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
 )
 
 // Metric names one CloudWatch metric series.
@@ -40,8 +42,7 @@ type Point struct {
 // bodies, timestamps as tag-1 epoch seconds). Raw points are aggregated per
 // period with the requested statistic, like the service does.
 type CloudWatch struct {
-	recorder
-	url string
+	base
 
 	mu     sync.Mutex
 	series map[string][]Point
@@ -49,13 +50,10 @@ type CloudWatch struct {
 
 // NewCloudWatch starts a fake; it stops when the test ends.
 func NewCloudWatch(tb testing.TB) *CloudWatch {
-	c := &CloudWatch{recorder: newRecorder(), series: map[string][]Point{}}
-	c.url = serve(tb, c.serve).URL
+	c := &CloudWatch{series: map[string][]Point{}}
+	c.url = awsfake.Serve(tb, awsfake.WithBody(c.serve)).URL
 	return c
 }
-
-// URL is the endpoint for an SDK client.
-func (c *CloudWatch) URL() string { return c.url }
 
 // Put adds raw data points to a series.
 func (c *CloudWatch) Put(m Metric, points ...Point) {
@@ -78,7 +76,7 @@ func (c *CloudWatch) serve(w http.ResponseWriter, r *http.Request, body []byte) 
 	if !ok || r.Method != http.MethodPost || r.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" {
 		op = "Unknown"
 	}
-	if f := c.record(op); f != nil {
+	if f := c.recorder.Record(r, op, body); f != nil {
 		writeCBORError(w, f.Status, f.Code, f.Message)
 		return
 	}

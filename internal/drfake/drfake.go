@@ -8,50 +8,38 @@
 // one endpoint. A World composes them with awsfake's fakes (SSM, DynamoDB's
 // control plane, AWS Backup, Global Accelerator) into both regions of a
 // deployment. Every fake decodes requests exactly as the SDK encodes them,
-// so the code under test uses real SDK clients. Test support only.
+// so the code under test uses real SDK clients, and takes its server,
+// request log, faults and JSON protocol handling from awsfake. Test support
+// only.
 package drfake
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"sync"
-	"testing"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
 )
 
-// Fault makes a fake answer one operation with an error.
-type Fault struct {
-	// Status is the HTTP status, 500 when zero.
-	Status int
-	// Code is the error code, e.g. "InternalError"; Message its text.
-	Code, Message string
-	// Times limits the fault to that many calls; 0 means every call.
-	Times int
+// Fault makes a fake answer one operation with an error; Fail fills in
+// what it leaves out.
+type Fault = awsfake.Fault
+
+// base is what every fake of this package embeds: its endpoint, and its
+// request log and faults, counted per operation.
+type base struct {
+	url      string
+	recorder awsfake.Recorder
 }
 
-// recorder counts calls per operation and hands out injected faults. Every
-// fake embeds one.
-type recorder struct {
-	mu     sync.Mutex
-	calls  map[string]int
-	faults map[string]*Fault
-}
-
-func newRecorder() recorder {
-	return recorder{calls: map[string]int{}, faults: map[string]*Fault{}}
-}
+// URL is the endpoint for an SDK client.
+func (b *base) URL() string { return b.url }
 
 // Calls returns how many requests for op the fake received.
-func (r *recorder) Calls(op string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.calls[op]
-}
+func (b *base) Calls(op string) int { return len(b.recorder.CallsTo(op)) }
 
-// Fail makes op answer with f (every operation when op is "*").
-func (r *recorder) Fail(op string, f Fault) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// Fail makes op answer with f (every operation when op is "*"): status
+// 500, code InternalFailure and message "injected fault" unless f sets
+// them.
+func (b *base) Fail(op string, f Fault) {
 	if f.Status == 0 {
 		f.Status = http.StatusInternalServerError
 	}
@@ -61,49 +49,8 @@ func (r *recorder) Fail(op string, f Fault) {
 	if f.Message == "" {
 		f.Message = "injected fault"
 	}
-	r.faults[op] = &f
+	b.recorder.Inject(op, f)
 }
 
 // Clear removes every injected fault.
-func (r *recorder) Clear() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	clear(r.faults)
-}
-
-// record counts a call and returns the fault to answer with, if any.
-func (r *recorder) record(op string) *Fault {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.calls[op]++
-	for _, key := range []string{op, "*"} {
-		f, ok := r.faults[key]
-		if !ok {
-			continue
-		}
-		if f.Times > 0 {
-			f.Times--
-			if f.Times == 0 {
-				delete(r.faults, key)
-			}
-		}
-		copied := *f
-		return &copied
-	}
-	return nil
-}
-
-// serve starts an httptest server that reads the body before calling h;
-// it stops when the test ends.
-func serve(tb testing.TB, h func(w http.ResponseWriter, r *http.Request, body []byte)) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		h(w, r, body)
-	}))
-	tb.Cleanup(srv.Close)
-	return srv
-}
+func (b *base) Clear() { b.recorder.Clear() }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
 )
 
 // EventSourceMapping is a Lambda event source mapping as the fake keeps it.
@@ -25,8 +27,8 @@ type EventSourceMapping struct {
 // in the query). A FunctionName that names no function answers 404
 // ResourceNotFoundException, as Lambda does.
 type Lambda struct {
-	recorder
-	url, region, account string
+	base
+	region, account string
 
 	mu        sync.Mutex
 	functions map[string]bool
@@ -35,13 +37,10 @@ type Lambda struct {
 
 // NewLambda starts a fake; it stops when the test ends.
 func NewLambda(tb testing.TB, region, account string) *Lambda {
-	l := &Lambda{recorder: newRecorder(), region: region, account: account, functions: map[string]bool{}}
-	l.url = serve(tb, l.serve).URL
+	l := &Lambda{region: region, account: account, functions: map[string]bool{}}
+	l.url = awsfake.Serve(tb, awsfake.WithBody(l.serve)).URL
 	return l
 }
-
-// URL is the endpoint for an SDK client.
-func (l *Lambda) URL() string { return l.url }
 
 // PutFunction makes a function exist.
 func (l *Lambda) PutFunction(name string) {
@@ -70,17 +69,17 @@ func (l *Lambda) functionArn(name string) string {
 
 const eventSourceMappingsPath = "/2015-03-31/event-source-mappings"
 
-func (l *Lambda) serve(w http.ResponseWriter, r *http.Request, _ []byte) {
+func (l *Lambda) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	op := "Unknown"
 	if r.Method == http.MethodGet && strings.TrimSuffix(r.URL.Path, "/") == eventSourceMappingsPath {
 		op = "ListEventSourceMappings"
 	}
-	if f := l.record(op); f != nil {
-		writeRestJSONError(w, f.Status, f.Code, f.Message)
+	if f := l.recorder.Record(r, op, body); f != nil {
+		awsfake.WriteRestJSONError(w, f.Status, f.Code, f.Message)
 		return
 	}
 	if op == "Unknown" {
-		writeRestJSONError(w, http.StatusNotFound, "UnknownOperationException", fmt.Sprintf("drfake.Lambda does not serve %s %s", r.Method, r.URL.Path))
+		awsfake.WriteRestJSONError(w, http.StatusNotFound, "UnknownOperationException", fmt.Sprintf("drfake.Lambda does not serve %s %s", r.Method, r.URL.Path))
 		return
 	}
 	q := r.URL.Query()
@@ -92,7 +91,7 @@ func (l *Lambda) serve(w http.ResponseWriter, r *http.Request, _ []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if function != "" && !l.functions[function] {
-		writeRestJSONError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+l.functionArn(function))
+		awsfake.WriteRestJSONError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+l.functionArn(function))
 		return
 	}
 	var matched []EventSourceMapping
@@ -122,12 +121,5 @@ func (l *Lambda) serve(w http.ResponseWriter, r *http.Request, _ []byte) {
 	if end < len(matched) {
 		out["NextMarker"] = strconv.Itoa(end)
 	}
-	writeJSON(w, http.StatusOK, restJSON, out)
-}
-
-// writeRestJSONError answers with restJson1's error: the code in
-// X-Amzn-Errortype and the body.
-func writeRestJSONError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("X-Amzn-Errortype", code)
-	writeJSON(w, status, restJSON, map[string]string{"__type": code, "Message": message, "Type": "User"})
+	awsfake.WriteJSON(w, http.StatusOK, "application/json", out)
 }

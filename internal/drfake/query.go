@@ -9,15 +9,44 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
 )
 
-// queryRequest decodes an awsQuery request (form-encoded POST with Action).
-func queryRequest(r *http.Request, body []byte) (string, url.Values) {
-	form, err := url.ParseQuery(string(body))
-	if err != nil || r.Method != http.MethodPost {
-		return "Unknown", url.Values{}
+// queryService serves awsQuery operations (a form-encoded POST naming its
+// Action, answered in XML): it records each request, answers an injected
+// fault or an action it does not serve with the awsQuery error, and hands
+// the rest to their operation.
+type queryService struct {
+	service    string
+	recorder   *awsfake.Recorder
+	operations map[string]queryOperation
+}
+
+// queryOperation answers an awsQuery request's form with the response,
+// which is encoded as XML, or with an error.
+type queryOperation func(form url.Values) (any, *awsfake.APIError)
+
+func (q queryService) serve(w http.ResponseWriter, r *http.Request, body []byte) {
+	op, form := "Unknown", url.Values{}
+	if parsed, err := url.ParseQuery(string(body)); err == nil && r.Method == http.MethodPost {
+		op, form = parsed.Get("Action"), parsed
 	}
-	return form.Get("Action"), form
+	if f := q.recorder.Record(r, op, body); f != nil {
+		writeQueryError(w, f.Status, f.Code, f.Message)
+		return
+	}
+	handle, ok := q.operations[op]
+	if !ok {
+		writeQueryError(w, http.StatusBadRequest, "InvalidAction", q.service+" does not serve "+op)
+		return
+	}
+	out, apiErr := handle(form)
+	if apiErr != nil {
+		writeQueryError(w, apiErr.Status, apiErr.Code, apiErr.Message)
+		return
+	}
+	writeXML(w, http.StatusOK, out)
 }
 
 // writeQueryError answers with the awsQuery error document.
@@ -53,32 +82,21 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 
 // STS fakes GetCallerIdentity (awsQuery).
 type STS struct {
-	recorder
-	url     string
+	base
 	account string
 }
 
 // NewSTS starts a fake whose caller belongs to account; it stops when the
 // test ends.
 func NewSTS(tb testing.TB, account string) *STS {
-	s := &STS{recorder: newRecorder(), account: account}
-	s.url = serve(tb, s.serve).URL
+	s := &STS{account: account}
+	sts := queryService{service: "drfake.STS", recorder: &s.recorder,
+		operations: map[string]queryOperation{"GetCallerIdentity": s.getCallerIdentity}}
+	s.url = awsfake.Serve(tb, awsfake.WithBody(sts.serve)).URL
 	return s
 }
 
-// URL is the endpoint for an SDK client.
-func (s *STS) URL() string { return s.url }
-
-func (s *STS) serve(w http.ResponseWriter, r *http.Request, body []byte) {
-	op, _ := queryRequest(r, body)
-	if f := s.record(op); f != nil {
-		writeQueryError(w, f.Status, f.Code, f.Message)
-		return
-	}
-	if op != "GetCallerIdentity" {
-		writeQueryError(w, http.StatusBadRequest, "InvalidAction", "drfake.STS does not serve "+op)
-		return
-	}
+func (s *STS) getCallerIdentity(url.Values) (any, *awsfake.APIError) {
 	type result struct {
 		Arn     string `xml:"Arn"`
 		UserID  string `xml:"UserId"`
@@ -88,9 +106,9 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		XMLName xml.Name `xml:"GetCallerIdentityResponse"`
 		Result  result   `xml:"GetCallerIdentityResult"`
 	}
-	writeXML(w, http.StatusOK, response{Result: result{
+	return response{Result: result{
 		Arn: fmt.Sprintf("arn:aws:sts::%s:assumed-role/operator/drctl", s.account), UserID: "AROAFAKE:drctl", Account: s.account,
-	}})
+	}}, nil
 }
 
 // Stack is a CloudFormation stack as the fake keeps it.
@@ -103,8 +121,7 @@ type Stack struct {
 
 // CloudFormation fakes one region's DescribeStacks (awsQuery).
 type CloudFormation struct {
-	recorder
-	url    string
+	base
 	region string
 
 	mu     sync.Mutex
@@ -113,13 +130,12 @@ type CloudFormation struct {
 
 // NewCloudFormation starts a fake for region; it stops when the test ends.
 func NewCloudFormation(tb testing.TB, region string) *CloudFormation {
-	c := &CloudFormation{recorder: newRecorder(), region: region, stacks: map[string]Stack{}}
-	c.url = serve(tb, c.serve).URL
+	c := &CloudFormation{region: region, stacks: map[string]Stack{}}
+	cfn := queryService{service: "drfake.CloudFormation", recorder: &c.recorder,
+		operations: map[string]queryOperation{"DescribeStacks": c.describeStacks}}
+	c.url = awsfake.Serve(tb, awsfake.WithBody(cfn.serve)).URL
 	return c
 }
-
-// URL is the endpoint for an SDK client.
-func (c *CloudFormation) URL() string { return c.url }
 
 // PutStack creates or replaces a stack.
 func (c *CloudFormation) PutStack(s Stack) {
@@ -135,16 +151,7 @@ func (c *CloudFormation) DeleteStack(name string) {
 	delete(c.stacks, name)
 }
 
-func (c *CloudFormation) serve(w http.ResponseWriter, r *http.Request, body []byte) {
-	op, form := queryRequest(r, body)
-	if f := c.record(op); f != nil {
-		writeQueryError(w, f.Status, f.Code, f.Message)
-		return
-	}
-	if op != "DescribeStacks" {
-		writeQueryError(w, http.StatusBadRequest, "InvalidAction", "drfake.CloudFormation does not serve "+op)
-		return
-	}
+func (c *CloudFormation) describeStacks(form url.Values) (any, *awsfake.APIError) {
 	name := form.Get("StackName")
 	c.mu.Lock()
 	var stacks []Stack
@@ -157,8 +164,7 @@ func (c *CloudFormation) serve(w http.ResponseWriter, r *http.Request, body []by
 	}
 	c.mu.Unlock()
 	if name != "" && len(stacks) == 0 {
-		writeQueryError(w, http.StatusBadRequest, "ValidationError", fmt.Sprintf("Stack with id %s does not exist", name))
-		return
+		return nil, awsfake.Errorf("ValidationError", "Stack with id %s does not exist", name)
 	}
 	type output struct {
 		Key   string `xml:"OutputKey"`
@@ -193,5 +199,5 @@ func (c *CloudFormation) serve(w http.ResponseWriter, r *http.Request, body []by
 		}
 		out.Stacks = append(out.Stacks, m)
 	}
-	writeXML(w, http.StatusOK, out)
+	return out, nil
 }

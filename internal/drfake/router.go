@@ -1,13 +1,13 @@
 package drfake
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
 )
 
 // DynamoDBRouter is one DynamoDB endpoint in front of two servers: the
@@ -28,15 +28,14 @@ var controlPlane = map[string]bool{
 func NewDynamoDBRouter(tb testing.TB, dataPlane, controlPlaneURL string) *DynamoDBRouter {
 	data, control := newProxy(tb, dataPlane), newProxy(tb, controlPlaneURL)
 	d := &DynamoDBRouter{}
-	d.url = serve(tb, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		r.Body = io.NopCloser(bytes.NewReader(body))
+	d.url = awsfake.Serve(tb, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 		if controlPlane[op] {
 			control.ServeHTTP(w, r)
 			return
 		}
 		data.ServeHTTP(w, r)
-	}).URL
+	})).URL
 	return d
 }
 

@@ -16,6 +16,8 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
 )
 
 // ReplicationRule is one S3 replication rule as GetBucketReplication
@@ -36,8 +38,7 @@ type ReplicationRule struct {
 // operation, per-operation call counts, a settable clock for LastModified,
 // and extra endpoints that can be closed to cut a client off mid-run.
 type S3 struct {
-	recorder
-	url     string
+	base
 	backend *s3mem.Backend
 	fake    http.Handler
 	clock   *Clock
@@ -81,31 +82,25 @@ func (c *Clock) Advance(d time.Duration) {
 }
 
 // NewS3 starts a fake whose objects get LastModified from clock; it stops
-// when the test ends. Buckets are created with CreateBucket.
+// when the test ends. Buckets are created with CreateBucket; clients must
+// address them path-style.
 func NewS3(tb testing.TB, clock *Clock) *S3 {
 	backend := s3mem.New(s3mem.WithTimeSource(clock))
 	s := &S3{
-		recorder:    newRecorder(),
 		backend:     backend,
 		fake:        gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server(),
 		clock:       clock,
 		replication: map[string][]ReplicationRule{},
 	}
-	srv := httptest.NewServer(s)
-	tb.Cleanup(srv.Close)
-	s.url = srv.URL
+	s.url = awsfake.Serve(tb, s).URL
 	return s
 }
-
-// URL is the endpoint for a path-style SDK client.
-func (s *S3) URL() string { return s.url }
 
 // Endpoint starts another endpoint onto the same store. close shuts it and
 // waits until every request it accepted has been served, so a test can cut
 // a client off and know exactly what reached the store.
 func (s *S3) Endpoint(tb testing.TB) (endpoint string, close func()) {
-	srv := httptest.NewServer(s)
-	tb.Cleanup(srv.Close)
+	srv := awsfake.Serve(tb, s)
 	return srv.URL, srv.Close
 }
 
@@ -188,7 +183,8 @@ func (s *S3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			after(op)
 		}
 	}()
-	if f := s.record(op); f != nil {
+	// The body is left to gofakes3, which streams it into the store.
+	if f := s.recorder.Record(r, op, nil); f != nil {
 		writeS3Error(w, f.Status, f.Code, f.Message)
 		return
 	}

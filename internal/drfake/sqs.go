@@ -1,21 +1,21 @@
 package drfake
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
 )
 
 // SQS fakes one region's GetQueueUrl and GetQueueAttributes (awsJson1_0,
 // X-Amz-Target AmazonSQS.<Operation>, as the SDK sends SQS now). Queues
 // hold a message count, not messages.
 type SQS struct {
-	recorder
-	url, region, account string
+	base
+	region, account string
 
 	mu     sync.Mutex
 	queues map[string]int // messages by queue name
@@ -23,13 +23,20 @@ type SQS struct {
 
 // NewSQS starts a fake; it stops when the test ends.
 func NewSQS(tb testing.TB, region, account string) *SQS {
-	q := &SQS{recorder: newRecorder(), region: region, account: account, queues: map[string]int{}}
-	q.url = serve(tb, q.serve).URL
+	q := &SQS{region: region, account: account, queues: map[string]int{}}
+	q.url = awsfake.Serve(tb, &awsfake.JSONRPC{
+		Service:      "drfake.SQS",
+		TargetPrefix: "AmazonSQS.",
+		ContentType:  "application/x-amz-json-1.0",
+		Recorder:     &q.recorder,
+		Lock:         &q.mu,
+		Operations: map[string]awsfake.Operation{
+			"GetQueueUrl":        awsfake.Decoding(q.getQueueURL),
+			"GetQueueAttributes": awsfake.Decoding(q.getQueueAttributes),
+		},
+	}).URL
 	return q
 }
-
-// URL is the endpoint for an SDK client.
-func (q *SQS) URL() string { return q.url }
 
 // CreateQueue makes an empty queue and returns its ARN.
 func (q *SQS) CreateQueue(name string) string {
@@ -55,62 +62,49 @@ func (q *SQS) queueURL(name string) string {
 	return fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", q.region, q.account, name)
 }
 
-func (q *SQS) serve(w http.ResponseWriter, r *http.Request, body []byte) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.")
-	if !ok || r.Method != http.MethodPost || r.Header.Get("Content-Type") != awsJSON10 {
-		op = "Unknown"
+type getQueueURLInput struct{ QueueName, QueueOwnerAWSAccountId string }
+
+func (q *SQS) getQueueURL(in getQueueURLInput) (any, *awsfake.APIError) {
+	if _, exists := q.queues[in.QueueName]; !exists || in.QueueOwnerAWSAccountId != "" && in.QueueOwnerAWSAccountId != q.account {
+		return nil, queueMissing()
 	}
-	if f := q.record(op); f != nil {
-		writeJSONError(w, f.Status, awsJSON10, f.Code, f.Message)
-		return
-	}
-	var in struct {
-		QueueName, QueueOwnerAWSAccountId, QueueUrl string
-		AttributeNames                              []string
-	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeJSONError(w, http.StatusBadRequest, awsJSON10, "InvalidParameterValue", err.Error())
-		return
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	switch op {
-	case "GetQueueUrl":
-		if _, exists := q.queues[in.QueueName]; !exists || in.QueueOwnerAWSAccountId != "" && in.QueueOwnerAWSAccountId != q.account {
-			q.queueMissing(w)
-			return
-		}
-		writeJSON(w, http.StatusOK, awsJSON10, map[string]string{"QueueUrl": q.queueURL(in.QueueName)})
-	case "GetQueueAttributes":
-		name := in.QueueUrl[strings.LastIndex(in.QueueUrl, "/")+1:]
-		messages, exists := q.queues[name]
-		if !exists || in.QueueUrl != q.queueURL(name) {
-			q.queueMissing(w)
-			return
-		}
-		all := map[string]string{
-			"ApproximateNumberOfMessages":           strconv.Itoa(messages),
-			"ApproximateNumberOfMessagesNotVisible": "0",
-			"ApproximateNumberOfMessagesDelayed":    "0",
-			"QueueArn":                              q.QueueArn(name),
-		}
-		attrs := map[string]string{}
-		for _, a := range in.AttributeNames {
-			if a == "All" {
-				attrs = all
-				break
-			}
-			if v, ok := all[a]; ok {
-				attrs[a] = v
-			}
-		}
-		writeJSON(w, http.StatusOK, awsJSON10, map[string]any{"Attributes": attrs})
-	default:
-		writeJSONError(w, http.StatusBadRequest, awsJSON10, "InvalidAction", "drfake.SQS does not serve "+op)
-	}
+	return map[string]string{"QueueUrl": q.queueURL(in.QueueName)}, nil
 }
 
-func (q *SQS) queueMissing(w http.ResponseWriter) {
-	w.Header().Set("X-Amzn-Query-Error", "AWS.SimpleQueueService.NonExistentQueue;Sender")
-	writeJSONError(w, http.StatusBadRequest, awsJSON10, "QueueDoesNotExist", "The specified queue does not exist.")
+type getQueueAttributesInput struct {
+	QueueUrl       string
+	AttributeNames []string
+}
+
+func (q *SQS) getQueueAttributes(in getQueueAttributesInput) (any, *awsfake.APIError) {
+	name := in.QueueUrl[strings.LastIndex(in.QueueUrl, "/")+1:]
+	messages, exists := q.queues[name]
+	if !exists || in.QueueUrl != q.queueURL(name) {
+		return nil, queueMissing()
+	}
+	all := map[string]string{
+		"ApproximateNumberOfMessages":           strconv.Itoa(messages),
+		"ApproximateNumberOfMessagesNotVisible": "0",
+		"ApproximateNumberOfMessagesDelayed":    "0",
+		"QueueArn":                              q.QueueArn(name),
+	}
+	attrs := map[string]string{}
+	for _, a := range in.AttributeNames {
+		if a == "All" {
+			attrs = all
+			break
+		}
+		if v, ok := all[a]; ok {
+			attrs[a] = v
+		}
+	}
+	return map[string]any{"Attributes": attrs}, nil
+}
+
+// queueMissing is SQS's answer for a queue that does not exist, with the
+// awsQuery code it keeps.
+func queueMissing() *awsfake.APIError {
+	e := awsfake.Errorf("QueueDoesNotExist", "The specified queue does not exist.")
+	e.QueryError = "AWS.SimpleQueueService.NonExistentQueue;Sender"
+	return e
 }

@@ -1,13 +1,12 @@
 package drfake
 
 import (
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
 )
 
 // Outcome is how a fake execution ends.
@@ -36,8 +35,7 @@ type Execution struct {
 // ExecutionAlreadyExists. Executions do nothing; Outcome decides how they
 // end.
 type StepFunctions struct {
-	recorder
-	url   string
+	base
 	clock *Clock
 
 	mu         sync.Mutex
@@ -50,13 +48,20 @@ type StepFunctions struct {
 // NewStepFunctions starts a fake whose dates come from clock; it stops
 // when the test ends.
 func NewStepFunctions(tb testing.TB, clock *Clock) *StepFunctions {
-	s := &StepFunctions{recorder: newRecorder(), clock: clock, machines: map[string]bool{}, executions: map[string]*Execution{}}
-	s.url = serve(tb, s.serve).URL
+	s := &StepFunctions{clock: clock, machines: map[string]bool{}, executions: map[string]*Execution{}}
+	s.url = awsfake.Serve(tb, &awsfake.JSONRPC{
+		Service:      "drfake.StepFunctions",
+		TargetPrefix: "AWSStepFunctions.",
+		ContentType:  "application/x-amz-json-1.0",
+		Recorder:     &s.recorder,
+		Lock:         &s.mu,
+		Operations: map[string]awsfake.Operation{
+			"StartExecution":    awsfake.Decoding(s.start),
+			"DescribeExecution": awsfake.Decoding(s.describe),
+		},
+	}).URL
 	return s
 }
-
-// URL is the endpoint for an SDK client.
-func (s *StepFunctions) URL() string { return s.url }
 
 // AddStateMachine makes a state machine exist.
 func (s *StepFunctions) AddStateMachine(arn string) {
@@ -84,66 +89,37 @@ func (s *StepFunctions) Executions() []Execution {
 	return out
 }
 
-func (s *StepFunctions) serve(w http.ResponseWriter, r *http.Request, body []byte) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
-	if !ok || r.Method != http.MethodPost || r.Header.Get("Content-Type") != awsJSON10 {
-		op = "Unknown"
-	}
-	if f := s.record(op); f != nil {
-		writeJSONError(w, f.Status, awsJSON10, f.Code, f.Message)
-		return
-	}
-	var in struct {
-		StateMachineArn string `json:"stateMachineArn"`
-		ExecutionArn    string `json:"executionArn"`
-		Name            string `json:"name"`
-		Input           string `json:"input"`
-	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeJSONError(w, http.StatusBadRequest, awsJSON10, "ValidationException", err.Error())
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch op {
-	case "StartExecution":
-		s.start(w, in.StateMachineArn, in.Name, in.Input)
-	case "DescribeExecution":
-		s.describe(w, in.ExecutionArn)
-	default:
-		writeJSONError(w, http.StatusBadRequest, awsJSON10, "UnknownOperationException", "drfake.StepFunctions does not serve "+op)
-	}
+type startExecutionInput struct {
+	StateMachineArn string `json:"stateMachineArn"`
+	Name            string `json:"name"`
+	Input           string `json:"input"`
 }
 
-func (s *StepFunctions) start(w http.ResponseWriter, machine, name, input string) {
-	if !s.machines[machine] {
-		writeJSONError(w, http.StatusBadRequest, awsJSON10, "StateMachineDoesNotExist", "State Machine Does Not Exist: '"+machine+"'")
-		return
+func (s *StepFunctions) start(in startExecutionInput) (any, *awsfake.APIError) {
+	if !s.machines[in.StateMachineArn] {
+		return nil, awsfake.Errorf("StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", in.StateMachineArn)
 	}
-	if name == "" || len(name) > 80 {
-		writeJSONError(w, http.StatusBadRequest, awsJSON10, "InvalidName", fmt.Sprintf("Invalid Name: '%s'", name))
-		return
+	if in.Name == "" || len(in.Name) > 80 {
+		return nil, awsfake.Errorf("InvalidName", "Invalid Name: '%s'", in.Name)
 	}
-	arn := strings.Replace(machine, ":stateMachine:", ":execution:", 1) + ":" + name
+	arn := strings.Replace(in.StateMachineArn, ":stateMachine:", ":execution:", 1) + ":" + in.Name
 	if e, exists := s.executions[arn]; exists {
-		if e.Input == input && s.status(e) == "RUNNING" {
-			writeJSON(w, http.StatusOK, awsJSON10, map[string]any{"executionArn": arn, "startDate": epochSeconds(e.Started)})
-			return
+		if e.Input == in.Input && s.status(e) == "RUNNING" {
+			return map[string]any{"executionArn": arn, "startDate": awsfake.EpochSeconds(e.Started)}, nil
 		}
-		writeJSONError(w, http.StatusBadRequest, awsJSON10, "ExecutionAlreadyExists", "Execution Already Exists: '"+arn+"'")
-		return
+		return nil, awsfake.Errorf("ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn)
 	}
 	outcome := Outcome{Running: 1}
 	if s.outcome != nil {
-		outcome = s.outcome(name, input)
+		outcome = s.outcome(in.Name, in.Input)
 	}
 	if outcome.Status == "" {
 		outcome.Status = "SUCCEEDED"
 	}
-	e := &Execution{Arn: arn, StateMachineArn: machine, Name: name, Input: input, Started: s.clock.Now(), Outcome: outcome}
+	e := &Execution{Arn: arn, StateMachineArn: in.StateMachineArn, Name: in.Name, Input: in.Input, Started: s.clock.Now(), Outcome: outcome}
 	s.executions[arn] = e
 	s.started = append(s.started, arn)
-	writeJSON(w, http.StatusOK, awsJSON10, map[string]any{"executionArn": arn, "startDate": epochSeconds(e.Started)})
+	return map[string]any{"executionArn": arn, "startDate": awsfake.EpochSeconds(e.Started)}, nil
 }
 
 // status is what the execution reports now, without counting a look.
@@ -154,23 +130,26 @@ func (s *StepFunctions) status(e *Execution) string {
 	return e.Outcome.Status
 }
 
-func (s *StepFunctions) describe(w http.ResponseWriter, arn string) {
-	e, ok := s.executions[arn]
+type describeExecutionInput struct {
+	ExecutionArn string `json:"executionArn"`
+}
+
+func (s *StepFunctions) describe(in describeExecutionInput) (any, *awsfake.APIError) {
+	e, ok := s.executions[in.ExecutionArn]
 	if !ok {
-		writeJSONError(w, http.StatusBadRequest, awsJSON10, "ExecutionDoesNotExist", "Execution Does Not Exist: '"+arn+"'")
-		return
+		return nil, awsfake.Errorf("ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", in.ExecutionArn)
 	}
 	status := s.status(e)
 	e.described++
 	out := map[string]any{
 		"executionArn": e.Arn, "stateMachineArn": e.StateMachineArn, "name": e.Name, "status": status,
-		"startDate": epochSeconds(e.Started), "input": e.Input,
+		"startDate": awsfake.EpochSeconds(e.Started), "input": e.Input,
 	}
 	if status != "RUNNING" {
-		out["stopDate"] = epochSeconds(s.clock.Now())
+		out["stopDate"] = awsfake.EpochSeconds(s.clock.Now())
 		if e.Outcome.Error != "" {
 			out["error"], out["cause"] = e.Outcome.Error, e.Outcome.Cause
 		}
 	}
-	writeJSON(w, http.StatusOK, awsJSON10, out)
+	return out, nil
 }

@@ -30,6 +30,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
 )
 
 // Limits that real Glue enforces.
@@ -48,34 +50,19 @@ const Region = "us-east-1"
 // Epoch is the creation time the fake reports for every table and partition.
 var Epoch = time.Unix(1764064800, 0).UTC()
 
-// epochSeconds is Epoch as Glue's wire format (epoch seconds) carries it.
-var epochSeconds = float64(Epoch.Unix())
-
-const (
-	targetPrefix = "AWSGlue."
-	contentType  = "application/x-amz-json-1.1"
-)
-
-// Request is one request the fake received.
-type Request struct {
-	// Op is the operation, e.g. "BatchCreatePartition".
-	Op string
-	// Body is the JSON request body as the SDK sent it.
-	Body json.RawMessage
-}
-
-// Decode unmarshals the request body into v, e.g. a *glue.BatchCreatePartitionInput
-// (Glue's JSON member names are the SDK's Go field names).
-func (r Request) Decode(v any) error { return json.Unmarshal(r.Body, v) }
+// Request is one request the fake received: its operation (e.g.
+// "BatchCreatePartition") and its JSON body as the SDK sent it. Decode
+// unmarshals the body, e.g. into a *glue.BatchCreatePartitionInput (Glue's
+// JSON member names are the SDK's Go field names).
+type Request = awsfake.Call
 
 // Server is a running fake catalog. All methods are safe for concurrent use.
 type Server struct {
-	http *httptest.Server
+	http     *httptest.Server
+	recorder awsfake.Recorder
 
 	mu          sync.Mutex
 	databases   map[string]map[string]*table
-	requests    []Request
-	callFaults  []callFault
 	entryFaults []entryFault
 }
 
@@ -92,13 +79,6 @@ type partition struct {
 	parameters map[string]string
 }
 
-type callFault struct {
-	op     string
-	left   int
-	status int
-	code   string
-}
-
 type entryFault struct {
 	code  string
 	left  int
@@ -108,8 +88,21 @@ type entryFault struct {
 // New starts a fake catalog on a loopback port; it stops when the test ends.
 func New(tb testing.TB) *Server {
 	s := &Server{databases: map[string]map[string]*table{}}
-	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
-	tb.Cleanup(s.http.Close)
+	s.http = awsfake.Serve(tb, &awsfake.JSONRPC{
+		Service:      "gluefake",
+		TargetPrefix: "AWSGlue.",
+		ContentType:  "application/x-amz-json-1.1",
+		Recorder:     &s.recorder,
+		Lock:         &s.mu,
+		Operations: map[string]awsfake.Operation{
+			"GetTable":             s.getTable,
+			"GetPartition":         s.getPartition,
+			"GetPartitions":        s.getPartitions,
+			"BatchGetPartition":    s.batchGetPartition,
+			"CreatePartition":      s.createPartition,
+			"BatchCreatePartition": s.batchCreatePartition,
+		},
+	})
 	return s
 }
 
@@ -178,24 +171,10 @@ func (s *Server) AddTable(database, name string, keys []string, sd types.Storage
 
 // Requests returns a copy of every request received so far, in arrival order,
 // including those answered with an injected fault.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
+func (s *Server) Requests() []Request { return s.recorder.Calls() }
 
 // Calls counts the requests received for an operation, e.g. "GetTable".
-func (s *Server) Calls(op string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests {
-		if r.Op == op {
-			n++
-		}
-	}
-	return n
-}
+func (s *Server) Calls(op string) int { return len(s.recorder.CallsTo(op)) }
 
 // PartitionValues lists the values of every partition of a table, sorted.
 func (s *Server) PartitionValues(database, name string) [][]string {
@@ -217,9 +196,13 @@ func (s *Server) PartitionValues(database, name string) [][]string {
 // "InternalServiceException", without touching the catalog. Faults apply in
 // the order they were added.
 func (s *Server) FailCalls(op string, n, status int, code string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.callFaults = append(s.callFaults, callFault{op: op, left: n, status: status, code: code})
+	if n <= 0 {
+		return
+	}
+	if op == "" {
+		op = awsfake.AnyOp
+	}
+	s.recorder.Inject(op, awsfake.Fault{Status: status, Code: code, Message: "injected fault", Times: n})
 }
 
 // Throttle makes the next n calls of op answer 400 ThrottlingException.
@@ -237,70 +220,6 @@ func (s *Server) FailEntries(code string, n int, match func(values []string) boo
 	s.entryFaults = append(s.entryFaults, entryFault{code: code, left: n, match: match})
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		writeError(w, http.StatusNotFound, "UnknownOperationException", "expected POST /")
-		return
-	}
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	if !ok {
-		writeError(w, http.StatusBadRequest, "UnknownOperationException", "X-Amz-Target must start with "+targetPrefix)
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); ct != contentType {
-		writeError(w, http.StatusBadRequest, "SerializationException", fmt.Sprintf("Content-Type %q, want %s", ct, contentType))
-		return
-	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		writeError(w, http.StatusBadRequest, "MissingAuthenticationTokenException", "request is not signed with SigV4")
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
-		return
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = append(s.requests, Request{Op: op, Body: body})
-	if f, ok := s.takeCallFault(op); ok {
-		writeError(w, f.status, f.code, "injected fault")
-		return
-	}
-	handlers := map[string]func(body []byte) (any, *apiError){
-		"GetTable":             s.getTable,
-		"GetPartition":         s.getPartition,
-		"GetPartitions":        s.getPartitions,
-		"BatchGetPartition":    s.batchGetPartition,
-		"CreatePartition":      s.createPartition,
-		"BatchCreatePartition": s.batchCreatePartition,
-	}
-	handle, ok := handlers[op]
-	if !ok {
-		writeError(w, http.StatusBadRequest, "UnknownOperationException", "gluefake does not serve "+op)
-		return
-	}
-	out, apiErr := handle(body)
-	if apiErr != nil {
-		writeError(w, apiErr.status, apiErr.code, apiErr.message)
-		return
-	}
-	w.Header().Set("Content-Type", contentType)
-	_ = json.NewEncoder(w).Encode(out)
-}
-
-func (s *Server) takeCallFault(op string) (callFault, bool) {
-	for i := range s.callFaults {
-		f := &s.callFaults[i]
-		if f.left > 0 && (f.op == "" || f.op == op) {
-			f.left--
-			return *f, true
-		}
-	}
-	return callFault{}, false
-}
-
 func (s *Server) takeEntryFault(values []string) (string, bool) {
 	for i := range s.entryFaults {
 		f := &s.entryFaults[i]
@@ -312,23 +231,12 @@ func (s *Server) takeEntryFault(values []string) (string, bool) {
 	return "", false
 }
 
-type apiError struct {
-	status        int
-	code, message string
+func invalidInput(format string, args ...any) *awsfake.APIError {
+	return awsfake.Errorf("InvalidInputException", format, args...)
 }
 
-func invalidInput(format string, args ...any) *apiError {
-	return &apiError{http.StatusBadRequest, "InvalidInputException", fmt.Sprintf(format, args...)}
-}
-
-func notFound(format string, args ...any) *apiError {
-	return &apiError{http.StatusBadRequest, "EntityNotFoundException", fmt.Sprintf(format, args...)}
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "Message": message})
+func notFound(format string, args ...any) *awsfake.APIError {
+	return awsfake.Errorf("EntityNotFoundException", format, args...)
 }
 
 // tableRef names a table in a request.
@@ -338,7 +246,7 @@ type tableRef struct {
 	Name         string // GetTable names the table "Name"
 }
 
-func (s *Server) lookup(database, name string) (*table, *apiError) {
+func (s *Server) lookup(database, name string) (*table, *awsfake.APIError) {
 	tables, ok := s.databases[database]
 	if !ok {
 		return nil, notFound("Database %s not found.", database)
@@ -350,7 +258,7 @@ func (s *Server) lookup(database, name string) (*table, *apiError) {
 	return t, nil
 }
 
-func (s *Server) getTable(body []byte) (any, *apiError) {
+func (s *Server) getTable(body []byte) (any, *awsfake.APIError) {
 	var in tableRef
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, invalidInput("decode GetTable: %v", err)
@@ -363,13 +271,13 @@ func (s *Server) getTable(body []byte) (any, *apiError) {
 		"Name":              t.name,
 		"DatabaseName":      in.DatabaseName,
 		"TableType":         "EXTERNAL_TABLE",
-		"CreateTime":        epochSeconds,
+		"CreateTime":        awsfake.EpochSeconds(Epoch),
 		"PartitionKeys":     t.partitionKeys,
 		"StorageDescriptor": t.sd,
 	}}, nil
 }
 
-func (s *Server) getPartition(body []byte) (any, *apiError) {
+func (s *Server) getPartition(body []byte) (any, *awsfake.APIError) {
 	var in struct {
 		tableRef
 		PartitionValues []string
@@ -388,7 +296,7 @@ func (s *Server) getPartition(body []byte) (any, *apiError) {
 	return map[string]any{"Partition": s.partitionJSON(in.DatabaseName, t, p, false)}, nil
 }
 
-func (s *Server) getPartitions(body []byte) (any, *apiError) {
+func (s *Server) getPartitions(body []byte) (any, *awsfake.APIError) {
 	var in struct {
 		tableRef
 		Expression          string
@@ -434,7 +342,7 @@ func (s *Server) getPartitions(body []byte) (any, *apiError) {
 	return out, nil
 }
 
-func (s *Server) batchGetPartition(body []byte) (any, *apiError) {
+func (s *Server) batchGetPartition(body []byte) (any, *awsfake.APIError) {
 	var in struct {
 		tableRef
 		PartitionsToGet []struct{ Values []string }
@@ -464,7 +372,7 @@ type partitionInput struct {
 	Parameters        map[string]string
 }
 
-func (s *Server) createPartition(body []byte) (any, *apiError) {
+func (s *Server) createPartition(body []byte) (any, *awsfake.APIError) {
 	var in struct {
 		tableRef
 		PartitionInput partitionInput
@@ -477,14 +385,14 @@ func (s *Server) createPartition(body []byte) (any, *apiError) {
 		return nil, apiErr
 	}
 	if e := t.add(in.PartitionInput); e != nil {
-		return nil, &apiError{http.StatusBadRequest, e.ErrorCode, e.ErrorMessage}
+		return nil, awsfake.Errorf(e.ErrorCode, "%s", e.ErrorMessage)
 	}
 	return map[string]any{}, nil
 }
 
 type errorDetail struct{ ErrorCode, ErrorMessage string }
 
-func (s *Server) batchCreatePartition(body []byte) (any, *apiError) {
+func (s *Server) batchCreatePartition(body []byte) (any, *awsfake.APIError) {
 	var in struct {
 		tableRef
 		PartitionInputList []partitionInput
@@ -493,9 +401,9 @@ func (s *Server) batchCreatePartition(body []byte) (any, *apiError) {
 		return nil, invalidInput("decode BatchCreatePartition: %v", err)
 	}
 	if n := len(in.PartitionInputList); n > MaxBatchCreatePartitions {
-		return nil, &apiError{http.StatusBadRequest, "ValidationException", fmt.Sprintf(
+		return nil, awsfake.Errorf("ValidationException",
 			"1 validation error detected: Value at 'partitionInputList' failed to satisfy constraint: Member must have length less than or equal to %d (got %d)",
-			MaxBatchCreatePartitions, n)}
+			MaxBatchCreatePartitions, n)
 	}
 	t, apiErr := s.lookup(in.DatabaseName, in.TableName)
 	if apiErr != nil {
@@ -555,7 +463,7 @@ func (s *Server) partitionJSON(database string, t *table, p *partition, excludeC
 		"Values":       p.values,
 		"DatabaseName": database,
 		"TableName":    t.name,
-		"CreationTime": epochSeconds,
+		"CreationTime": awsfake.EpochSeconds(Epoch),
 	}
 	if p.sd != nil {
 		sd := p.sd

@@ -9,14 +9,14 @@ package kinesisfake
 
 import (
 	"crypto/md5"
-	"encoding/json"
 	"fmt"
 	"math/big"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
 )
 
 // Limits that real Kinesis enforces on PutRecords.
@@ -36,11 +36,9 @@ const (
 )
 
 const (
-	targetPrefix = "Kinesis_20131202."
-	contentType  = "application/x-amz-json-1.1"
-	shardCount   = 4
-	region       = "us-east-1"
-	account      = "123456789012"
+	shardCount = 4
+	region     = "us-east-1"
+	account    = "123456789012"
 )
 
 // Record is one record the fake accepted.
@@ -54,13 +52,12 @@ type Record struct {
 
 // Server is a running fake. All methods are safe for concurrent use.
 type Server struct {
-	http *httptest.Server
+	http     *httptest.Server
+	recorder awsfake.Recorder
 
 	mu           sync.Mutex
 	streams      map[string]*stream
-	calls        map[string]int
 	entryFaults  []entryFault
-	callFaults   []callFault
 	nextSequence int64
 }
 
@@ -76,20 +73,24 @@ type entryFault struct {
 	match func(data []byte) bool
 }
 
-type callFault struct {
-	calls  int
-	status int
-	code   string
-}
-
 // Start runs a fake on a loopback port with the given streams, all ACTIVE.
 // Call Close when done.
 func Start(streams ...string) *Server {
-	s := &Server{streams: map[string]*stream{}, calls: map[string]int{}}
+	s := &Server{streams: map[string]*stream{}}
 	for _, name := range streams {
 		s.streams[name] = &stream{status: StatusActive, created: time.Unix(1764064800, 0)}
 	}
-	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.http = httptest.NewServer(&awsfake.JSONRPC{
+		Service:      "kinesisfake",
+		TargetPrefix: "Kinesis_20131202.",
+		ContentType:  "application/x-amz-json-1.1",
+		Recorder:     &s.recorder,
+		Lock:         &s.mu,
+		Operations: map[string]awsfake.Operation{
+			"PutRecords":            awsfake.Decoding(s.putRecords),
+			"DescribeStreamSummary": awsfake.Decoding(s.describeStreamSummary),
+		},
+	})
 	return s
 }
 
@@ -129,11 +130,7 @@ func (s *Server) Records(name string) []Record {
 
 // Calls returns how many requests for an operation (e.g. "PutRecords") arrived,
 // including failed ones.
-func (s *Server) Calls(operation string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[operation]
-}
+func (s *Server) Calls(operation string) int { return len(s.recorder.CallsTo(operation)) }
 
 // FailEntries makes the next calls PutRecords calls fail, with errorCode
 // (e.g. "ProvisionedThroughputExceededException"), every entry whose data
@@ -148,44 +145,8 @@ func (s *Server) FailEntries(calls int, errorCode string, match func(data []byte
 // HTTP status and error code (e.g. 400 "ThrottlingException", 500
 // "InternalFailure") without doing anything. Faults queue in order.
 func (s *Server) FailCalls(calls, status int, errorCode string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.callFaults = append(s.callFaults, callFault{calls: calls, status: status, code: errorCode})
-}
-
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		writeError(w, http.StatusNotFound, "UnknownOperationException", "expected POST /")
-		return
-	}
-	operation, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	if !ok {
-		writeError(w, http.StatusBadRequest, "UnknownOperationException", "X-Amz-Target must start with "+targetPrefix)
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); ct != contentType {
-		writeError(w, http.StatusBadRequest, "SerializationException", fmt.Sprintf("Content-Type %q, want %s", ct, contentType))
-		return
-	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-		writeError(w, http.StatusBadRequest, "MissingAuthenticationTokenException", "request is not signed with SigV4")
-		return
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls[operation]++
-	if fault, ok := s.takeCallFault(); ok {
-		writeError(w, fault.status, fault.code, "injected fault")
-		return
-	}
-	switch operation {
-	case "PutRecords":
-		s.putRecords(w, r)
-	case "DescribeStreamSummary":
-		s.describeStreamSummary(w, r)
-	default:
-		writeError(w, http.StatusBadRequest, "UnknownOperationException", "kinesisfake does not serve "+operation)
+	if calls > 0 {
+		s.recorder.Inject(awsfake.AnyOp, awsfake.Fault{Status: status, Code: errorCode, Message: "injected fault", Times: calls})
 	}
 }
 
@@ -205,40 +166,30 @@ type putRecordsResultEntry struct {
 	ErrorMessage   string `json:",omitempty"`
 }
 
-func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
-	var in putRecordsInput
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
-		return
-	}
-	name, st, ok := s.lookup(w, in.StreamName, in.StreamARN)
-	if !ok {
-		return
+func (s *Server) putRecords(in putRecordsInput) (any, *awsfake.APIError) {
+	name, st, apiErr := s.lookup(in.StreamName, in.StreamARN)
+	if apiErr != nil {
+		return nil, apiErr
 	}
 	if n := len(in.Records); n < 1 || n > MaxRecordsPerCall {
-		writeError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and %d (got %d)", MaxRecordsPerCall, n))
-		return
+		return nil, awsfake.Errorf("ValidationException", "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and %d (got %d)", MaxRecordsPerCall, n)
 	}
 	total := 0
 	for i, rec := range in.Records {
 		if n := len(rec.PartitionKey); n < 1 || n > MaxPartitionKeyLen {
-			writeError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("record %d: partition key length %d is outside 1..%d", i, n, MaxPartitionKeyLen))
-			return
+			return nil, awsfake.Errorf("ValidationException", "record %d: partition key length %d is outside 1..%d", i, n, MaxPartitionKeyLen)
 		}
 		size := len(rec.Data) + len(rec.PartitionKey)
 		if size > MaxRecordBytes {
-			writeError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("record %d is %d bytes, over the %d byte limit", i, size, MaxRecordBytes))
-			return
+			return nil, awsfake.Errorf("ValidationException", "record %d is %d bytes, over the %d byte limit", i, size, MaxRecordBytes)
 		}
 		total += size
 	}
 	if total > MaxBytesPerCall {
-		writeError(w, http.StatusBadRequest, "InvalidArgumentException", fmt.Sprintf("records total %d bytes, over the %d byte limit per request", total, MaxBytesPerCall))
-		return
+		return nil, awsfake.Errorf("InvalidArgumentException", "records total %d bytes, over the %d byte limit per request", total, MaxBytesPerCall)
 	}
 	if st.status != StatusActive && st.status != StatusUpdating {
-		writeError(w, http.StatusBadRequest, "ResourceInUseException", fmt.Sprintf("Stream %s is %s", name, st.status))
-		return
+		return nil, awsfake.Errorf("ResourceInUseException", "Stream %s is %s", name, st.status)
 	}
 
 	fault, hasFault := s.takeEntryFault()
@@ -256,63 +207,45 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request) {
 		st.records = append(st.records, Record{Stream: name, PartitionKey: rec.PartitionKey, Data: rec.Data, ShardID: shard, SequenceNumber: seq})
 		results[i] = putRecordsResultEntry{SequenceNumber: seq, ShardId: shard}
 	}
-	writeJSON(w, map[string]any{"FailedRecordCount": failed, "Records": results, "EncryptionType": "KMS"})
+	return map[string]any{"FailedRecordCount": failed, "Records": results, "EncryptionType": "KMS"}, nil
 }
 
-func (s *Server) describeStreamSummary(w http.ResponseWriter, r *http.Request) {
-	var in struct{ StreamName, StreamARN string }
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
-		return
+type streamInput struct{ StreamName, StreamARN string }
+
+func (s *Server) describeStreamSummary(in streamInput) (any, *awsfake.APIError) {
+	name, st, apiErr := s.lookup(in.StreamName, in.StreamARN)
+	if apiErr != nil {
+		return nil, apiErr
 	}
-	name, st, ok := s.lookup(w, in.StreamName, in.StreamARN)
-	if !ok {
-		return
-	}
-	writeJSON(w, map[string]any{"StreamDescriptionSummary": map[string]any{
+	return map[string]any{"StreamDescriptionSummary": map[string]any{
 		"StreamName":              name,
 		"StreamARN":               streamARN(name),
 		"StreamStatus":            st.status,
 		"StreamModeDetails":       map[string]string{"StreamMode": "ON_DEMAND"},
 		"RetentionPeriodHours":    24,
-		"StreamCreationTimestamp": float64(st.created.Unix()), // awsJson timestamps are epoch seconds
+		"StreamCreationTimestamp": awsfake.EpochSeconds(st.created),
 		"EnhancedMonitoring":      []map[string]any{{"ShardLevelMetrics": []string{}}},
 		"EncryptionType":          "KMS",
 		"KeyId":                   "alias/aws/kinesis",
 		"OpenShardCount":          shardCount,
 		"ConsumerCount":           0,
-	}})
+	}}, nil
 }
 
-// lookup finds the stream named directly or by ARN, answering
-// ResourceNotFoundException when it does not exist.
-func (s *Server) lookup(w http.ResponseWriter, name, arn string) (string, *stream, bool) {
+// lookup finds the stream named directly or by ARN; one that does not
+// exist is ResourceNotFoundException.
+func (s *Server) lookup(name, arn string) (string, *stream, *awsfake.APIError) {
 	if name == "" && arn != "" {
 		name = arn[strings.LastIndex(arn, "/")+1:]
 	}
 	if name == "" {
-		writeError(w, http.StatusBadRequest, "ValidationException", "StreamName or StreamARN is required")
-		return "", nil, false
+		return "", nil, awsfake.Errorf("ValidationException", "StreamName or StreamARN is required")
 	}
 	st, ok := s.streams[name]
 	if !ok {
-		writeError(w, http.StatusBadRequest, "ResourceNotFoundException", fmt.Sprintf("Stream %s under account %s not found.", name, account))
-		return "", nil, false
+		return "", nil, awsfake.Errorf("ResourceNotFoundException", "Stream %s under account %s not found.", name, account)
 	}
-	return name, st, true
-}
-
-func (s *Server) takeCallFault() (callFault, bool) {
-	for len(s.callFaults) > 0 {
-		f := &s.callFaults[0]
-		if f.calls <= 0 {
-			s.callFaults = s.callFaults[1:]
-			continue
-		}
-		f.calls--
-		return *f, true
-	}
-	return callFault{}, false
+	return name, st, nil
 }
 
 func (s *Server) takeEntryFault() (entryFault, bool) {
@@ -340,17 +273,4 @@ func shardFor(partitionKey string) string {
 
 func streamARN(name string) string {
 	return fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", region, account, name)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("X-Amzn-Requestid", "kinesisfake")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("X-Amzn-Requestid", "kinesisfake")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": message})
 }
