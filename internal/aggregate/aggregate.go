@@ -117,7 +117,7 @@ func New(cfg Config) (*Aggregator, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("aggregator config: DB is nil: pass a DynamoDB client")
 	}
-	a := &Aggregator{cfg: cfg, logger: cfg.Logger, now: cfg.Now, retry: retryPolicy(cfg.Retry)}
+	a := &Aggregator{cfg: cfg, logger: cfg.Logger, now: cfg.Now, retry: cfg.Retry.Or(defaultRetry)}
 	if a.logger == nil {
 		a.logger = slog.Default()
 	}

@@ -18,35 +18,17 @@ import (
 // batchSize is BatchWriteItem's per-request item limit.
 const batchSize = 25
 
-// Retry defaults: how long one invocation waits for DynamoDB (unprocessed
+// defaultRetry is how long one invocation waits for DynamoDB (unprocessed
 // items, throttling, a table that is still being restored) before it fails
-// and lets Lambda retry the window from the stream.
-const (
-	defaultInitial = 100 * time.Millisecond
-	defaultMax     = 5 * time.Second
-	defaultBudget  = 20 * time.Second
-	// deadlineMargin is kept free before the function's deadline so the
-	// handler can still return its error instead of being killed by the
-	// timeout.
-	deadlineMargin = 3 * time.Second
-)
-
-// retryPolicy fills the zero fields of p with the defaults. Attempts stay
-// unlimited: the budget bounds the wait.
-func retryPolicy(p backoff.Policy) backoff.Policy {
-	if p.Initial <= 0 {
-		p.Initial = defaultInitial
-	}
-	if p.Max <= 0 {
-		p.Max = defaultMax
-	}
-	if p.Budget <= 0 {
-		p.Budget = defaultBudget
-	}
-	if p.Margin <= 0 {
-		p.Margin = deadlineMargin
-	}
-	return p
+// and lets Lambda retry the window from the stream. Attempts stay unlimited:
+// the budget bounds the wait, and the margin is kept free before the
+// function's deadline so the handler can still return its error instead of
+// being killed by the timeout.
+var defaultRetry = backoff.Policy{
+	Initial: 100 * time.Millisecond,
+	Max:     5 * time.Second,
+	Budget:  20 * time.Second,
+	Margin:  3 * time.Second,
 }
 
 // writeWindow overwrites the window's items, 25 per BatchWriteItem.

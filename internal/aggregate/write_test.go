@@ -317,7 +317,7 @@ func TestWindowWrites(t *testing.T) {
 
 	t.Run("function deadline stops the wait early", func(t *testing.T) {
 		f := newWriteFixture(t, endpoint, "never", "us-east-1", 20*time.Second)
-		ctx, cancel := context.WithTimeout(context.Background(), deadlineMargin/2)
+		ctx, cancel := context.WithTimeout(context.Background(), defaultRetry.Margin/2)
 		defer cancel()
 		_, err := f.agg.Handle(ctx, event("shardId-1", nil, true, typed("click")))
 		if err == nil {

@@ -40,6 +40,34 @@ type Policy struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// Or fills p's zero fields (Attempts, Initial, Max, Budget, Margin,
+// Jitter, Sleep) from defaults: callers keep their defaults in one Policy
+// literal, and tests override only what they need.
+func (p Policy) Or(defaults Policy) Policy {
+	if p.Attempts <= 0 {
+		p.Attempts = defaults.Attempts
+	}
+	if p.Initial <= 0 {
+		p.Initial = defaults.Initial
+	}
+	if p.Max <= 0 {
+		p.Max = defaults.Max
+	}
+	if p.Budget <= 0 {
+		p.Budget = defaults.Budget
+	}
+	if p.Margin <= 0 {
+		p.Margin = defaults.Margin
+	}
+	if p.Jitter == nil {
+		p.Jitter = defaults.Jitter
+	}
+	if p.Sleep == nil {
+		p.Sleep = defaults.Sleep
+	}
+	return p
+}
+
 // Nominal is the delay before retry n (1-based) before jitter:
 // Initial·2^(n-1), capped at Max.
 func (p Policy) Nominal(n int) time.Duration {

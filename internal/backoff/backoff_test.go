@@ -170,3 +170,15 @@ func TestDoRetriesOnlyWhatIsRetryable(t *testing.T) {
 		})
 	}
 }
+
+func TestOrFillsOnlyZeroFields(t *testing.T) {
+	defaults := backoff.Policy{Attempts: 6, Initial: time.Second, Max: time.Minute, Budget: time.Hour, Margin: 3 * time.Second}
+	got := backoff.Policy{Initial: time.Millisecond}.Or(defaults)
+	want := backoff.Policy{Attempts: 6, Initial: time.Millisecond, Max: time.Minute, Budget: time.Hour, Margin: 3 * time.Second}
+	if got.Attempts != want.Attempts || got.Initial != want.Initial || got.Max != want.Max || got.Budget != want.Budget || got.Margin != want.Margin {
+		t.Errorf("Or = %+v, want %+v", got, want)
+	}
+	if got.Sleep != nil || got.Jitter != nil {
+		t.Error("nil defaults must stay nil")
+	}
+}

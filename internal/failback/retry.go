@@ -11,31 +11,19 @@ import (
 	"github.com/dr-analytics/drplan/internal/backoff"
 )
 
-// Retry defaults for copies, batch reads and writes, their unprocessed
-// remainders and Glue calls: 6 tries, 200ms doubling to 10s, jittered.
-const (
-	defaultAttempts = 6
-	defaultInitial  = 200 * time.Millisecond
-	defaultMax      = 10 * time.Second
-)
-
-// retryPolicy fills the zero fields of p with failback's defaults. Sleep
-// also waits between drain polls, so tests can run a drain on a fake clock.
-func retryPolicy(p backoff.Policy) backoff.Policy {
-	if p.Attempts <= 0 {
-		p.Attempts = defaultAttempts
-	}
-	if p.Initial <= 0 {
-		p.Initial = defaultInitial
-	}
-	if p.Max <= 0 {
-		p.Max = defaultMax
-	}
-	if p.Sleep == nil {
-		p.Sleep = backoff.Sleep
-	}
-	return p
+// defaultRetry is for copies, batch reads and writes, their unprocessed
+// remainders and Glue calls: 6 tries, 200ms doubling to 10s, jittered. Its
+// Sleep also waits between drain polls, so tests can run a drain on a fake
+// clock by passing their own.
+var defaultRetry = backoff.Policy{
+	Attempts: 6,
+	Initial:  200 * time.Millisecond,
+	Max:      10 * time.Second,
+	Sleep:    backoff.Sleep,
 }
+
+// retryPolicy fills the zero fields of p with failback's defaults.
+func retryPolicy(p backoff.Policy) backoff.Policy { return p.Or(defaultRetry) }
 
 // retryable says whether an error is worth another try: throttling, 5xx,
 // timeouts and broken connections are; client errors (access denied, no
