@@ -8,7 +8,6 @@ import (
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/constructs/alerts"
 	"github.com/dr-analytics/drplan/constructs/datatier"
-	"github.com/dr-analytics/drplan/constructs/ingest"
 	"github.com/dr-analytics/drplan/constructs/tablerestore"
 	"github.com/dr-analytics/drplan/constructs/traffic"
 	"github.com/dr-analytics/drplan/constructs/workload"
@@ -63,6 +62,3 @@ func NewBackupStack(scope constructs.Construct, id string, props BackupStackProp
 	})
 	return &BackupStack{Stack: stack, Data: data, Standby: standby, Accelerator: accelerator, Restore: restore, DialProvider: dial}
 }
-
-// healthPath is where Global Accelerator and the target groups check ingest.
-const healthPath = ingest.HealthPath
