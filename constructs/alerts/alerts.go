@@ -67,9 +67,6 @@ func New(scope constructs.Construct, id string, props Props) *Alerts {
 	return &Alerts{topic: topic}
 }
 
-// Topic is the alarm topic.
-func (a *Alerts) Topic() awssns.Topic { return a.topic }
-
 // Notify sends an alarm's state changes (into and out of ALARM) to the topic.
 func (a *Alerts) Notify(alarm awscloudwatch.Alarm) {
 	action := awscloudwatchactions.NewSnsAction(a.topic)

@@ -128,12 +128,6 @@ func newBuckets(scope constructs.Construct, props Props, replica func(naming.Pur
 	return d
 }
 
-// StreamingBucket receives raw events (or their replicas).
-func (d *DataTier) StreamingBucket() *databucket.DataBucket { return d.streaming }
-
-// BatchBucket receives the nightly compacted data (or its replicas).
-func (d *DataTier) BatchBucket() *databucket.DataBucket { return d.batch }
-
 // AccessLogs receives S3 and ALB access logs for the region.
 func (d *DataTier) AccessLogs() awss3.Bucket { return d.accessLogs }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -47,7 +46,6 @@ type Props struct {
 type GoFunction struct {
 	function awslambda.Function
 	role     awsiam.Role
-	logGroup awslogs.LogGroup
 }
 
 // New builds the function. It panics on invalid props: they are programming
@@ -100,7 +98,7 @@ func New(scope constructs.Construct, id string, props Props) *GoFunction {
 		Role:                         role,
 		LogGroup:                     logGroup,
 	})
-	return &GoFunction{function: fn, role: role, logGroup: logGroup}
+	return &GoFunction{function: fn, role: role}
 }
 
 // Function is the Lambda function.
@@ -108,9 +106,6 @@ func (g *GoFunction) Function() awslambda.Function { return g.function }
 
 // Role is the function's execution role, for grants.
 func (g *GoFunction) Role() awsiam.Role { return g.role }
-
-// LogGroup is where the function logs.
-func (g *GoFunction) LogGroup() awslogs.LogGroup { return g.logGroup }
 
 // AllowTo adds one least-privilege statement to the function's role.
 func (g *GoFunction) AllowTo(actions []string, resources ...string) {

@@ -154,9 +154,6 @@ func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Stan
 	return s
 }
 
-// Function is the ingest Lambda.
-func (s *Standby) Function() *gofunction.GoFunction { return s.function }
-
 // StreamKey encrypts the stream; consumers need decrypt on it.
 func (s *Standby) StreamKey() awskms.Key { return s.streamKey }
 

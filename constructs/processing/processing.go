@@ -312,13 +312,6 @@ func compactionDefinition(scope constructs.Construct, compactor awslambda.IFunct
 		Otherwise(defaultDate.Next(plan))
 }
 
-// Aggregator is the aggregator function.
-func (s *Standby) Aggregator() *gofunction.GoFunction { return s.aggregator }
-
-// StateMachine is the compaction state machine; start it with
-// {"date":"YYYY-MM-DD"} to backfill one day.
-func (s *Standby) StateMachine() awsstepfunctions.StateMachine { return s.stateMachine }
-
 // ActiveProps configures the running part.
 type ActiveProps struct {
 	// Standby is this region's idle part.

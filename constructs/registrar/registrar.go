@@ -59,13 +59,6 @@ const FunctionTimeout = 60 * time.Second
 // MaxReceiveCount is how often a message is tried before it goes to the DLQ.
 const MaxReceiveCount = 5
 
-// PartitionRegistrar is the deployed registrar.
-type PartitionRegistrar struct {
-	function *gofunction.GoFunction
-	queue    awssqs.Queue
-	dlq      awssqs.Queue
-}
-
 // routeJSON is the Lambda's PARTITION_ROUTES contract.
 type routeJSON struct {
 	Bucket   string `json:"bucket"`
@@ -75,7 +68,7 @@ type routeJSON struct {
 }
 
 // New deploys the registrar and subscribes it to every route.
-func New(scope constructs.Construct, id string, props Props) *PartitionRegistrar {
+func New(scope constructs.Construct, id string, props Props) {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
 	dlq := awssqs.NewQueue(scope, jsii.String("DeadLetters"), &awssqs.QueueProps{
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
@@ -145,7 +138,6 @@ func New(scope constructs.Construct, id string, props Props) *PartitionRegistrar
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
 	props.Alerts.Notify(alarm)
-	return &PartitionRegistrar{function: fn, queue: queue, dlq: dlq}
 }
 
 // notify sets native S3 -> SQS notifications on each route's bucket, one
@@ -175,12 +167,3 @@ func notify(routes []Route, queue awssqs.Queue, policy awscdk.CfnResource) {
 		buckets[name].AddDependency(policy)
 	}
 }
-
-// Function is the registrar Lambda.
-func (p *PartitionRegistrar) Function() *gofunction.GoFunction { return p.function }
-
-// Queue receives the S3 notifications.
-func (p *PartitionRegistrar) Queue() awssqs.Queue { return p.queue }
-
-// DeadLetterQueue keeps messages that failed MaxReceiveCount times.
-func (p *PartitionRegistrar) DeadLetterQueue() awssqs.Queue { return p.dlq }
