@@ -27,7 +27,7 @@ func NewDeployment(app awscdk.App, cfg config.Config) *Deployment {
 	primary := NewPrimaryStack(app, naming.PrimaryStack, PrimaryStackProps{Config: cfg, Names: names})
 	// Replication targets, the backup vault and the accelerator listener
 	// must exist before the primary stack points at them.
-	primary.AddDependency(backup.Stack, jsii.String("replica buckets, backup vault and accelerator live in the backup region"))
+	primary.AddStackDependency(backup.Stack, jsii.String("replica buckets, backup vault and accelerator live in the backup region"))
 	failover := NewBackupFailoverStack(app, naming.BackupFailoverStack, BackupFailoverStackProps{Config: cfg, Names: names, Backup: backup})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return &Deployment{Backup: backup, Primary: primary, Failover: failover}

@@ -54,7 +54,7 @@ func NewBackupFailoverStack(scope constructs.Construct, id string, props BackupF
 	// Move traffic only once the backup region can take it, and only once
 	// the table restore has started: a restore that cannot start fails the
 	// deploy before any producer is sent here.
-	group.AddDependency(restore.Start().Node().DefaultChild().(awscdk.CfnResource))
+	group.AddResourceDependency(restore.Start().Node().DefaultChild().(awscdk.CfnResource), jsii.String("traffic moves only once the table restore has started"))
 	dial.Node().AddDependency(group)
 
 	awscdk.NewCfnOutput(stack, jsii.String("RestoreSource"), &awscdk.CfnOutputProps{

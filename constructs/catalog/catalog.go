@@ -68,8 +68,8 @@ func New(scope constructs.Construct, id string, props Props) *Catalog {
 		outputFormat:  "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
 		serde:         "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
 	})
-	raw.AddDependency(db)
-	compacted.AddDependency(db)
+	raw.AddResourceDependency(db, jsii.String("a table lives in its database"))
+	compacted.AddResourceDependency(db, jsii.String("a table lives in its database"))
 	return &Catalog{database: props.Database, region: *awscdk.Stack_Of(scope).Region()}
 }
 

@@ -268,7 +268,7 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) *Active
 	})
 	cfnTargets := targets.Node().DefaultChild().(awselasticloadbalancingv2.CfnTargetGroup)
 	cfnTargets.AddPropertyOverride(jsii.String("Targets"), []map[string]any{{"Id": s.function.Function().FunctionArn()}})
-	cfnTargets.AddDependency(permission)
+	cfnTargets.AddResourceDependency(permission, jsii.String("ELB checks it may invoke the function when the target is registered"))
 
 	listener := &awselasticloadbalancingv2.BaseApplicationListenerProps{
 		Port:                jsii.Number(s.props.ListenerPort),

@@ -164,6 +164,6 @@ func notify(routes []Route, queue awssqs.Queue, policy awscdk.CfnResource) {
 	for _, name := range order {
 		configs := byBucket[name]
 		buckets[name].SetNotificationConfiguration(&awss3.CfnBucket_NotificationConfigurationProperty{QueueConfigurations: &configs})
-		buckets[name].AddDependency(policy)
+		buckets[name].AddResourceDependency(policy, jsii.String("S3 tests the queue policy when notifications are put"))
 	}
 }
