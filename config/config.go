@@ -38,6 +38,12 @@ const (
 	KeyCompactionSchedule    = "compactionSchedule"
 	KeyFirehoseBufferSeconds = "firehoseBufferSeconds"
 	KeyRestoreSource         = "restoreSource"
+	// KeyFrequentBackupRetentionDays keeps the frequent (every
+	// backupFrequencyHours) recovery points; daily ones keep backupRetentionDays.
+	KeyFrequentBackupRetentionDays = "frequentBackupRetentionDays"
+	// KeyAllowPrimaryDeployDuringFailover lets a PrimaryStack deploy run
+	// while a failover is recorded (it would set the primary dial to 100).
+	KeyAllowPrimaryDeployDuringFailover = "allowPrimaryDeployDuringFailover"
 )
 
 // Restore sources for the failover table restore.
@@ -83,27 +89,35 @@ type Config struct {
 	FirehoseBufferSeconds int
 	// RestoreSource forces the failover table restore path: auto, pitr or backup.
 	RestoreSource string
+	// FrequentBackupRetentionDays keeps the frequent recovery points, e.g. 2;
+	// at most BackupRetentionDays.
+	FrequentBackupRetentionDays int
+	// AllowPrimaryDeployDuringFailover overrides the PrimaryStack deploy
+	// guard; false by default.
+	AllowPrimaryDeployDuringFailover bool
 }
 
 // Defaults are the values used when a key is absent; cdk.json repeats them so
 // operators see every knob.
 var Defaults = map[string]any{
-	KeyPrefix:                "dr-analytics",
-	KeyPrimaryRegion:         "us-east-1",
-	KeyBackupRegion:          "us-west-2",
-	KeyNoncurrentVersionDays: 30,
-	KeyBackupRetentionDays:   35,
-	KeyBackupFrequencyHours:  1,
-	KeyAlarmEmail:            "",
-	KeyLogRetentionDays:      90,
-	KeyProducerCIDRs:         "",
-	KeyProducerPrefixList:    "",
-	KeyPrimaryCertificateArn: "",
-	KeyBackupCertificateArn:  "",
-	KeyAggregateKey:          "type",
-	KeyCompactionSchedule:    "cron(30 1 * * ? *)",
-	KeyFirehoseBufferSeconds: 60,
-	KeyRestoreSource:         RestoreAuto,
+	KeyPrefix:                           "dr-analytics",
+	KeyPrimaryRegion:                    "us-east-1",
+	KeyBackupRegion:                     "us-west-2",
+	KeyNoncurrentVersionDays:            30,
+	KeyBackupRetentionDays:              35,
+	KeyBackupFrequencyHours:             1,
+	KeyAlarmEmail:                       "",
+	KeyLogRetentionDays:                 90,
+	KeyProducerCIDRs:                    "",
+	KeyProducerPrefixList:               "",
+	KeyPrimaryCertificateArn:            "",
+	KeyBackupCertificateArn:             "",
+	KeyAggregateKey:                     "type",
+	KeyCompactionSchedule:               "cron(30 1 * * ? *)",
+	KeyFirehoseBufferSeconds:            60,
+	KeyRestoreSource:                    RestoreAuto,
+	KeyFrequentBackupRetentionDays:      2,
+	KeyAllowPrimaryDeployDuringFailover: false,
 }
 
 // LogRetentionValues are the retention periods (days) CloudWatch Logs accepts.
@@ -128,23 +142,25 @@ type Lookup func(key string) any
 func Load(lookup Lookup, env func(string) string) (Config, []string, error) {
 	r := reader{lookup: lookup}
 	c := Config{
-		Prefix:                r.str(KeyPrefix),
-		PrimaryRegion:         r.str(KeyPrimaryRegion),
-		BackupRegion:          r.str(KeyBackupRegion),
-		Account:               r.str(KeyAccount),
-		NoncurrentVersionDays: r.integer(KeyNoncurrentVersionDays, 1, 3650),
-		BackupRetentionDays:   r.integer(KeyBackupRetentionDays, 1, 36500),
-		BackupFrequencyHours:  r.integer(KeyBackupFrequencyHours, 1, 24),
-		AlarmEmail:            r.str(KeyAlarmEmail),
-		LogRetentionDays:      r.integer(KeyLogRetentionDays, 1, 3653),
-		ProducerCIDRs:         r.list(KeyProducerCIDRs),
-		ProducerPrefixList:    r.str(KeyProducerPrefixList),
-		PrimaryCertificateArn: r.str(KeyPrimaryCertificateArn),
-		BackupCertificateArn:  r.str(KeyBackupCertificateArn),
-		AggregateKey:          r.str(KeyAggregateKey),
-		CompactionSchedule:    r.str(KeyCompactionSchedule),
-		FirehoseBufferSeconds: r.integer(KeyFirehoseBufferSeconds, 0, 900),
-		RestoreSource:         r.str(KeyRestoreSource),
+		Prefix:                           r.str(KeyPrefix),
+		PrimaryRegion:                    r.str(KeyPrimaryRegion),
+		BackupRegion:                     r.str(KeyBackupRegion),
+		Account:                          r.str(KeyAccount),
+		NoncurrentVersionDays:            r.integer(KeyNoncurrentVersionDays, 1, 3650),
+		BackupRetentionDays:              r.integer(KeyBackupRetentionDays, 1, 36500),
+		BackupFrequencyHours:             r.integer(KeyBackupFrequencyHours, 1, 24),
+		AlarmEmail:                       r.str(KeyAlarmEmail),
+		LogRetentionDays:                 r.integer(KeyLogRetentionDays, 1, 3653),
+		ProducerCIDRs:                    r.list(KeyProducerCIDRs),
+		ProducerPrefixList:               r.str(KeyProducerPrefixList),
+		PrimaryCertificateArn:            r.str(KeyPrimaryCertificateArn),
+		BackupCertificateArn:             r.str(KeyBackupCertificateArn),
+		AggregateKey:                     r.str(KeyAggregateKey),
+		CompactionSchedule:               r.str(KeyCompactionSchedule),
+		FirehoseBufferSeconds:            r.integer(KeyFirehoseBufferSeconds, 0, 900),
+		RestoreSource:                    r.str(KeyRestoreSource),
+		FrequentBackupRetentionDays:      r.integer(KeyFrequentBackupRetentionDays, 1, 36500),
+		AllowPrimaryDeployDuringFailover: r.boolean(KeyAllowPrimaryDeployDuringFailover),
 	}
 	if r.err != nil {
 		return Config{}, nil, r.err
@@ -206,6 +222,9 @@ func (c Config) validate() ([]string, error) {
 	}
 	if err := c.validateNameLengths(); err != nil {
 		return nil, err
+	}
+	if c.FrequentBackupRetentionDays > c.BackupRetentionDays {
+		return nil, invalid(KeyFrequentBackupRetentionDays, strconv.Itoa(c.FrequentBackupRetentionDays), fmt.Sprintf("at most backupRetentionDays (%d): frequent recovery points are kept briefly, daily ones longer", c.BackupRetentionDays))
 	}
 	if 24%c.BackupFrequencyHours != 0 {
 		return nil, invalid(KeyBackupFrequencyHours, strconv.Itoa(c.BackupFrequencyHours), "a divisor of 24: 1, 2, 3, 4, 6, 8, 12 or 24")
@@ -347,6 +366,20 @@ func (r *reader) integer(key string, lo, hi int) int {
 		r.fail(invalid(key, strconv.Itoa(n), fmt.Sprintf("a whole number from %d to %d", lo, hi)))
 	}
 	return n
+}
+
+// boolean accepts a JSON boolean (cdk.json) or "true"/"false" (-c key=true).
+func (r *reader) boolean(key string) bool {
+	switch v := r.raw(key).(type) {
+	case bool:
+		return v
+	case string:
+		if b, err := strconv.ParseBool(strings.TrimSpace(v)); err == nil {
+			return b
+		}
+	}
+	r.fail(invalid(key, fmt.Sprint(r.raw(key)), "true or false"))
+	return false
 }
 
 // list accepts a JSON array (cdk.json), a JSON array in a string, or a

@@ -36,7 +36,7 @@ type BackupStack struct {
 // NewBackupStack composes the backup region.
 func NewBackupStack(scope constructs.Construct, id string, props BackupStackProps) *BackupStack {
 	cfg, names := props.Config, props.Names
-	stack := awscdk.NewStack(scope, &id, stackProps(cfg.BackupRegion,
+	stack := awscdk.NewStack(scope, &id, stackProps(names, id, cfg.BackupRegion,
 		"Backup region: replica buckets, catalog, backup vault, accelerator and the idle failover compute", true))
 	alarms := alerts.New(stack, "Alerts", alerts.Props{TopicName: names.Prefix + "-alarms", Email: cfg.AlarmEmail})
 	data := datatier.NewBackup(stack, "Data", datatier.Props{

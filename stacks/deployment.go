@@ -25,6 +25,9 @@ func NewDeployment(app awscdk.App, cfg config.Config) *Deployment {
 	names := cfg.Names(account(cfg))
 	backup := NewBackupStack(app, naming.BackupStack, BackupStackProps{Config: cfg, Names: names})
 	primary := NewPrimaryStack(app, naming.PrimaryStack, PrimaryStackProps{Config: cfg, Names: names})
+	// PrimaryStack deploys BackupStack first as a dependency. The failover
+	// never does: its runbook deploys it with --exclusively, so an
+	// operator's flags or toolchain cannot change BackupStack mid-disaster.
 	// Replication targets, the backup vault and the accelerator listener
 	// must exist before the primary stack points at them.
 	primary.AddStackDependency(backup.Stack, jsii.String("replica buckets, backup vault and accelerator live in the backup region"))
@@ -43,8 +46,12 @@ func account(cfg config.Config) string {
 	return *awscdk.Aws_ACCOUNT_ID()
 }
 
-func stackProps(region, description string, terminationProtection bool) *awscdk.StackProps {
+// stackProps names the stack with the prefix (naming.Names.StackName), so
+// deployments with different prefixes can share an account while the CDK
+// ids stay what operators type.
+func stackProps(names naming.Names, id, region, description string, terminationProtection bool) *awscdk.StackProps {
 	return &awscdk.StackProps{
+		StackName:             jsii.String(names.StackName(id)),
 		Env:                   &awscdk.Environment{Region: jsii.String(region)},
 		Description:           jsii.String(description),
 		TerminationProtection: jsii.Bool(terminationProtection),

@@ -30,7 +30,7 @@ type BackupFailoverStack struct {
 // NewBackupFailoverStack composes the failover.
 func NewBackupFailoverStack(scope constructs.Construct, id string, props BackupFailoverStackProps) *BackupFailoverStack {
 	cfg, names, backup := props.Config, props.Names, props.Backup
-	stack := awscdk.NewStack(scope, &id, stackProps(cfg.BackupRegion,
+	stack := awscdk.NewStack(scope, &id, stackProps(names, id, cfg.BackupRegion,
 		"Failover: compute, restored table and traffic in the backup region (deploy during a disaster, destroy after failback)", false))
 	active := workload.NewActive(stack, "Workload", backup.Standby)
 	restore := tablerestore.NewTableRestore(stack, "AggregatesTable", tablerestore.TableRestoreProps{
@@ -42,19 +42,18 @@ func NewBackupFailoverStack(scope constructs.Construct, id string, props BackupF
 		ListenerArn:     backup.Accelerator.ListenerArn(),
 		Region:          cfg.BackupRegion,
 		LoadBalancerArn: active.LoadBalancer().LoadBalancerArn(),
-		Port:            cfg.ListenerPort(),
-		HealthCheckPath: healthPath,
 		TrafficDial:     100,
+		// Producers come only once Firehose reads the stream, and only once
+		// the table restore has started: a restore that cannot start fails
+		// the deploy before any producer is sent here.
+		WaitFor: []constructs.IDependable{active.DeliveryStream(), restore.Start()},
 	})
 	dial := traffic.NewTrafficSwitch(stack, "PrimaryTrafficDial", traffic.TrafficSwitchProps{
 		ServiceToken:  backup.DialProvider.ServiceToken(),
 		ListenerArn:   backup.Accelerator.ListenerArn(),
 		PrimaryRegion: cfg.PrimaryRegion,
+		BackupRegion:  cfg.BackupRegion,
 	})
-	// Move traffic only once the backup region can take it, and only once
-	// the table restore has started: a restore that cannot start fails the
-	// deploy before any producer is sent here.
-	group.AddResourceDependency(restore.Start().Node().DefaultChild().(awscdk.CfnResource), jsii.String("traffic moves only once the table restore has started"))
 	dial.Node().AddDependency(group)
 
 	awscdk.NewCfnOutput(stack, jsii.String("RestoreSource"), &awscdk.CfnOutputProps{

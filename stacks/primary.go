@@ -28,16 +28,17 @@ type PrimaryStack struct {
 // NewPrimaryStack composes the primary region.
 func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackProps) *PrimaryStack {
 	cfg, names := props.Config, props.Names
-	stack := awscdk.NewStack(scope, &id, stackProps(cfg.PrimaryRegion,
+	stack := awscdk.NewStack(scope, &id, stackProps(names, id, cfg.PrimaryRegion,
 		"Primary region: data buckets replicating to the backup region, aggregates table, catalog and the workload", true))
 	alarms := alerts.New(stack, "Alerts", alerts.Props{TopicName: names.Prefix + "-alarms", Email: cfg.AlarmEmail})
 	data := datatier.NewPrimary(stack, "Data", datatier.PrimaryProps{
 		Props: datatier.Props{
 			Names: names, Region: cfg.PrimaryRegion, NoncurrentVersionDays: cfg.NoncurrentVersionDays, Alerts: alarms,
 		},
-		BackupRegion:         cfg.BackupRegion,
-		BackupFrequencyHours: cfg.BackupFrequencyHours,
-		BackupRetentionDays:  cfg.BackupRetentionDays,
+		BackupRegion:                cfg.BackupRegion,
+		BackupFrequencyHours:        cfg.BackupFrequencyHours,
+		BackupRetentionDays:         cfg.BackupRetentionDays,
+		FrequentBackupRetentionDays: cfg.FrequentBackupRetentionDays,
 	})
 	standby := regionCompute(stack, cfg, names, cfg.PrimaryRegion, data, alarms)
 	active := workload.NewActive(stack, "Workload", standby)
@@ -47,13 +48,22 @@ func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackPr
 		Region:           cfg.BackupRegion,
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
+	guard := traffic.NewDeployGuard(stack, "DeployGuard", traffic.DeployGuardProps{
+		FunctionName:         names.Function("primary-deploy-guard"),
+		FailoverParameter:    names.FailoverStartedParameter(),
+		FailoverParameterArn: names.FailoverStartedParameterArn(cfg.BackupRegion),
+		BackupRegion:         cfg.BackupRegion,
+		Override:             cfg.AllowPrimaryDeployDuringFailover,
+		OverrideKey:          config.KeyAllowPrimaryDeployDuringFailover,
+		LogRetentionDays:     cfg.LogRetentionDays,
+	})
 	traffic.NewEndpointGroup(stack, "EndpointGroup", traffic.EndpointGroupProps{
 		ListenerArn:     listenerArn,
 		Region:          cfg.PrimaryRegion,
 		LoadBalancerArn: active.LoadBalancer().LoadBalancerArn(),
-		Port:            cfg.ListenerPort(),
-		HealthCheckPath: healthPath,
 		TrafficDial:     100,
+		WaitFor:         []constructs.IDependable{active.DeliveryStream()},
+		Guard:           guard,
 	})
 	return &PrimaryStack{Stack: stack, Data: data}
 }

@@ -6,14 +6,10 @@ import (
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/constructs/alerts"
 	"github.com/dr-analytics/drplan/constructs/datatier"
-	"github.com/dr-analytics/drplan/constructs/ingest"
 	"github.com/dr-analytics/drplan/constructs/registrar"
 	"github.com/dr-analytics/drplan/constructs/workload"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
-
-// healthPath is where Global Accelerator and the target groups check ingest.
-const healthPath = ingest.HealthPath
 
 // regionCompute adds what both regions run on top of their data tier: the
 // partition registrar over the region's buckets and the idle workload.

@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,13 +40,13 @@ func TestStacksAndRegions(t *testing.T) {
 func TestBuckets(t *testing.T) {
 	a := synth(t)
 	buckets := map[string][]string{
-		naming.PrimaryStack: {names.Bucket(naming.Streaming, primaryRegion), names.Bucket(naming.Batch, primaryRegion), names.Bucket(naming.AccessLogs, primaryRegion)},
-		naming.BackupStack:  {names.Bucket(naming.Streaming, backupRegion), names.Bucket(naming.Batch, backupRegion), names.Bucket(naming.AccessLogs, backupRegion)},
+		naming.PrimaryStack: {names.Bucket(naming.Streaming, primaryRegion), names.Bucket(naming.Batch, primaryRegion), accessLogs},
+		naming.BackupStack:  {names.Bucket(naming.Streaming, backupRegion), names.Bucket(naming.Batch, backupRegion), accessLogs},
 	}
 	for stack, wanted := range buckets {
 		tpl := a.stack(t, stack)
 		for _, name := range wanted {
-			b := tpl.one(t, "AWS::S3::Bucket", map[string]any{"BucketName": name})
+			b := bucketNamed(t, tpl, name)
 			check(t, name+" is versioned", func(t *testing.T) {
 				if !like(b.Properties, map[string]any{"VersioningConfiguration": map[string]any{"Status": "Enabled"}}) {
 					t.Error(show(b.Properties["VersioningConfiguration"]))
@@ -64,9 +65,13 @@ func TestBuckets(t *testing.T) {
 					t.Error(show(b.Properties["PublicAccessBlockConfiguration"]))
 				}
 			})
-			check(t, name+" is retained with its stack", func(t *testing.T) {
-				if b.Raw["DeletionPolicy"] != "Retain" || b.Raw["UpdateReplacePolicy"] != "Retain" {
-					t.Errorf("DeletionPolicy %v UpdateReplacePolicy %v", b.Raw["DeletionPolicy"], b.Raw["UpdateReplacePolicy"])
+			check(t, stack+" "+name+" is retained on update and delete", func(t *testing.T) {
+				want := "RetainExceptOnCreate"
+				if name == accessLogs {
+					want = "Retain" // ELB's test object would make a rollback fail
+				}
+				if b.Raw["DeletionPolicy"] != want || b.Raw["UpdateReplacePolicy"] != "Retain" {
+					t.Errorf("DeletionPolicy %v UpdateReplacePolicy %v, want %s and Retain", b.Raw["DeletionPolicy"], b.Raw["UpdateReplacePolicy"], want)
 				}
 			})
 			check(t, name+" expires noncurrent versions after 30 days", func(t *testing.T) {
@@ -82,9 +87,9 @@ func TestBuckets(t *testing.T) {
 					t.Error(show(policy.Properties["PolicyDocument"]))
 				}
 			})
-			if !strings.Contains(name, string(naming.AccessLogs)) {
+			if name != accessLogs {
 				check(t, name+" logs access to the region's log bucket", func(t *testing.T) {
-					logs := tpl.one(t, "AWS::S3::Bucket", map[string]any{"BucketName": names.Bucket(naming.AccessLogs, regionOf(stack))})
+					logs := bucketNamed(t, tpl, accessLogs)
 					cfg, _ := b.Properties["LoggingConfiguration"].(map[string]any)
 					if !refersTo(cfg["DestinationBucketName"], logs.ID) || cfg["LogFilePrefix"] != "s3/"+name+"/" {
 						t.Errorf("LoggingConfiguration %s", show(cfg))
@@ -95,13 +100,26 @@ func TestBuckets(t *testing.T) {
 	}
 	check(t, "access-log bucket accepts ALB logs for failover load balancers", func(t *testing.T) {
 		tpl := a.stack(t, naming.BackupStack)
-		logs := tpl.one(t, "AWS::S3::Bucket", map[string]any{"BucketName": names.Bucket(naming.AccessLogs, backupRegion)})
+		logs := bucketNamed(t, tpl, accessLogs)
 		policy := tpl.one(t, "AWS::S3::BucketPolicy", map[string]any{"Bucket": matchFunc(func(v any) bool { return refersTo(v, logs.ID) })})
 		want := map[string]any{"Effect": "Allow", "Action": "s3:PutObject", "Resource": contains("/alb/AWSLogs/" + testAccount + "/*")}
 		if !like(policy.Properties["PolicyDocument"], map[string]any{"Statement": []any{want}}) {
 			t.Error(show(policy.Properties["PolicyDocument"]))
 		}
 	})
+}
+
+// accessLogs stands for a region's access-log bucket, the one bucket
+// CloudFormation names.
+const accessLogs = "the access-log bucket"
+
+// bucketNamed finds a bucket by its name, or the access-log bucket.
+func bucketNamed(t *testing.T, tpl template, name string) resource {
+	t.Helper()
+	if name == accessLogs {
+		return tpl.one(t, "AWS::S3::Bucket", map[string]any{"BucketName": absent})
+	}
+	return tpl.one(t, "AWS::S3::Bucket", map[string]any{"BucketName": name})
 }
 
 func regionOf(stack string) string {
@@ -262,9 +280,9 @@ func TestAggregatesTable(t *testing.T) {
 			}
 		})
 	}
-	check(t, "aggregates table is retained", func(t *testing.T) {
-		if table.Raw["DeletionPolicy"] != "Retain" {
-			t.Errorf("DeletionPolicy %v", table.Raw["DeletionPolicy"])
+	check(t, "aggregates table is retained on update and delete", func(t *testing.T) {
+		if table.Raw["DeletionPolicy"] != "RetainExceptOnCreate" || table.Raw["UpdateReplacePolicy"] != "Retain" {
+			t.Errorf("DeletionPolicy %v UpdateReplacePolicy %v", table.Raw["DeletionPolicy"], table.Raw["UpdateReplacePolicy"])
 		}
 	})
 	check(t, "the backup region has no table until failover", func(t *testing.T) {
@@ -280,18 +298,34 @@ func TestTableBackups(t *testing.T) {
 	backup := a.stack(t, naming.BackupStack)
 	plan := primary.one(t, "AWS::Backup::BackupPlan", map[string]any{})
 	rules, _ := plan.Properties["BackupPlan"].(map[string]any)["BackupPlanRule"].([]any)
-	check(t, "backup plan runs hourly with 35-day retention", func(t *testing.T) {
-		want := map[string]any{"ScheduleExpression": "cron(0 0/1 * * ? *)", "Lifecycle": map[string]any{"DeleteAfterDays": 35}}
-		if len(rules) != 1 || !like(rules[0], want) {
-			t.Errorf("rules %s", show(rules))
-		}
-	})
-	check(t, "backup plan copies every recovery point to the backup region's vault", func(t *testing.T) {
-		want := map[string]any{"CopyActions": []any{map[string]any{
-			"DestinationBackupVaultArn": names.BackupVaultArn(backupRegion),
-			"Lifecycle":                 map[string]any{"DeleteAfterDays": 35},
-		}}}
-		if len(rules) != 1 || !like(rules[0], want) {
+	tiers := []struct {
+		name, rule, schedule string
+		days                 int
+	}{
+		{"daily recovery points are kept 35 days", "daily-copied-to-backup-region", "cron(0 0 * * ? *)", 35},
+		// Hourly full copies kept 35 days would be 840 per vault.
+		{"hourly recovery points are kept 2 days and skip midnight", "every-1h-copied-to-backup-region", "cron(0 1/1 * * ? *)", 2},
+	}
+	for _, tier := range tiers {
+		check(t, "backup plan: "+tier.name+", in both regions", func(t *testing.T) {
+			want := map[string]any{
+				"RuleName": tier.rule, "ScheduleExpression": tier.schedule,
+				"StartWindowMinutes": 60, "CompletionWindowMinutes": 120,
+				"Lifecycle": map[string]any{"DeleteAfterDays": tier.days},
+				"CopyActions": []any{map[string]any{
+					"DestinationBackupVaultArn": names.BackupVaultArn(backupRegion),
+					"Lifecycle":                 map[string]any{"DeleteAfterDays": tier.days},
+				}},
+			}
+			if len(rules) != len(tiers) || !slices.ContainsFunc(rules, func(r any) bool { return like(r, want) }) {
+				t.Errorf("want a rule like %s in %s", show(want), show(rules))
+			}
+		})
+	}
+	check(t, "daily-only backups have one rule", func(t *testing.T) {
+		variant := synthVariant(t).stack(t, naming.PrimaryStack).one(t, "AWS::Backup::BackupPlan", map[string]any{})
+		rules, _ := variant.Properties["BackupPlan"].(map[string]any)["BackupPlanRule"].([]any)
+		if len(rules) != 1 || !like(rules[0], map[string]any{"ScheduleExpression": "cron(0 0 * * ? *)", "Lifecycle": map[string]any{"DeleteAfterDays": 35}}) {
 			t.Errorf("rules %s", show(rules))
 		}
 	})
@@ -310,8 +344,8 @@ func TestTableBackups(t *testing.T) {
 			if !like(vault.Properties["AccessPolicy"], map[string]any{"Statement": []any{deny}}) {
 				t.Errorf("AccessPolicy %s", show(vault.Properties["AccessPolicy"]))
 			}
-			if vault.Raw["DeletionPolicy"] != "Retain" {
-				t.Errorf("DeletionPolicy %v", vault.Raw["DeletionPolicy"])
+			if vault.Raw["DeletionPolicy"] != "RetainExceptOnCreate" || vault.Raw["UpdateReplacePolicy"] != "Retain" {
+				t.Errorf("DeletionPolicy %v UpdateReplacePolicy %v", vault.Raw["DeletionPolicy"], vault.Raw["UpdateReplacePolicy"])
 			}
 		})
 	}
@@ -329,8 +363,8 @@ func TestGlueCatalog(t *testing.T) {
 		tpl := a.stack(t, stack)
 		check(t, stack+" has the product database", func(t *testing.T) {
 			db := tpl.one(t, "AWS::Glue::Database", map[string]any{"DatabaseInput": map[string]any{"Name": names.Database()}})
-			if db.Raw["DeletionPolicy"] != "Retain" {
-				t.Errorf("DeletionPolicy %v", db.Raw["DeletionPolicy"])
+			if db.Raw["DeletionPolicy"] != "RetainExceptOnCreate" || db.Raw["UpdateReplacePolicy"] != "Retain" {
+				t.Errorf("DeletionPolicy %v UpdateReplacePolicy %v", db.Raw["DeletionPolicy"], db.Raw["UpdateReplacePolicy"])
 			}
 		})
 		tables := map[string]struct {
@@ -356,21 +390,43 @@ func TestGlueCatalog(t *testing.T) {
 				if !like(input["StorageDescriptor"], sd) {
 					t.Errorf("storage descriptor %s", show(input["StorageDescriptor"]))
 				}
-				if tbl.Raw["DeletionPolicy"] != "Retain" {
-					t.Errorf("DeletionPolicy %v", tbl.Raw["DeletionPolicy"])
+				if tbl.Raw["DeletionPolicy"] != "RetainExceptOnCreate" || tbl.Raw["UpdateReplacePolicy"] != "Retain" {
+					t.Errorf("DeletionPolicy %v UpdateReplacePolicy %v", tbl.Raw["DeletionPolicy"], tbl.Raw["UpdateReplacePolicy"])
 				}
 			})
 		}
 	}
 }
 
-func TestEveryBucketAndTableIsRetained(t *testing.T) {
-	a := synth(t)
-	for name, tpl := range a.templates {
-		for _, typ := range []string{"AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Backup::BackupVault", "AWS::Glue::Table", "AWS::Glue::Database"} {
-			for _, r := range tpl.ofType(typ) {
-				if r.Raw["DeletionPolicy"] != "Retain" {
-					t.Errorf("%s/%s (%s) DeletionPolicy %v", name, r.ID, typ, r.Raw["DeletionPolicy"])
+// TestDataIsRetainedAndAFailedFirstCreateIsRetryable: every data resource
+// survives updates and deletes; one with a fixed name is removed by a
+// rolled-back first create (RetainExceptOnCreate), so the retry does not
+// fail with "already exists"; one kept even then (Retain) has a generated
+// name, so the retry creates a fresh one.
+func TestDataIsRetainedAndAFailedFirstCreateIsRetryable(t *testing.T) {
+	fixedName := map[string]func(map[string]any) any{
+		"AWS::S3::Bucket":          func(p map[string]any) any { return p["BucketName"] },
+		"AWS::DynamoDB::Table":     func(p map[string]any) any { return p["TableName"] },
+		"AWS::Backup::BackupVault": func(p map[string]any) any { return p["BackupVaultName"] },
+		"AWS::Glue::Database":      func(p map[string]any) any { return p["DatabaseInput"].(map[string]any)["Name"] },
+		"AWS::Glue::Table":         func(p map[string]any) any { return p["TableInput"].(map[string]any)["Name"] },
+		"AWS::KMS::Key":            func(map[string]any) any { return nil },
+	}
+	for _, a := range []*assembly{synth(t), synthVariant(t)} {
+		for name, tpl := range a.templates {
+			for typ, nameOf := range fixedName {
+				for _, r := range tpl.ofType(typ) {
+					check(t, fmt.Sprintf("%s %s (%s)", name, r.ID, typ), func(t *testing.T) {
+						if r.Raw["UpdateReplacePolicy"] != "Retain" {
+							t.Errorf("UpdateReplacePolicy %v, want Retain", r.Raw["UpdateReplacePolicy"])
+						}
+						switch named := nameOf(r.Properties) != nil; {
+						case r.Raw["DeletionPolicy"] == "RetainExceptOnCreate":
+						case r.Raw["DeletionPolicy"] == "Retain" && !named:
+						default:
+							t.Errorf("DeletionPolicy %v with fixed name %v: a rolled-back first create would leave it behind and the retry fail", r.Raw["DeletionPolicy"], named)
+						}
+					})
 				}
 			}
 		}

@@ -43,8 +43,29 @@ func TestFailoverDependsOnBackupStackOnly(t *testing.T) {
 			t.Fatal("expected imports of the standby compute from BackupStack")
 		}
 		for _, m := range imports {
-			if !strings.HasPrefix(m[1], naming.BackupStack+":") {
+			if !strings.HasPrefix(m[1], names.StackName(naming.BackupStack)+":") {
 				t.Errorf("import %s", m[1])
+			}
+		}
+	})
+	check(t, "the failover deploy (--exclusively) needs no change to BackupStack", func(t *testing.T) {
+		// Every import is an export BackupStack already has, and the
+		// failover stack builds no code of its own: deploying it alone
+		// works, whatever the operator's toolchain.
+		exports := map[string]bool{}
+		for _, o := range asMap(a.stack(t, naming.BackupStack).body["Outputs"]) {
+			if e, ok := o.(map[string]any)["Export"].(map[string]any); ok {
+				exports[e["Name"].(string)] = true
+			}
+		}
+		for _, m := range imports {
+			if !exports[m[1]] {
+				t.Errorf("import %s is not an export of BackupStack", m[1])
+			}
+		}
+		for _, r := range tpl.resources() {
+			if r.Type == "AWS::Lambda::Function" || r.Type == "AWS::Lambda::LayerVersion" {
+				t.Errorf("%s (%s): the failover stack must use BackupStack's functions", r.ID, r.Type)
 			}
 		}
 	})
@@ -231,18 +252,28 @@ func TestFailoverTraffic(t *testing.T) {
 		want := map[string]any{
 			"EndpointGroupRegion":    backupRegion,
 			"EndpointConfigurations": []any{map[string]any{"EndpointId": matchFunc(func(v any) bool { return refersTo(v, lb.ID) }), "ClientIPPreservationEnabled": true}},
-			"HealthCheckPath":        "/health",
 			"TrafficDialPercentage":  100,
 		}
 		if !like(group.Properties, want) {
 			t.Errorf("endpoint group %s", show(group.Properties))
 		}
-		if !strings.Contains(render(group.Properties["ListenerArn"]), "<Import:"+naming.BackupStack+":") {
+		if !strings.Contains(render(group.Properties["ListenerArn"]), "<Import:"+names.StackName(naming.BackupStack)+":") {
 			t.Errorf("ListenerArn %s", render(group.Properties["ListenerArn"]))
 		}
 	})
-	check(t, "traffic dial goes to 0 for the primary region once the backup group exists", func(t *testing.T) {
-		dial := tpl.one(t, "Custom::TrafficDial", map[string]any{"PrimaryRegion": primaryRegion, "DialPercentage": "0"})
+	check(t, "producers are sent here only once Firehose reads the stream and the restore has started", func(t *testing.T) {
+		deps := asStrings(group.Raw["DependsOn"])
+		delivery := tpl.one(t, "AWS::KinesisFirehose::DeliveryStream", map[string]any{})
+		start := tpl.one(t, "Custom::TableRestore", map[string]any{})
+		for _, want := range []string{delivery.ID, start.ID} {
+			if !slices.Contains(deps, want) {
+				t.Errorf("DependsOn %v lacks %s", deps, want)
+			}
+		}
+	})
+	check(t, "traffic dial goes to 0 for the primary region once the backup group exists and is healthy", func(t *testing.T) {
+		dial := tpl.one(t, "Custom::TrafficDial", map[string]any{"PrimaryRegion": primaryRegion, "DialPercentage": "0",
+			"BackupRegion": backupRegion, "HealthyTimeoutSeconds": "600"})
 		if render(dial.Properties["ListenerArn"]) != render(group.Properties["ListenerArn"]) {
 			t.Errorf("dial listener %s", render(dial.Properties["ListenerArn"]))
 		}
@@ -252,13 +283,25 @@ func TestFailoverTraffic(t *testing.T) {
 	})
 	check(t, "dial handler may change only this accelerator's endpoint groups", func(t *testing.T) {
 		backup := a.stack(t, naming.BackupStack)
-		fn := backup.functionNamed(t, names.Function("traffic-dial"))
-		acc := backup.one(t, "AWS::GlobalAccelerator::Accelerator", map[string]any{})
-		grants := backup.grants(roleOf(fn.Properties["Role"]))
-		want := []string{"<" + acc.ID + ".AcceleratorArn>", "<" + acc.ID + ".AcceleratorArn>/*"}
-		for _, action := range []string{"globalaccelerator:ListEndpointGroups", "globalaccelerator:UpdateEndpointGroup"} {
-			if show(grants[action]) != show(want) {
-				t.Errorf("%s on %v", action, grants[action])
+		for _, mode := range []string{"onevent", "iscomplete"} {
+			fn := backup.functionNamed(t, names.Function("traffic-dial-"+mode))
+			acc := backup.one(t, "AWS::GlobalAccelerator::Accelerator", map[string]any{})
+			grants := backup.grants(roleOf(fn.Properties["Role"]))
+			want := []string{"<" + acc.ID + ".AcceleratorArn>", "<" + acc.ID + ".AcceleratorArn>/*"}
+			for _, action := range []string{"globalaccelerator:ListEndpointGroups", "globalaccelerator:DescribeEndpointGroup", "globalaccelerator:UpdateEndpointGroup"} {
+				if show(grants[action]) != show(want) {
+					t.Errorf("%s %s on %v", mode, action, grants[action])
+				}
+			}
+		}
+	})
+	check(t, "the dial provider waits with an isComplete handler, longer than the healthy timeout", func(t *testing.T) {
+		backup := a.stack(t, naming.BackupStack)
+		onEvent := backup.functionNamed(t, names.Function("traffic-dial-onevent"))
+		isComplete := backup.functionNamed(t, names.Function("traffic-dial-iscomplete"))
+		for fn, mode := range map[*resource]string{&onEvent: "onEvent", &isComplete: "isComplete"} {
+			if !like(fn.Properties, map[string]any{"Environment": map[string]any{"Variables": map[string]any{"HANDLER": mode}}}) {
+				t.Errorf("%s environment %s", mode, show(fn.Properties["Environment"]))
 			}
 		}
 	})

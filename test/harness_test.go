@@ -69,8 +69,10 @@ var variantContext = map[string]any{
 	config.KeyBackupCertificateArn:  "arn:aws:acm:us-west-2:123456789012:certificate/66666666-7777-8888-9999-000000000000",
 	config.KeyRestoreSource:         config.RestoreBackup,
 	config.KeyBackupFrequencyHours:  "24",
-	"aws:cdk:version-reporting":     false,
-	"aws:cdk:enable-path-metadata":  false,
+	// The operator's override of the PrimaryStack deploy guard.
+	config.KeyAllowPrimaryDeployDuringFailover: "true",
+	"aws:cdk:version-reporting":                false,
+	"aws:cdk:enable-path-metadata":             false,
 }
 
 // once synthesizes one configuration per test binary.

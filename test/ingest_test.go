@@ -1,10 +1,12 @@
 package test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/constructs/ingest"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
@@ -58,12 +60,59 @@ func TestPrimaryEndpointGroup(t *testing.T) {
 				"EndpointId":                  matchFunc(func(v any) bool { return refersTo(v, lb.ID) }),
 				"ClientIPPreservationEnabled": true,
 			}},
-			"HealthCheckPath":       ingest.HealthPath,
-			"HealthCheckPort":       80,
 			"TrafficDialPercentage": 100,
 		}
 		if !like(group.Properties, want) {
 			t.Errorf("endpoint group %s", show(group.Properties))
+		}
+	})
+	check(t, "primary endpoint group waits for Firehose, which reads the stream from LATEST", func(t *testing.T) {
+		delivery := tpl.one(t, "AWS::KinesisFirehose::DeliveryStream", map[string]any{})
+		if !slices.Contains(asStrings(group.Raw["DependsOn"]), delivery.ID) {
+			t.Errorf("DependsOn %v, want %s", group.Raw["DependsOn"], delivery.ID)
+		}
+	})
+	check(t, "a PrimaryStack deploy that would update the endpoint group is checked for a failover first", func(t *testing.T) {
+		guard := tpl.one(t, "Custom::PrimaryDeployGuard", map[string]any{
+			"FailoverParameter": names.FailoverStartedParameter(), "BackupRegion": backupRegion, "Override": "false",
+			"OverrideKey": config.KeyAllowPrimaryDeployDuringFailover,
+		})
+		if !slices.Contains(asStrings(group.Raw["DependsOn"]), guard.ID) {
+			t.Errorf("endpoint group DependsOn %v, want the guard %s", group.Raw["DependsOn"], guard.ID)
+		}
+		// The guard carries the group's properties, so CloudFormation calls
+		// it whenever it would send the group (and its dial of 100) again.
+		for guardKey, groupValue := range map[string]any{
+			"ListenerArn":           group.Properties["ListenerArn"],
+			"EndpointGroupRegion":   group.Properties["EndpointGroupRegion"],
+			"EndpointId":            group.Properties["EndpointConfigurations"].([]any)[0].(map[string]any)["EndpointId"],
+			"TrafficDialPercentage": fmt.Sprint(group.Properties["TrafficDialPercentage"]),
+		} {
+			if show(guard.Properties[guardKey]) != show(groupValue) {
+				t.Errorf("guard %s = %s, want the group's %s", guardKey, show(guard.Properties[guardKey]), show(groupValue))
+			}
+		}
+		fn := tpl.functionNamed(t, names.Function("primary-deploy-guard"))
+		grants := tpl.grants(roleOf(fn.Properties["Role"]))
+		for action, resources := range grants {
+			if strings.HasPrefix(action, "logs:") {
+				continue
+			}
+			if action != "ssm:GetParameter" || show(resources) != show([]string{names.FailoverStartedParameterArn(backupRegion)}) {
+				t.Errorf("guard may %s on %v; want only ssm:GetParameter on the failover record", action, resources)
+			}
+		}
+	})
+	check(t, "the guard can be overridden from config", func(t *testing.T) {
+		synthVariant(t).stack(t, naming.PrimaryStack).one(t, "Custom::PrimaryDeployGuard", map[string]any{"Override": "true"})
+	})
+	check(t, "no Global Accelerator health check settings: ALB endpoints use the target group's health", func(t *testing.T) {
+		for _, g := range []resource{group, synth(t).stack(t, naming.BackupFailoverStack).one(t, "AWS::GlobalAccelerator::EndpointGroup", map[string]any{})} {
+			for _, key := range []string{"HealthCheckPath", "HealthCheckPort", "HealthCheckProtocol", "HealthCheckIntervalSeconds", "ThresholdCount"} {
+				if v, ok := g.Properties[key]; ok {
+					t.Errorf("%s sets %s = %v, which Global Accelerator ignores for ALB endpoints", g.ID, key, v)
+				}
+			}
 		}
 	})
 	check(t, "primary reads the listener ARN from the backup region at deploy time", func(t *testing.T) {
@@ -80,7 +129,8 @@ func TestPrimaryEndpointGroup(t *testing.T) {
 		}
 	})
 	check(t, "the lookup may read only that parameter", func(t *testing.T) {
-		policy := tpl.one(t, "AWS::IAM::Policy", map[string]any{"PolicyDocument": map[string]any{"Statement": []any{map[string]any{"Action": "ssm:GetParameter"}}}})
+		policy := tpl.one(t, "AWS::IAM::Policy", map[string]any{"PolicyDocument": map[string]any{"Statement": []any{map[string]any{"Action": "ssm:GetParameter"}}},
+			"Roles": []any{contains("AWS679f53fac002430cb0da5b7982bd2287")}})
 		stmts := policy.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any)
 		if len(stmts) != 1 || render(stmts[0].(map[string]any)["Resource"]) != names.ListenerParameterArn(backupRegion) {
 			t.Errorf("statements %s", show(stmts))
@@ -170,19 +220,40 @@ func TestIngestLoadBalancer(t *testing.T) {
 			want := map[string]any{"Scheme": "internal", "Type": "application", "LoadBalancerAttributes": []any{
 				map[string]any{"Key": "access_logs.s3.enabled", "Value": "true"},
 				map[string]any{"Key": "access_logs.s3.prefix", "Value": "alb"},
+				map[string]any{"Key": "access_logs.s3.bucket", "Value": contains("DataAccessLogs")},
 				map[string]any{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
 			}}
 			if !like(lb.Properties, want) {
 				t.Errorf("load balancer %s", show(lb.Properties))
 			}
-			if !strings.Contains(show(lb.Properties["LoadBalancerAttributes"]), "access-logs") {
-				t.Errorf("access logs bucket missing: %s", show(lb.Properties["LoadBalancerAttributes"]))
+		})
+		check(t, tc.name+" ALB closes client connections after 60 s, so a dial change reaches busy producers", func(t *testing.T) {
+			// Global Accelerator applies a dial change to new connections
+			// only; ELB's default keep-alive is 3600 s.
+			want := map[string]any{"LoadBalancerAttributes": []any{map[string]any{"Key": "client_keep_alive.seconds", "Value": "60"}}}
+			if !like(lb.Properties, want) {
+				t.Errorf("attributes %s", show(lb.Properties["LoadBalancerAttributes"]))
+			}
+		})
+		check(t, tc.name+" target group health check: interval above timeout, both short", func(t *testing.T) {
+			// For Lambda targets the unset timeout is 30 s, and ELB refuses an
+			// interval that is not greater than the timeout.
+			tg := tpl.one(t, "AWS::ElasticLoadBalancingV2::TargetGroup", map[string]any{"TargetType": "lambda"})
+			want := map[string]any{"HealthCheckEnabled": true, "HealthCheckPath": ingest.HealthPath,
+				"HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
+			if !like(tg.Properties, want) {
+				t.Errorf("target group %s", show(tg.Properties))
+			}
+			interval, _ := tg.Properties["HealthCheckIntervalSeconds"].(float64)
+			timeout, ok := tg.Properties["HealthCheckTimeoutSeconds"].(float64)
+			if !ok || interval <= timeout {
+				t.Errorf("interval %v must be greater than timeout %v", interval, tg.Properties["HealthCheckTimeoutSeconds"])
 			}
 		})
 		check(t, tc.name+" ALB is created after its access-log bucket and policy", func(t *testing.T) {
 			deps := asStrings(lb.Raw["DependsOn"])
 			if tc.stack == naming.PrimaryStack {
-				logs := tpl.one(t, "AWS::S3::Bucket", map[string]any{"BucketName": names.Bucket(naming.AccessLogs, tc.region)})
+				logs := bucketNamed(t, tpl, accessLogs)
 				policy := tpl.one(t, "AWS::S3::BucketPolicy", map[string]any{"Bucket": matchFunc(func(v any) bool { return refersTo(v, logs.ID) })})
 				if !slices.Contains(deps, logs.ID) || !slices.Contains(deps, policy.ID) {
 					t.Errorf("DependsOn %v, want %s and %s", deps, logs.ID, policy.ID)
@@ -228,7 +299,7 @@ func TestIngestFunctionStreamAndDelivery(t *testing.T) {
 		fn := tc.standby.functionNamed(t, names.Function("ingest"))
 		streamArn := names.StreamArn(tc.region)
 		check(t, tc.name+" ingest Lambda writes only to its stream", func(t *testing.T) {
-			if !like(fn.Properties, map[string]any{"Environment": map[string]any{"Variables": map[string]any{"STREAM_NAME": names.Stream()}}}) {
+			if !like(fn.Properties, map[string]any{"Environment": map[string]any{"Variables": map[string]any{"STREAM_NAME": names.Stream(), "DELIVERY_STREAM_NAME": names.DeliveryStream()}}}) {
 				t.Errorf("environment %s", show(fn.Properties["Environment"]))
 			}
 			grants := tc.standby.grants(roleOf(fn.Properties["Role"]))
@@ -237,8 +308,12 @@ func TestIngestFunctionStreamAndDelivery(t *testing.T) {
 					t.Errorf("%s on %v", action, grants[action])
 				}
 			}
+			// /health checks that Firehose reads the stream.
+			if show(grants["firehose:DescribeDeliveryStream"]) != show([]string{names.DeliveryStreamArn(tc.region)}) {
+				t.Errorf("firehose:DescribeDeliveryStream on %v", grants["firehose:DescribeDeliveryStream"])
+			}
 			for action := range grants {
-				if !strings.HasPrefix(action, "logs:") && action != "kinesis:PutRecords" && action != "kinesis:DescribeStreamSummary" && action != "kms:GenerateDataKey" {
+				if !strings.HasPrefix(action, "logs:") && action != "kinesis:PutRecords" && action != "kinesis:DescribeStreamSummary" && action != "kms:GenerateDataKey" && action != "firehose:DescribeDeliveryStream" {
 					t.Errorf("unexpected grant %s", action)
 				}
 			}

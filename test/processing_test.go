@@ -143,6 +143,8 @@ func TestNightlyCompaction(t *testing.T) {
 		streaming := "arn:aws:s3:::" + names.Bucket(naming.Streaming, primaryRegion)
 		want := map[string][]string{
 			"athena:StartQueryExecution": {"arn:aws:athena:" + primaryRegion + ":" + testAccount + ":workgroup/" + names.WorkGroup()},
+			// Step Functions' documented policy for startQueryExecution.sync.
+			"athena:GetDataCatalog": {"arn:aws:athena:" + primaryRegion + ":" + testAccount + ":datacatalog/AwsDataCatalog"},
 			"s3:GetObject":               {streaming + "/raw/*", results + "/athena/*", results + "/compaction-staging/*"},
 			"s3:PutObject":               {results + "/athena/*", results + "/compaction-staging/*"},
 			"glue:GetTable":              {"catalog", "database/" + names.Database(), "table/" + names.Database() + "/raw", "table/" + names.Database() + "/compacted"},
@@ -213,7 +215,7 @@ func TestNightlyCompaction(t *testing.T) {
 			map[string]any{"Prefix": "compaction-staging/", "ExpirationInDays": 7},
 			map[string]any{"Prefix": "athena/", "ExpirationInDays": 7},
 		}}
-		if b.Raw["DeletionPolicy"] != "Retain" || !like(b.Properties["LifecycleConfiguration"], want) {
+		if b.Raw["DeletionPolicy"] != "RetainExceptOnCreate" || !like(b.Properties["LifecycleConfiguration"], want) {
 			t.Errorf("%v %s", b.Raw["DeletionPolicy"], show(b.Properties["LifecycleConfiguration"]))
 		}
 	})

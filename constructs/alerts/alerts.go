@@ -34,7 +34,7 @@ func New(scope constructs.Construct, id string, props Props) *Alerts {
 	key := awskms.NewKey(scope, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the " + props.TopicName + " alarm topic"),
 		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 	})
 	// CloudWatch publishes alarm notifications; an encrypted topic is only
 	// usable by it when the key lets the service encrypt.

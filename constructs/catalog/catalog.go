@@ -43,7 +43,7 @@ func New(scope constructs.Construct, id string, props Props) *Catalog {
 			Description: jsii.String("Analytics events: raw JSON from the stream and the nightly compacted Parquet."),
 		},
 	})
-	db.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	db.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE, nil)
 
 	raw := table(scope, "RawTable", props.Database, tableSpec{
 		name:          naming.RawTable,
@@ -127,7 +127,7 @@ func table(scope constructs.Construct, id, database string, s tableSpec) awsglue
 			},
 		},
 	})
-	t.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	t.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE, nil)
 	return t
 }
 

@@ -1,6 +1,10 @@
 // Package databucket builds the product's buckets. Every bucket is versioned,
-// encrypted (SSE-S3), private, TLS-only, retained when its stack is deleted,
-// and expires noncurrent versions after a configured number of days. Data
+// encrypted (SSE-S3), private, TLS-only, retained when its stack is updated
+// or deleted, and expires noncurrent versions after a configured number of
+// days. A rolled-back first create removes a data bucket it just made (it is
+// still empty), so retrying the deploy does not fail on the fixed name; the
+// access-log bucket, which the load balancer writes a test object into as
+// soon as logging is on, has a generated name and is always retained. Data
 // buckets log access to the region's access-log bucket; a bucket given a
 // replica replicates every object there within 15 minutes (S3 Replication
 // Time Control) and alarms when replication is late or fails.
@@ -60,7 +64,12 @@ func New(scope constructs.Construct, id string, props Props) *DataBucket {
 		panic(fmt.Sprintf("databucket %s: AccessLogs is required; use NewAccessLogs for the log bucket itself", id))
 	}
 	scope = constructs.NewConstruct(scope, jsii.String(id))
-	bucketProps := baseProps(props.BucketName, props.NoncurrentVersionDays)
+	bucketProps := baseProps(props.NoncurrentVersionDays)
+	bucketProps.BucketName = jsii.String(props.BucketName)
+	// Data cannot exist yet while the stack is first created: a rollback
+	// may delete the new bucket, so the retry is not refused for its name
+	// (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html).
+	bucketProps.RemovalPolicy = awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
 	bucketProps.ServerAccessLogsBucket = props.AccessLogs
 	bucketProps.ServerAccessLogsPrefix = jsii.String("s3/" + props.BucketName + "/")
 	d := &DataBucket{name: props.BucketName}
@@ -94,8 +103,6 @@ func New(scope constructs.Construct, id string, props Props) *DataBucket {
 
 // AccessLogsProps configures a region's access-log bucket.
 type AccessLogsProps struct {
-	// BucketName, e.g. "dr-analytics-access-logs-123456789012-us-east-1".
-	BucketName string
 	// Region of the bucket: it decides who delivers ALB logs.
 	Region string
 	// Account whose load balancers log here, e.g. "123456789012".
@@ -108,8 +115,16 @@ type AccessLogsProps struct {
 // access logs and, under "alb/", Application Load Balancer access logs, so a
 // load balancer created later (for example by the failover stack) can log to
 // it without changing this bucket's policy.
+//
+// Its name is generated and it is always retained: ELB writes a test object
+// into it when a load balancer turns logging on, so a rollback could not
+// delete it (S3 deletes only empty buckets), and a fixed name would then make
+// the retry fail with "already exists"
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html).
 func NewAccessLogs(scope constructs.Construct, id string, props AccessLogsProps) awss3.Bucket {
-	bucket := awss3.NewBucket(scope, jsii.String(id), baseProps(props.BucketName, props.NoncurrentVersionDays))
+	bucketProps := baseProps(props.NoncurrentVersionDays)
+	bucketProps.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	bucket := awss3.NewBucket(scope, jsii.String(id), bucketProps)
 	bucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Principals: &[]awsiam.IPrincipal{loadBalancerLogDelivery(props.Region)},
 		Actions:    jsii.Strings("s3:PutObject"),
@@ -131,16 +146,14 @@ func (d *DataBucket) Cfn() awss3.CfnBucket {
 	return d.bucket.Node().DefaultChild().(awss3.CfnBucket)
 }
 
-func baseProps(name string, noncurrentDays int) *awss3.BucketProps {
+func baseProps(noncurrentDays int) *awss3.BucketProps {
 	return &awss3.BucketProps{
-		BucketName:        jsii.String(name),
 		Versioned:         jsii.Bool(true),
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
 		MinimumTLSVersion: jsii.Number(1.2),
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("expire-noncurrent-versions"),
 			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(noncurrentDays)),

@@ -41,8 +41,10 @@ type PrimaryProps struct {
 	BackupRegion string
 	// BackupFrequencyHours divides 24, e.g. 1.
 	BackupFrequencyHours int
-	// BackupRetentionDays keeps recovery points and copies, e.g. 35.
+	// BackupRetentionDays keeps daily recovery points and copies, e.g. 35.
 	BackupRetentionDays int
+	// FrequentBackupRetentionDays keeps the frequent ones, e.g. 2.
+	FrequentBackupRetentionDays int
 }
 
 // DataTier is one region's data tier.
@@ -77,16 +79,20 @@ func NewPrimary(scope constructs.Construct, id string, props PrimaryProps) *Data
 		},
 		DeletionProtection: jsii.Bool(true),
 		Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
-		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+		// Retained on update and delete; a rolled-back first create deletes
+		// the empty table, except that deletion protection refuses that
+		// delete: see README "When the first deploy fails".
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 	})
 	d.vault = tablebackup.NewVault(scope, "LocalVault", props.Names.BackupVault())
 	tablebackup.NewPlan(scope, "TableBackup", tablebackup.PlanProps{
-		Table:          d.table,
-		PlanName:       props.Names.Table(),
-		LocalVault:     d.vault.BackupVault(),
-		CopyVaultArn:   props.Names.BackupVaultArn(props.BackupRegion),
-		FrequencyHours: props.BackupFrequencyHours,
-		RetentionDays:  props.BackupRetentionDays,
+		Table:                 d.table,
+		PlanName:              props.Names.Table(),
+		LocalVault:            d.vault.BackupVault(),
+		CopyVaultArn:          props.Names.BackupVaultArn(props.BackupRegion),
+		FrequencyHours:        props.BackupFrequencyHours,
+		FrequentRetentionDays: props.FrequentBackupRetentionDays,
+		RetentionDays:         props.BackupRetentionDays,
 	})
 	return d
 }
@@ -103,7 +109,6 @@ func newBuckets(scope constructs.Construct, props Props, replica func(naming.Pur
 	n := props.Names
 	d := &DataTier{}
 	d.accessLogs = databucket.NewAccessLogs(scope, "AccessLogs", databucket.AccessLogsProps{
-		BucketName:            n.Bucket(naming.AccessLogs, props.Region),
 		Region:                props.Region,
 		Account:               n.Account,
 		NoncurrentVersionDays: props.NoncurrentVersionDays,

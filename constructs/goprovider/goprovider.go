@@ -44,6 +44,9 @@ func New(scope constructs.Construct, id string, props Props) customresources.Pro
 		p.IsCompleteHandler = props.IsComplete.Function()
 		p.QueryInterval = awscdk.Duration_Seconds(jsii.Number(props.QueryInterval.Seconds()))
 		p.TotalTimeout = awscdk.Duration_Seconds(jsii.Number(props.TotalTimeout.Seconds()))
+		// CDK leaves the waiter's logging off unless told otherwise
+		// (DisableWaiterStateMachineLogging defaults to true).
+		p.DisableWaiterStateMachineLogging = jsii.Bool(false)
 		p.WaiterStateMachineLogOptions = &customresources.LogOptions{
 			Destination: loggroup.New(scope, id+"WaiterLogs", props.LogRetentionDays, ""),
 			Level:       awsstepfunctions.LogLevel_ALL,

@@ -38,6 +38,22 @@ import (
 // is active; the target group and Global Accelerator route on it.
 const HealthPath = "/health"
 
+// Target group health check of the ingest function. The function answers
+// /health from a cache within a few seconds, so a 5 s timeout is ample.
+const (
+	HealthCheckInterval  = 10 * time.Second
+	HealthCheckTimeout   = 5 * time.Second
+	HealthCheckThreshold = 2
+)
+
+// ClientKeepAlive bounds how long the load balancer keeps a client
+// connection open, busy or not. Global Accelerator applies a traffic dial
+// change to new connections only, so this is how long a producer that keeps
+// its connection busy stays on the old region after a dial change
+// (ELB default 3600 s, minimum 60 s:
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout).
+const ClientKeepAlive = 60 * time.Second
+
 // DeliveryPrefix is Firehose's Hive-style prefix expression under raw/,
 // matching the Glue raw table. The hour is Kinesis' arrival time of the
 // record, milliseconds after the ingest Lambda stamps ingested_at.
@@ -94,19 +110,25 @@ func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Stan
 	s.streamKey = awskms.NewKey(scope, jsii.String("StreamKey"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the " + n.Stream() + " Kinesis stream"),
 		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		// A rolled-back first create schedules the unused key for deletion
+		// instead of leaving an orphan that bills monthly.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 	})
 
 	s.function = gofunction.New(scope, "Handler", gofunction.Props{
 		Package:          "./lambdas/ingest",
 		FunctionName:     n.Function("ingest"),
 		Description:      "Accepts producer events from the load balancer and puts them on the Kinesis stream",
-		Environment:      map[string]string{"STREAM_NAME": n.Stream()},
+		Environment:      map[string]string{"STREAM_NAME": n.Stream(), "DELIVERY_STREAM_NAME": n.DeliveryStream()},
 		Timeout:          15 * time.Second,
 		MemoryMB:         512,
 		LogRetentionDays: props.LogRetentionDays,
 	})
 	s.function.AllowTo([]string{"kinesis:PutRecords", "kinesis:DescribeStreamSummary"}, streamArn)
+	// /health is healthy only once Firehose reads the stream: it starts
+	// from LATEST, so events accepted earlier would never reach S3
+	// (https://docs.aws.amazon.com/firehose/latest/dev/writing-with-kinesis-streams.html).
+	s.function.AllowTo([]string{"firehose:DescribeDeliveryStream"}, n.DeliveryStreamArn(props.Region))
 	// Kinesis encrypts each record with a data key: producers need only this.
 	s.function.AllowTo([]string{"kms:GenerateDataKey"}, *s.streamKey.KeyArn())
 
@@ -163,8 +185,6 @@ type ActiveProps struct {
 	Standby *Standby
 	// AccessLogs is the region's access-log bucket; ALB logs go under alb/.
 	AccessLogs awss3.IBucket
-	// AccessLogsBucketName is its physical name.
-	AccessLogsBucketName string
 	// CertificateArn switches the listener to HTTPS when set.
 	CertificateArn string
 	// BufferSeconds is Firehose's buffering interval, 0-900: data younger
@@ -176,6 +196,7 @@ type ActiveProps struct {
 type Active struct {
 	loadBalancer awselasticloadbalancingv2.ApplicationLoadBalancer
 	stream       awskinesis.Stream
+	delivery     awskinesisfirehose.CfnDeliveryStream
 }
 
 // NewActive creates the running part.
@@ -236,8 +257,9 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) *Active
 	// The access-log bucket already allows ALB log delivery under alb/ (see
 	// databucket.NewAccessLogs), so no bucket policy change is needed here.
 	lb.SetAttribute(jsii.String("access_logs.s3.enabled"), jsii.String("true"))
-	lb.SetAttribute(jsii.String("access_logs.s3.bucket"), jsii.String(props.AccessLogsBucketName))
+	lb.SetAttribute(jsii.String("access_logs.s3.bucket"), props.AccessLogs.BucketName())
 	lb.SetAttribute(jsii.String("access_logs.s3.prefix"), jsii.String("alb"))
+	lb.SetAttribute(jsii.String("client_keep_alive.seconds"), jsii.String(fmt.Sprint(int(ClientKeepAlive.Seconds()))))
 	// ELB checks that it may write to the bucket when logging is turned on:
 	// the bucket and its policy must exist first (in the same stack, CloudFormation
 	// would otherwise create them in parallel).
@@ -247,12 +269,18 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) *Active
 	targets := awselasticloadbalancingv2.NewApplicationTargetGroup(scope, jsii.String("Targets"), &awselasticloadbalancingv2.ApplicationTargetGroupProps{
 		TargetGroupName: jsii.String(targetGroupName),
 		TargetType:      awselasticloadbalancingv2.TargetType_LAMBDA,
+		// For Lambda targets ELB's defaults are a 35 s interval and a 30 s
+		// timeout, and the interval must exceed the timeout; both are set,
+		// short, because detection is on the failover's critical path:
+		// healthy after HealthyThreshold x Interval = 20 s
+		// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html).
 		HealthCheck: &awselasticloadbalancingv2.HealthCheck{
 			Enabled:                 jsii.Bool(true),
 			Path:                    jsii.String(HealthPath),
-			Interval:                awscdk.Duration_Seconds(jsii.Number(30)),
-			HealthyThresholdCount:   jsii.Number(2),
-			UnhealthyThresholdCount: jsii.Number(2),
+			Interval:                awscdk.Duration_Seconds(jsii.Number(HealthCheckInterval.Seconds())),
+			Timeout:                 awscdk.Duration_Seconds(jsii.Number(HealthCheckTimeout.Seconds())),
+			HealthyThresholdCount:   jsii.Number(HealthCheckThreshold),
+			UnhealthyThresholdCount: jsii.Number(HealthCheckThreshold),
 		},
 	})
 	// Only this account's load balancers, through this target group, may
@@ -285,7 +313,7 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) *Active
 		listener.SslPolicy = awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS
 	}
 	lb.AddListener(jsii.String("Listener"), listener)
-	return &Active{loadBalancer: lb, stream: stream}
+	return &Active{loadBalancer: lb, stream: stream, delivery: delivery}
 }
 
 // LoadBalancer is the ingest ALB, the accelerator's endpoint in this region.
@@ -295,3 +323,7 @@ func (a *Active) LoadBalancer() awselasticloadbalancingv2.ApplicationLoadBalance
 
 // Stream is the Kinesis stream.
 func (a *Active) Stream() awskinesis.Stream { return a.stream }
+
+// DeliveryStream is Firehose from the stream to S3. Producers must not be
+// sent here before it exists: it reads the stream from LATEST.
+func (a *Active) DeliveryStream() awskinesisfirehose.CfnDeliveryStream { return a.delivery }

@@ -198,6 +198,10 @@ func (s *Standby) newCompaction(scope constructs.Construct) {
 	}
 	workGroupArn := fmt.Sprintf("arn:aws:athena:%s:%s:workgroup/%s", region, n.Account, n.WorkGroup())
 	allow([]string{"athena:StartQueryExecution", "athena:GetQueryExecution", "athena:StopQueryExecution"}, workGroupArn)
+	// Step Functions' own policy for athena:startQueryExecution.sync also
+	// allows athena:getDataCatalog; the queries use only AwsDataCatalog
+	// (https://docs.aws.amazon.com/step-functions/latest/dg/athena-iam.html).
+	allow([]string{"athena:GetDataCatalog"}, fmt.Sprintf("arn:aws:athena:%s:%s:datacatalog/AwsDataCatalog", region, n.Account))
 	allow([]string{"glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition"}, s.props.CatalogArns...)
 	streamingArn := "arn:aws:s3:::" + s.props.StreamingBucketName
 	allow([]string{"s3:GetBucketLocation", "s3:ListBucket"}, streamingArn, resultsArn)

@@ -112,21 +112,24 @@ func New(scope constructs.Construct, id string, props Props) {
 		panic(fmt.Sprintf("registrar %s: %v", id, err))
 	}
 	fn := gofunction.New(scope, "Handler", gofunction.Props{
-		Package:      "./lambdas/partitions",
-		FunctionName: props.FunctionName,
-		Description:  "Adds Glue partitions for objects landing in the data buckets",
-		Environment:  map[string]string{"PARTITION_ROUTES": string(routesJSON)},
-		Timeout:      FunctionTimeout,
-		// Partitions are few and Glue throttles: two concurrent batches are plenty.
-		ReservedConcurrency: 2,
-		LogRetentionDays:    props.LogRetentionDays,
+		Package:          "./lambdas/partitions",
+		FunctionName:     props.FunctionName,
+		Description:      "Adds Glue partitions for objects landing in the data buckets",
+		Environment:      map[string]string{"PARTITION_ROUTES": string(routesJSON)},
+		Timeout:          FunctionTimeout,
+		LogRetentionDays: props.LogRetentionDays,
 	})
 	fn.AllowTo([]string{"glue:GetTable", "glue:BatchCreatePartition"}, props.CatalogArns...)
 	fn.Function().AddEventSource(awslambdaeventsources.NewSqsEventSource(queue, &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(100),
 		MaxBatchingWindow:       awscdk.Duration_Seconds(jsii.Number(10)),
 		ReportBatchItemFailures: jsii.Bool(true),
-		MaxConcurrency:          jsii.Number(2),
+		// Partitions are few and Glue throttles: two concurrent batches are
+		// plenty. The event source's maximum concurrency bounds the function
+		// without a reservation, which would fail on accounts whose
+		// unreserved concurrency would drop below 100
+		// (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+		MaxConcurrency: jsii.Number(2),
 	}))
 
 	alarm := awscloudwatch.NewAlarm(scope, jsii.String("DeadLettersAlarm"), &awscloudwatch.AlarmProps{

@@ -6,6 +6,7 @@ package tablebackup
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbackup"
@@ -34,7 +35,9 @@ func NewVault(scope constructs.Construct, id, name string) *Vault {
 		// one by hand, so a compromised or careless operator cannot erase the
 		// only copy of the table outside the primary region.
 		BlockRecoveryPointDeletion: jsii.Bool(true),
-		RemovalPolicy:              awscdk.RemovalPolicy_RETAIN,
+		// A rolled-back first create removes the (still empty) vault, so the
+		// retry does not fail on its fixed name.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 	})
 	role := awsiam.NewRole(scope, jsii.String("RestoreRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("backup.amazonaws.com"), nil),
@@ -66,30 +69,54 @@ type PlanProps struct {
 	CopyVaultArn string
 	// FrequencyHours divides 24, e.g. 1 for hourly.
 	FrequencyHours int
-	// RetentionDays keeps recovery points and their copies, e.g. 35.
+	// FrequentRetentionDays keeps the frequent recovery points and their
+	// copies, e.g. 2.
+	FrequentRetentionDays int
+	// RetentionDays keeps the daily recovery points and their copies, e.g. 35.
 	RetentionDays int
 }
 
-// NewPlan backs the table up every FrequencyHours and copies each recovery
-// point to the backup region's vault.
+// StartWindow is how long AWS Backup may wait to start a scheduled backup
+// (60 minutes is the least it accepts; unset, it is 8 hours), and
+// CompletionWindow how long the backup may run. Both count in the vault
+// path's RPO.
+const (
+	StartWindow      = time.Hour
+	CompletionWindow = 2 * time.Hour
+)
+
+// NewPlan backs the table up in two tiers, each recovery point copied to
+// the backup region's vault: every FrequencyHours (kept
+// FrequentRetentionDays, for a short RPO when the primary region is lost)
+// and daily at 00:00 UTC (kept RetentionDays, for history). DynamoDB backups
+// are full copies, so keeping every hourly point for 35 days would store 840
+// full copies per vault; the frequent rule skips midnight, where the daily
+// rule runs, so no hour is backed up twice.
 func NewPlan(scope constructs.Construct, id string, props PlanProps) awsbackup.BackupPlan {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
-	retention := awscdk.Duration_Days(jsii.Number(props.RetentionDays))
 	copyVault := awsbackup.BackupVault_FromBackupVaultArn(scope, jsii.String("CopyVault"), jsii.String(props.CopyVaultArn))
-	plan := awsbackup.NewBackupPlan(scope, jsii.String("Plan"), &awsbackup.BackupPlanProps{
-		BackupPlanName: jsii.String(props.PlanName),
-		BackupVault:    props.LocalVault,
-		BackupPlanRules: &[]awsbackup.BackupPlanRule{awsbackup.NewBackupPlanRule(&awsbackup.BackupPlanRuleProps{
-			RuleName:           jsii.String(fmt.Sprintf("every-%dh-copied-to-backup-region", props.FrequencyHours)),
-			ScheduleExpression: awsevents.Schedule_Expression(jsii.String(Schedule(props.FrequencyHours))),
-			StartWindow:        awscdk.Duration_Hours(jsii.Number(1)),
-			CompletionWindow:   awscdk.Duration_Hours(jsii.Number(2)),
+	rule := func(name, schedule string, retentionDays int) awsbackup.BackupPlanRule {
+		retention := awscdk.Duration_Days(jsii.Number(retentionDays))
+		return awsbackup.NewBackupPlanRule(&awsbackup.BackupPlanRuleProps{
+			RuleName:           jsii.String(name),
+			ScheduleExpression: awsevents.Schedule_Expression(jsii.String(schedule)),
+			StartWindow:        awscdk.Duration_Minutes(jsii.Number(StartWindow.Minutes())),
+			CompletionWindow:   awscdk.Duration_Minutes(jsii.Number(CompletionWindow.Minutes())),
 			DeleteAfter:        retention,
 			CopyActions: &[]*awsbackup.BackupPlanCopyActionProps{{
 				DestinationBackupVault: copyVault,
 				DeleteAfter:            retention,
 			}},
-		})},
+		})
+	}
+	rules := []awsbackup.BackupPlanRule{rule("daily-copied-to-backup-region", Schedule(24), props.RetentionDays)}
+	if props.FrequencyHours < 24 {
+		rules = append(rules, rule(fmt.Sprintf("every-%dh-copied-to-backup-region", props.FrequencyHours), Schedule(props.FrequencyHours), props.FrequentRetentionDays))
+	}
+	plan := awsbackup.NewBackupPlan(scope, jsii.String("Plan"), &awsbackup.BackupPlanProps{
+		BackupPlanName:  jsii.String(props.PlanName),
+		BackupVault:     props.LocalVault,
+		BackupPlanRules: &rules,
 	})
 	selection := plan.AddSelection(jsii.String("Table"), &awsbackup.BackupSelectionOptions{
 		Resources: &[]awsbackup.BackupResource{awsbackup.BackupResource_FromDynamoDbTable(props.Table)},
@@ -99,10 +126,11 @@ func NewPlan(scope constructs.Construct, id string, props PlanProps) awsbackup.B
 }
 
 // Schedule is the AWS Backup cron for a frequency that divides 24 hours,
-// starting at minute 0 UTC.
+// at minute 0 UTC: daily at 00:00 for 24, else every frequencyHours from
+// frequencyHours on, which leaves 00:00 to the daily rule.
 func Schedule(frequencyHours int) string {
 	if frequencyHours >= 24 {
 		return "cron(0 0 * * ? *)"
 	}
-	return fmt.Sprintf("cron(0 0/%d * * ? *)", frequencyHours)
+	return fmt.Sprintf("cron(0 %d/%d * * ? *)", frequencyHours, frequencyHours)
 }

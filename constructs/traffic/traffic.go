@@ -8,6 +8,8 @@
 package traffic
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -21,6 +23,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/goprovider"
 	"github.com/dr-analytics/drplan/constructs/loggroup"
 	"github.com/dr-analytics/drplan/constructs/nag"
+	"github.com/dr-analytics/drplan/internal/deployguard"
 )
 
 // AcceleratorProps configures the accelerator.
@@ -122,42 +125,101 @@ type EndpointGroupProps struct {
 	Region string
 	// LoadBalancerArn is the region's ingest ALB.
 	LoadBalancerArn *string
-	// Port the ALB listens on.
-	Port int
-	// HealthCheckPath, e.g. "/health".
-	HealthCheckPath string
 	// TrafficDial is the share of traffic this region takes, 0-100.
 	TrafficDial int
+	// WaitFor must exist before producers are sent to this group, e.g. the
+	// region's Firehose delivery stream (it reads Kinesis from LATEST).
+	WaitFor []constructs.IDependable
+	// Guard, when set, is checked by CloudFormation before every change to
+	// the group (see NewDeployGuard).
+	Guard *DeployGuard
 }
 
 // NewEndpointGroup adds a region's load balancer to the listener, keeping
 // producers' IP addresses so the ALB's security group can admit them.
+//
+// It sets no health check: for Application Load Balancer endpoints Global
+// Accelerator uses the load balancer's own target health ("For Network Load
+// Balancer and Application Load Balancer endpoints, configure health check
+// settings on the Elastic Load Balancing console",
+// https://docs.aws.amazon.com/global-accelerator/latest/dg/about-endpoint-groups.html),
+// so the endpoint group's health check settings would be ignored.
 func NewEndpointGroup(scope constructs.Construct, id string, props EndpointGroupProps) awsglobalaccelerator.CfnEndpointGroup {
-	return awsglobalaccelerator.NewCfnEndpointGroup(scope, jsii.String(id), &awsglobalaccelerator.CfnEndpointGroupProps{
-		ListenerArn:         props.ListenerArn,
-		EndpointGroupRegion: jsii.String(props.Region),
-		EndpointConfigurations: &[]any{&awsglobalaccelerator.CfnEndpointGroup_EndpointConfigurationProperty{
-			EndpointId:                  props.LoadBalancerArn,
-			ClientIpPreservationEnabled: jsii.Bool(true),
-			Weight:                      jsii.Number(128),
-		}},
-		TrafficDialPercentage: jsii.Number(props.TrafficDial),
-		// For ALB endpoints Global Accelerator follows the load balancer's own
-		// target health (the target group checks the same path); these
-		// settings state the same check for readers and for other endpoint types.
-		HealthCheckPath:            jsii.String(props.HealthCheckPath),
-		HealthCheckPort:            jsii.Number(props.Port),
-		HealthCheckProtocol:        jsii.String(healthCheckProtocol(props.Port)),
-		HealthCheckIntervalSeconds: jsii.Number(10),
-		ThresholdCount:             jsii.Number(3),
+	endpoints := &[]any{&awsglobalaccelerator.CfnEndpointGroup_EndpointConfigurationProperty{
+		EndpointId:                  props.LoadBalancerArn,
+		ClientIpPreservationEnabled: jsii.Bool(true),
+		Weight:                      jsii.Number(128),
+	}}
+	group := awsglobalaccelerator.NewCfnEndpointGroup(scope, jsii.String(id), &awsglobalaccelerator.CfnEndpointGroupProps{
+		ListenerArn:            props.ListenerArn,
+		EndpointGroupRegion:    jsii.String(props.Region),
+		EndpointConfigurations: endpoints,
+		TrafficDialPercentage:  jsii.Number(props.TrafficDial),
 	})
+	for _, d := range props.WaitFor {
+		group.Node().AddDependency(d)
+	}
+	if g := props.Guard; g != nil {
+		// The guard carries the group's own properties, so CloudFormation
+		// calls it exactly when it would update the group, and first.
+		check := awscdk.NewCustomResource(scope, jsii.String(id+"Guard"), &awscdk.CustomResourceProps{
+			ServiceToken: g.provider.ServiceToken(),
+			ResourceType: jsii.String("Custom::PrimaryDeployGuard"),
+			Properties: &map[string]any{
+				deployguard.PropFailoverParameter: g.props.FailoverParameter,
+				deployguard.PropBackupRegion:      g.props.BackupRegion,
+				deployguard.PropOverride:          fmt.Sprint(g.props.Override),
+				deployguard.PropOverrideKey:       g.props.OverrideKey,
+				"ListenerArn":                     props.ListenerArn,
+				"EndpointGroupRegion":             props.Region,
+				"EndpointId":                      props.LoadBalancerArn,
+				"TrafficDialPercentage":           fmt.Sprint(props.TrafficDial),
+			},
+		})
+		group.Node().AddDependency(check)
+	}
+	return group
 }
 
-func healthCheckProtocol(port int) string {
-	if port == 443 {
-		return "HTTPS"
-	}
-	return "HTTP"
+// DeployGuardProps configures the PrimaryStack deploy guard.
+type DeployGuardProps struct {
+	// FunctionName, e.g. "dr-analytics-primary-deploy-guard".
+	FunctionName string
+	// FailoverParameter is the failover record, e.g. "/dr-analytics/failover/started-at".
+	FailoverParameter string
+	// FailoverParameterArn is its ARN in BackupRegion.
+	FailoverParameterArn string
+	// BackupRegion holds the record, e.g. "us-west-2".
+	BackupRegion string
+	// Override lets the deploy run during a failover (operator's choice).
+	Override bool
+	// OverrideKey is the config key that sets Override, for the refusal message.
+	OverrideKey string
+	// LogRetentionDays for the function's logs.
+	LogRetentionDays int
+}
+
+// DeployGuard refuses a primary deploy that would move traffic back while a
+// failover is recorded: CloudFormation's update of an endpoint group sends
+// the template's traffic dial, 100, although the failover set it to 0.
+type DeployGuard struct {
+	props    DeployGuardProps
+	provider customresources.Provider
+}
+
+// NewDeployGuard creates the guard's function and provider.
+func NewDeployGuard(scope constructs.Construct, id string, props DeployGuardProps) *DeployGuard {
+	scope = constructs.NewConstruct(scope, jsii.String(id))
+	fn := gofunction.New(scope, "Handler", gofunction.Props{
+		Package:          "./lambdas/deployguard",
+		FunctionName:     props.FunctionName,
+		Description:      "Refuses a PrimaryStack deploy that would move traffic back during a failover",
+		Timeout:          time.Minute,
+		LogRetentionDays: props.LogRetentionDays,
+	})
+	fn.AllowTo([]string{"ssm:GetParameter"}, props.FailoverParameterArn)
+	provider := goprovider.New(scope, "Provider", goprovider.Props{OnEvent: fn, LogRetentionDays: props.LogRetentionDays})
+	return &DeployGuard{props: props, provider: provider}
 }
 
 // DialProviderProps configures the traffic switch provider.
@@ -170,23 +232,41 @@ type DialProviderProps struct {
 	LogRetentionDays int
 }
 
+// HealthyTimeout bounds how long the traffic switch waits for the backup
+// region's endpoint group to report HEALTHY before it fails, leaving the
+// primary dial as it was. The backup target group needs two 10 s checks
+// once the stream and delivery stream are ACTIVE; Global Accelerator then
+// reports the endpoint's health within about a minute.
+const HealthyTimeout = 10 * time.Minute
+
 // NewDialProvider creates the custom resource provider that turns a region's
-// traffic dial, in the backup region and ready before it is needed.
+// traffic dial, in the backup region and ready before it is needed. Its
+// isComplete half waits for the backup endpoint group to be HEALTHY first.
 func NewDialProvider(scope constructs.Construct, id string, props DialProviderProps) customresources.Provider {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
-	fn := gofunction.New(scope, "Handler", gofunction.Props{
-		Package:          "./lambdas/trafficdial",
-		FunctionName:     props.FunctionName,
-		Description:      "Sets the primary region's Global Accelerator traffic dial during failover",
-		Timeout:          2 * time.Minute,
+	handler := func(id, mode, description string) *gofunction.GoFunction {
+		fn := gofunction.New(scope, id, gofunction.Props{
+			Package:          "./lambdas/trafficdial",
+			FunctionName:     props.FunctionName + "-" + strings.ToLower(mode),
+			Description:      description,
+			Environment:      map[string]string{"HANDLER": mode},
+			Timeout:          2 * time.Minute,
+			LogRetentionDays: props.LogRetentionDays,
+		})
+		// Listener and endpoint group ARNs extend the accelerator's ARN.
+		fn.AllowTo([]string{"globalaccelerator:ListEndpointGroups", "globalaccelerator:DescribeEndpointGroup", "globalaccelerator:UpdateEndpointGroup"},
+			*props.Accelerator.AcceleratorArn(), *props.Accelerator.AcceleratorArn()+"/*")
+		nag.Suppress(fn.Role(), "IAM5", "Listener and endpoint group ARNs are children of the one accelerator ARN; the pattern covers exactly this accelerator's listener and groups.",
+			nag.Attribute(props.Accelerator, "AcceleratorArn", "/*"))
+		return fn
+	}
+	return goprovider.New(scope, "Provider", goprovider.Props{
+		OnEvent:          handler("Handler", "onEvent", "Sets the primary region's Global Accelerator traffic dial during failover"),
+		IsComplete:       handler("IsComplete", "isComplete", "Turns the primary traffic dial once the backup endpoint group is HEALTHY"),
+		QueryInterval:    15 * time.Second,
+		TotalTimeout:     HealthyTimeout + 5*time.Minute,
 		LogRetentionDays: props.LogRetentionDays,
 	})
-	// Listener and endpoint group ARNs extend the accelerator's ARN.
-	fn.AllowTo([]string{"globalaccelerator:ListEndpointGroups", "globalaccelerator:DescribeEndpointGroup", "globalaccelerator:UpdateEndpointGroup"},
-		*props.Accelerator.AcceleratorArn(), *props.Accelerator.AcceleratorArn()+"/*")
-	nag.Suppress(fn.Role(), "IAM5", "Listener and endpoint group ARNs are children of the one accelerator ARN; the pattern covers exactly this accelerator's listener and groups.",
-		nag.Attribute(props.Accelerator, "AcceleratorArn", "/*"))
-	return goprovider.New(scope, "Provider", goprovider.Props{OnEvent: fn, LogRetentionDays: props.LogRetentionDays})
 }
 
 // TrafficSwitchProps configures the failover's traffic switch.
@@ -197,20 +277,25 @@ type TrafficSwitchProps struct {
 	ListenerArn *string
 	// PrimaryRegion whose endpoint group's dial goes to 0.
 	PrimaryRegion string
+	// BackupRegion whose endpoint group must be HEALTHY first.
+	BackupRegion string
 }
 
-// NewTrafficSwitch turns the primary region's traffic dial to 0 when created
-// and back to 100 when deleted (cdk destroy BackupFailoverStack). It finds
-// the primary's endpoint group through the Global Accelerator API by region,
-// not through any primary-region stack.
+// NewTrafficSwitch turns the primary region's traffic dial to 0 when created,
+// once the backup region's endpoint group is HEALTHY (within HealthyTimeout,
+// else it fails and leaves the dial), and back to 100 when deleted (cdk
+// destroy BackupFailoverStack). It finds both endpoint groups through the
+// Global Accelerator API by region, not through any primary-region stack.
 func NewTrafficSwitch(scope constructs.Construct, id string, props TrafficSwitchProps) awscdk.CustomResource {
 	return awscdk.NewCustomResource(scope, jsii.String(id), &awscdk.CustomResourceProps{
 		ServiceToken: props.ServiceToken,
 		ResourceType: jsii.String("Custom::TrafficDial"),
 		Properties: &map[string]any{
-			"ListenerArn":    props.ListenerArn,
-			"PrimaryRegion":  props.PrimaryRegion,
-			"DialPercentage": "0",
+			"ListenerArn":           props.ListenerArn,
+			"PrimaryRegion":         props.PrimaryRegion,
+			"BackupRegion":          props.BackupRegion,
+			"DialPercentage":        "0",
+			"HealthyTimeoutSeconds": fmt.Sprint(int(HealthyTimeout.Seconds())),
 		},
 	})
 }

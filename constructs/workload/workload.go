@@ -84,13 +84,12 @@ type Active struct {
 // NewActive starts the compute on top of a Standby.
 func NewActive(scope constructs.Construct, id string, standby *Standby) *Active {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
-	cfg, n, region := standby.props.Config, standby.props.Names, standby.props.Region
+	cfg, region := standby.props.Config, standby.props.Region
 	in := ingest.NewActive(scope, "Ingest", ingest.ActiveProps{
-		Standby:              standby.ingest,
-		AccessLogs:           standby.props.AccessLogs,
-		AccessLogsBucketName: n.Bucket(naming.AccessLogs, region),
-		CertificateArn:       cfg.CertificateArn(region),
-		BufferSeconds:        cfg.FirehoseBufferSeconds,
+		Standby:        standby.ingest,
+		AccessLogs:     standby.props.AccessLogs,
+		CertificateArn: cfg.CertificateArn(region),
+		BufferSeconds:  cfg.FirehoseBufferSeconds,
 	})
 	processing.NewActive(scope, "Processing", processing.ActiveProps{
 		Standby:   standby.processing,
@@ -99,6 +98,9 @@ func NewActive(scope constructs.Construct, id string, standby *Standby) *Active 
 	})
 	return &Active{ingest: in}
 }
+
+// DeliveryStream must exist before producers are sent to this region.
+func (a *Active) DeliveryStream() constructs.IDependable { return a.ingest.DeliveryStream() }
 
 // LoadBalancer is the ingest ALB, the region's accelerator endpoint.
 func (a *Active) LoadBalancer() awselasticloadbalancingv2.ApplicationLoadBalancer {

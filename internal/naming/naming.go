@@ -10,12 +10,21 @@ import (
 	"strings"
 )
 
-// Stack names. The operator types these (`cdk deploy PrimaryStack`).
+// Stack ids. The operator types these (`cdk deploy PrimaryStack`); the
+// CloudFormation stack names carry the prefix (Names.StackName), so two
+// deployments with different prefixes can share an account.
 const (
 	BackupStack         = "BackupStack"
 	PrimaryStack        = "PrimaryStack"
 	BackupFailoverStack = "BackupFailoverStack"
 )
+
+// stackSuffixes name each stack after its role, e.g. "dr-analytics-primary".
+var stackSuffixes = map[string]string{
+	BackupStack:         "backup",
+	PrimaryStack:        "primary",
+	BackupFailoverStack: "backup-failover",
+}
 
 // Purpose says what a bucket holds; it is part of the bucket name.
 type Purpose string
@@ -83,6 +92,16 @@ type Names struct {
 	Prefix string
 	// Account is the 12-digit AWS account id, or a token standing for it.
 	Account string
+}
+
+// StackName is the CloudFormation name of the stack with CDK id id (one of
+// BackupStack, PrimaryStack, BackupFailoverStack), e.g. "dr-analytics-primary".
+func (n Names) StackName(id string) string {
+	suffix, ok := stackSuffixes[id]
+	if !ok {
+		panic(fmt.Sprintf("naming: %q is not a stack id of this app", id))
+	}
+	return n.Prefix + "-" + suffix
 }
 
 // Bucket is the globally unique bucket name for a purpose in a region, e.g.

@@ -19,6 +19,9 @@ func TestNames(t *testing.T) {
 		{"function", n.Function("ingest"), "dr-analytics-ingest"},
 		{"failover start parameter", n.FailoverStartedParameterArn("us-west-2"), "arn:aws:ssm:us-west-2:123456789012:parameter/dr-analytics/failover/started-at"},
 		{"ingest load balancer", n.IngestLoadBalancer(), "dr-analytics-ingest"},
+		{"primary stack name carries the prefix", n.StackName(PrimaryStack), "dr-analytics-primary"},
+		{"backup stack name carries the prefix", n.StackName(BackupStack), "dr-analytics-backup"},
+		{"failover stack name carries the prefix", n.StackName(BackupFailoverStack), "dr-analytics-backup-failover"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,124 @@
+// Package deployguard keeps a PrimaryStack deploy from sending traffic back
+// to the primary region during a disaster. It is a CloudFormation custom
+// resource (CDK Provider framework, onEvent only) that the primary endpoint
+// group depends on and that mirrors the group's properties, so CloudFormation
+// calls it exactly when it would update the group.
+//
+// Why: the failover's traffic switch sets the primary group's traffic dial to
+// 0 behind CloudFormation's back, and CloudFormation's update of an
+// AWS::GlobalAccelerator::EndpointGroup sends the template's dial (100 when
+// the property is left out: "The default value is 100",
+// https://docs.aws.amazon.com/global-accelerator/latest/api/API_UpdateEndpointGroup.html),
+// so any such update would move producers back before `drctl failback` has
+// brought the disaster's data home.
+//
+// Guarantees: Create and Update succeed only when the failover record (the
+// SSM parameter the failover's table restore writes in the backup region,
+// deleted by a completed failback) is absent, or when the operator overrides;
+// a record that cannot be read fails the deploy (a guard that cannot look is
+// no guard) with the override named; Delete always succeeds. Every call has a
+// deadline and every failure is one line (internal/customresource).
+package deployguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/dr-analytics/drplan/internal/customresource"
+)
+
+// Resource property names.
+const (
+	// PropFailoverParameter is the failover record's SSM parameter name.
+	PropFailoverParameter = "FailoverParameter"
+	// PropBackupRegion is where the record lives, e.g. "us-west-2".
+	PropBackupRegion = "BackupRegion"
+	// PropOverride is "true" when the operator deploys during DR on purpose.
+	PropOverride = "Override"
+	// PropOverrideKey names the config key that sets Override, for messages.
+	PropOverrideKey = "OverrideKey"
+)
+
+// ReadTimeout bounds the read of the failover record in the backup region.
+const ReadTimeout = 10 * time.Second
+
+const resourceName = "primary deploy guard"
+
+// Response is the onEvent answer to the Provider framework.
+type Response = customresource.Response
+
+// ParameterReader reads one SSM parameter; *ssm.Client is one.
+type ParameterReader interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// Handler serves onEvent.
+type Handler struct {
+	// SSM returns a client for the backup region.
+	SSM func(region string) ParameterReader
+	// Log receives one JSON line per notable event; stdout when nil.
+	Log *slog.Logger
+}
+
+// New builds a Handler from the Lambda's AWS config.
+func New(cfg aws.Config) *Handler {
+	return &Handler{SSM: func(region string) ParameterReader {
+		return ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.Region = region })
+	}}
+}
+
+// OnEvent checks the failover record on Create and Update.
+func (h *Handler) OnEvent(ctx context.Context, e cfn.Event) (Response, error) {
+	return customresource.Guard(h.Log, resourceName, e, func() (Response, error) { return h.onEvent(ctx, e) })
+}
+
+func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
+	switch e.RequestType {
+	case cfn.RequestDelete:
+		return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
+	case cfn.RequestCreate, cfn.RequestUpdate:
+	default:
+		return Response{}, customresource.UnknownRequestType(resourceName, e.RequestType)
+	}
+	text := func(key string) (string, error) { return customresource.StringProperty(e.ResourceProperties, key) }
+	parameter, err := text(PropFailoverParameter)
+	if err != nil {
+		return Response{}, err
+	}
+	region, err := text(PropBackupRegion)
+	if err != nil {
+		return Response{}, err
+	}
+	override, _ := e.ResourceProperties[PropOverride].(string)
+	overrideKey, _ := e.ResourceProperties[PropOverrideKey].(string)
+	resp := Response{PhysicalResourceID: "deploy-guard-" + parameter}
+	if override == "true" {
+		h.log().Warn("failover record not checked: the operator overrode the guard", "parameter", parameter, "region", region)
+		return resp, nil
+	}
+	callCtx, cancel := context.WithTimeout(ctx, ReadTimeout)
+	defer cancel()
+	out, err := h.SSM(region).GetParameter(callCtx, &ssm.GetParameterInput{Name: aws.String(parameter)})
+	if errors.As(err, new(*ssmtypes.ParameterNotFound)) {
+		h.log().Info("no failover in progress", "parameter", parameter, "region", region)
+		return resp, nil
+	}
+	if err != nil {
+		return Response{}, fmt.Errorf("PrimaryStack deploy refused: cannot read the failover record %s in %s (%w); if no failover is in progress, deploy with -c %s=true", parameter, region, err, overrideKey)
+	}
+	started := "an unknown time"
+	if out.Parameter != nil && out.Parameter.Value != nil {
+		started = *out.Parameter.Value
+	}
+	return Response{}, fmt.Errorf("PrimaryStack deploy refused: a failover is in progress (started %s, %s in %s), and this deploy would set the primary traffic dial back to 100 before drctl failback has run; run drctl failback first, or deploy with -c %s=true", started, parameter, region, overrideKey)
+}
+
+func (h *Handler) log() *slog.Logger { return customresource.Logger(h.Log) }
