@@ -64,8 +64,8 @@ type harness struct {
 	fake     *kinesisfake.Server
 	firehose *awsfake.Firehose
 	handler  *Handler
-	clock   *fakeClock
-	logs    *bytes.Buffer
+	clock    *fakeClock
+	logs     *bytes.Buffer
 }
 
 func newKinesisClient(endpoint string) *kinesis.Client {
