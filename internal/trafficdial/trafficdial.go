@@ -18,18 +18,20 @@
 // deadline; it never panics out, and every failure is a one-line error
 // naming the listener and what to do (see internal/customresource).
 //
-// The Global Accelerator rules this works with ("How failover works for
-// unhealthy endpoints" and "Endpoint groups for standard accelerators",
-// Global Accelerator Developer Guide):
-//   - A traffic dial applies to new connections only: "established active
-//     connections are not moved"; they stay until the client or server
-//     resets them or the client opens a new one.
+// The Global Accelerator rules this works with (Global Accelerator
+// Developer Guide):
+//   - A traffic dial applies to new connections only: "when you change a
+//     traffic dial, the updated setting applies to only new connections.
+//     Existing connections are not terminated" ("Use traffic dials to
+//     adjust traffic flow to Regions"). A producer's open connection keeps
+//     going to the primary region until it closes.
 //   - When an endpoint group has no healthy endpoint with a weight above
 //     0, Global Accelerator fails over to a healthy endpoint in another
 //     group and ignores traffic dials for that failover (a group dialled to
-//     0 still takes it).
+//     0 still takes it) ("How failover works for unhealthy endpoints").
 //   - When it finds no healthy endpoint in the three closest groups, it
-//     fails open: traffic goes to a random endpoint of the closest group.
+//     fails open: traffic goes to a random endpoint of the closest group
+//     (same page).
 //
 // One HEALTHY endpoint is enough for the backup group: Global Accelerator
 // routes a group's traffic to its healthy weighted endpoints, so waiting
