@@ -181,6 +181,18 @@ func parseProperties(raw map[string]any) (properties, error) {
 		return p, fmt.Errorf("property DialPercentage is %q: give a number from 0 to 100", dial)
 	}
 	p.Dial = float32(v)
+	return p, nil
+}
+
+// parseWaitProperties validates what the healthy wait of a Create or
+// Update needs besides the dial. Delete needs none of it: it resets the
+// dial whatever these say.
+func parseWaitProperties(raw map[string]any) (properties, error) {
+	p, err := parseProperties(raw)
+	if err != nil {
+		return p, err
+	}
+	text := func(key string) (string, error) { return customresource.StringProperty(raw, key) }
 	if p.BackupRegion, err = text(PropBackupRegion); err != nil {
 		return p, err
 	}
@@ -226,9 +238,9 @@ func (h *Handler) OnEvent(ctx context.Context, e cfn.Event) (Response, error) {
 }
 
 func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
-	p, perr := parseProperties(e.ResourceProperties)
 	switch e.RequestType {
 	case cfn.RequestCreate, cfn.RequestUpdate:
+		p, perr := parseWaitProperties(e.ResourceProperties)
 		if perr != nil {
 			return Response{}, fmt.Errorf("traffic dial %s: %w", e.LogicalResourceID, perr)
 		}
@@ -238,6 +250,7 @@ func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
 		data[DataWaitStartedAt] = h.now().UTC().Format(time.RFC3339)
 		return Response{PhysicalResourceID: p.physicalID(), Data: data}, nil
 	case cfn.RequestDelete:
+		p, perr := parseProperties(e.ResourceProperties)
 		if perr != nil {
 			// Nothing valid was ever set (the Create failed on the same input).
 			h.log().Warn("delete with invalid properties: nothing to reset", "physical_id", e.PhysicalResourceID, "reason", perr.Error())
@@ -262,7 +275,7 @@ func (h *Handler) IsComplete(ctx context.Context, e CompletionEvent) (Completion
 		default:
 			return CompletionResponse{}, customresource.UnknownRequestType(resourceName, e.RequestType)
 		}
-		p, err := parseProperties(e.ResourceProperties)
+		p, err := parseWaitProperties(e.ResourceProperties)
 		if err != nil {
 			return CompletionResponse{}, fmt.Errorf("traffic dial %s: %w", e.LogicalResourceID, err)
 		}

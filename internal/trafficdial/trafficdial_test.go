@@ -234,6 +234,7 @@ func TestDeleteSucceedsWhenThereIsNothingToReset(t *testing.T) {
 		"properties invalid (the create failed on them)": func(f *fixture) map[string]any {
 			return props(map[string]any{"ListenerArn": "not-an-arn"})
 		},
+
 	}
 	for name, setup := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -511,5 +512,18 @@ func TestUnknownHandlerModeFailsEveryEventWithTheFix(t *testing.T) {
 		if _, err := f.h.Dispatch(mode)(context.Background(), trafficdial.CompletionEvent{Event: event(cfn.RequestDelete, props(nil))}); err != nil {
 			t.Errorf("%s: %v", mode, err)
 		}
+	}
+}
+
+// Delete needs only the listener and the primary region: the dial goes back
+// to 100 whatever the wait's properties say.
+func TestDeleteResetsTheDialWithoutTheWaitProperties(t *testing.T) {
+	f := newFixture(t, aws.Float32(0))
+	e := event(cfn.RequestDelete, props(map[string]any{"BackupRegion": nil, "HealthyTimeoutSeconds": "never"}))
+	if _, err := f.h.OnEvent(context.Background(), e); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if d := dialOf(t, f, primaryArn); d == nil || *d != 100 {
+		t.Errorf("primary dial after Delete = %v, want 100", d)
 	}
 }
