@@ -240,6 +240,24 @@ func (b *Backup) vaultArn(name string) string {
 	return fmt.Sprintf("arn:aws:backup:%s:%s:backup-vault:%s", b.region, b.account, name)
 }
 
+// pageOf is the [start, end) of n matched items that the request's
+// nextToken and maxResults ask for; the answer's NextToken is end while
+// end < n.
+func (b *Backup) pageOf(n int, q url.Values) (start, end int, apiErr *APIError) {
+	if token := q.Get("nextToken"); token != "" {
+		var err error
+		start, err = strconv.Atoi(token)
+		if err != nil || start < 0 || start > n {
+			return 0, 0, Errorf("InvalidParameterValueException", "invalid nextToken %q", token)
+		}
+	}
+	size := b.page
+	if m, err := strconv.Atoi(q.Get("maxResults")); err == nil && m > 0 && m < size {
+		size = m
+	}
+	return start, min(start+size, n), nil
+}
+
 func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *APIError) {
 	points, ok := b.vaults[vault]
 	if !ok {
@@ -255,19 +273,10 @@ func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *APIError)
 		}
 		matched = append(matched, rp)
 	}
-	start := 0
-	if token := q.Get("nextToken"); token != "" {
-		n, err := strconv.Atoi(token)
-		if err != nil || n < 0 || n > len(matched) {
-			return nil, Errorf("InvalidParameterValueException", "invalid nextToken %q", token)
-		}
-		start = n
+	start, end, apiErr := b.pageOf(len(matched), q)
+	if apiErr != nil {
+		return nil, apiErr
 	}
-	size := b.page
-	if m, err := strconv.Atoi(q.Get("maxResults")); err == nil && m > 0 && m < size {
-		size = m
-	}
-	end := min(start+size, len(matched))
 	page := []map[string]any{}
 	for _, rp := range matched[start:end] {
 		item := map[string]any{
@@ -411,19 +420,10 @@ func (b *Backup) listRestoreJobs(q url.Values) (any, *APIError) {
 		}
 		matched = append(matched, j)
 	}
-	start := 0
-	if token := q.Get("nextToken"); token != "" {
-		n, err := strconv.Atoi(token)
-		if err != nil || n < 0 || n > len(matched) {
-			return nil, Errorf("InvalidParameterValueException", "invalid nextToken %q", token)
-		}
-		start = n
+	start, end, apiErr := b.pageOf(len(matched), q)
+	if apiErr != nil {
+		return nil, apiErr
 	}
-	size := b.page
-	if m, err := strconv.Atoi(q.Get("maxResults")); err == nil && m > 0 && m < size {
-		size = m
-	}
-	end := min(start+size, len(matched))
 	page := []map[string]any{}
 	for _, j := range matched[start:end] {
 		item := map[string]any{

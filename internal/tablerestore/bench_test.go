@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/customresource"
 	"github.com/dr-analytics/drplan/internal/tablerestore"
 )
 
@@ -70,7 +71,7 @@ func BenchmarkIsCompleteReadyTable(b *testing.B) {
 		"RestoreJobId": "none", "RecoveryPointArn": "none",
 	}}
 	e := readyEvent(cfn.RequestCreate, readyProperties(start, nil))
-	poll := completion(e, tablerestore.Response{PhysicalResourceID: readyPhysID, Data: map[string]string{
+	poll := customresource.Completion(e, tablerestore.Response{PhysicalResourceID: readyPhysID, Data: map[string]string{
 		"TableName": tableName, "TableArn": "none", "Status": "RESTORING", "WaitStartedAt": "2025-06-01T12:00:05Z",
 	}})
 	ctx := context.Background()

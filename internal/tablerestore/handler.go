@@ -120,8 +120,8 @@ const (
 
 // Handler modes, the values of the Lambda's HANDLER variable.
 const (
-	ModeOnEvent    = "onEvent"
-	ModeIsComplete = "isComplete"
+	ModeOnEvent    = customresource.ModeOnEvent
+	ModeIsComplete = customresource.ModeIsComplete
 )
 
 const (
@@ -177,19 +177,10 @@ func New(cfg aws.Config) *Handler {
 	}
 }
 
-// Dispatch returns the Lambda handler for a mode (the HANDLER variable). An
-// unknown mode still yields a handler, one that fails every event with a
-// message saying how to fix the function, so it never crash-loops.
+// Dispatch returns the Lambda handler for a mode (the HANDLER variable);
+// see customresource.Dispatch.
 func (h *Handler) Dispatch(mode string) func(context.Context, CompletionEvent) (any, error) {
-	switch mode {
-	case ModeOnEvent:
-		return func(ctx context.Context, e CompletionEvent) (any, error) { return h.OnEvent(ctx, e.Event) }
-	case ModeIsComplete:
-		return func(ctx context.Context, e CompletionEvent) (any, error) { return h.IsComplete(ctx, e) }
-	}
-	return func(context.Context, CompletionEvent) (any, error) {
-		return nil, fmt.Errorf("table restore function: environment variable HANDLER is %q: set it to %s or %s", mode, ModeOnEvent, ModeIsComplete)
-	}
+	return customresource.Dispatch(resourceName, mode, h.OnEvent, h.IsComplete)
 }
 
 // OnEvent handles Create, Update and Delete of either resource type.

@@ -3,7 +3,6 @@ package tablerestore
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -130,13 +129,9 @@ func parseProperties(raw map[string]any) (properties, error) {
 			return p, fmt.Errorf("property RestoreRoleArn is %q: give the ARN of the role AWS Backup assumes to restore (needed for restoreSource=%s)", p.RestoreRoleArn, p.Source)
 		}
 	}
-	p.ProbeTimeout = defaultProbeTimeout
-	if timeout != "" {
-		seconds, perr := strconv.ParseFloat(timeout, 64)
-		p.ProbeTimeout = time.Duration(seconds * float64(time.Second))
-		if perr != nil || p.ProbeTimeout <= 0 || p.ProbeTimeout > maxProbeTimeout {
-			return p, fmt.Errorf("property ProbeTimeoutSeconds is %q: give seconds above 0 and at most %d, e.g. \"5\"", timeout, int(maxProbeTimeout.Seconds()))
-		}
+	var ok bool
+	if p.ProbeTimeout, ok = customresource.DurationProperty(timeout, time.Second, defaultProbeTimeout, maxProbeTimeout); !ok {
+		return p, fmt.Errorf("property ProbeTimeoutSeconds is %q: give seconds above 0 and at most %d, e.g. \"5\"", timeout, int(maxProbeTimeout.Seconds()))
 	}
 	if len(p.FailoverStartedParameter) > 1011 || !parameterNamePattern.MatchString(p.FailoverStartedParameter) {
 		return p, fmt.Errorf("property FailoverStartedParameter is %q: give the SSM parameter that records the failover start, e.g. /dr-analytics/failover/started-at (naming.Names.FailoverStartedParameter)", p.FailoverStartedParameter)
@@ -221,13 +216,9 @@ func parseReadyProperties(raw map[string]any) (readyProperties, error) {
 	p.vault = properties{TableName: p.TableName, SourceTableArn: d.SourceTableArn, VaultName: vault, RestoreRoleArn: role,
 		partition: m[1], account: m[3]}
 	p.restore = d
-	p.Wait = DefaultWaitMinutes * time.Minute
-	if wait != "" {
-		minutes, perr := strconv.ParseFloat(wait, 64)
-		if perr != nil || minutes <= 0 || minutes > maxWaitMinutes {
-			return p, fmt.Errorf("property WaitMinutes is %q: give minutes above 0 and at most %d, below the provider's total timeout, e.g. \"%d\"", wait, maxWaitMinutes, DefaultWaitMinutes)
-		}
-		p.Wait = time.Duration(minutes * float64(time.Minute))
+	var ok bool
+	if p.Wait, ok = customresource.DurationProperty(wait, time.Minute, DefaultWaitMinutes*time.Minute, maxWaitMinutes*time.Minute); !ok {
+		return p, fmt.Errorf("property WaitMinutes is %q: give minutes above 0 and at most %d, below the provider's total timeout, e.g. \"%d\"", wait, maxWaitMinutes, DefaultWaitMinutes)
 	}
 	p.Tags, err = parseTags(raw[PropTags])
 	return p, err

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/customresource"
 	"github.com/dr-analytics/drplan/internal/tablerestore"
 )
 
@@ -196,11 +197,7 @@ func TestReadyRestoresInPlaceWhenTheRestoreFails(t *testing.T) {
 			}},
 		{name: "backup job failed", reason: "AWS Backup restore job restore-job-0001 FAILED: Access denied to KMS key",
 			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
-				w := newWorld(t, awsfake.DeadEndpoint(t))
-				vaultWithPoints(w)
-				start, poll := mustWait(t, w, properties(nil), nil)
-				w.backup.SetRestoreJobStatus(start.Data["RestoreJobId"], "FAILED", "Access denied to KMS key")
-				return w, poll
+				return waitOnBackupJob(t, "FAILED", "Access denied to KMS key")
 			}},
 	}
 	for _, tc := range cases {
@@ -284,12 +281,7 @@ func TestReadyRetriesAFailedJobOnceThenFailsWithTheRunAgainLine(t *testing.T) {
 		setup func(t *testing.T) (*world, tablerestore.CompletionEvent)
 	}{
 		{name: "backup job", setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
-			w := newWorld(t, awsfake.DeadEndpoint(t))
-			vaultWithPoints(w)
-			start, poll := mustWait(t, w, properties(nil), nil)
-			w.advance(time.Minute)
-			w.backup.SetRestoreJobStatus(start.Data["RestoreJobId"], "FAILED", "Access denied to KMS key")
-			return w, poll
+			return waitOnBackupJob(t, "FAILED", "Access denied to KMS key")
 		}},
 		{name: "vault fallback of a point-in-time restore", setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
 			w := newWorld(t, "")
@@ -349,7 +341,7 @@ func TestReadyRetriesAFailedJobOnceThenFailsWithTheRunAgainLine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, err := w.h.IsComplete(ctx, completion(e, resp)); err != nil || got.IsComplete {
+			if got, err := w.h.IsComplete(ctx, customresource.Completion(e, resp)); err != nil || got.IsComplete {
 				t.Fatalf("deploy again: IsComplete = %+v, %v; want a new job and the wait to go on", got, err)
 			}
 			if n := len(w.backup.RestoreJobs()); n != len(jobs)+1 {
@@ -421,11 +413,7 @@ func TestReadyStopsWaitingAfterWaitMinutesWithStatusRestoring(t *testing.T) {
 			}},
 		{name: "backup restore job running, no table yet", arn: "none",
 			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
-				w := newWorld(t, awsfake.DeadEndpoint(t))
-				vaultWithPoints(w)
-				start, poll := mustWait(t, w, properties(nil), nil)
-				w.backup.SetRestoreJobStatus(start.Data["RestoreJobId"], "RUNNING", "")
-				return w, poll
+				return waitOnBackupJob(t, "RUNNING", "")
 			}},
 		{name: "backup restore table CREATING", arn: targetArn,
 			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
@@ -538,7 +526,7 @@ func TestReadyUpdateReportsTheTableAndChangesNothing(t *testing.T) {
 		if err != nil || resp.Data["Status"] != "RESTORING" || resp.Data["TableArn"] != "none" {
 			t.Fatalf("Update = %+v, %v; want Status RESTORING", resp, err)
 		}
-		got, err := w.h.IsComplete(context.Background(), completion(e, resp))
+		got, err := w.h.IsComplete(context.Background(), customresource.Completion(e, resp))
 		if err != nil || got.IsComplete {
 			t.Fatalf("isComplete of the Update = %+v, %v; want to wait for the job", got, err)
 		}

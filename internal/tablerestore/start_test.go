@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/customresource"
 )
 
 // Failback copies everything written since the first failover attempt, so
@@ -214,7 +215,7 @@ func TestStartIsCompleteIsImmediate(t *testing.T) {
 	e, resp := mustCreate(t, w, properties(nil))
 	before := len(w.dynamo.Calls()) + len(w.backup.Calls()) + len(w.ssm.Calls())
 
-	got, err := w.h.IsComplete(context.Background(), completion(e, resp))
+	got, err := w.h.IsComplete(context.Background(), customresource.Completion(e, resp))
 
 	if err != nil || !got.IsComplete || got.Data != nil {
 		t.Fatalf("IsComplete = %+v, err = %v; want complete with no Data (onEvent's stands)", got, err)

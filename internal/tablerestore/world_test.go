@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/customresource"
 	"github.com/dr-analytics/drplan/internal/naming"
 	"github.com/dr-analytics/drplan/internal/tablerestore"
 )
@@ -172,17 +173,6 @@ func event(requestType cfn.RequestType, props map[string]any) cfn.Event {
 	}
 }
 
-// completion is the isComplete event the framework builds from a Create
-// and its onEvent response.
-func completion(e cfn.Event, resp tablerestore.Response) tablerestore.CompletionEvent {
-	e.PhysicalResourceID = resp.PhysicalResourceID
-	data := map[string]any{}
-	for k, v := range resp.Data {
-		data[k] = v
-	}
-	return tablerestore.CompletionEvent{Event: e, Data: data}
-}
-
 // mustWait creates the start resource, then the ready resource from its
 // attributes (readyOverrides applied), and returns the start response
 // and the ready resource's first isComplete event.
@@ -194,7 +184,19 @@ func mustWait(t *testing.T, w *world, startProps, readyOverrides map[string]any)
 	if err != nil {
 		t.Fatalf("ready Create: %v", err)
 	}
-	return start, completion(e, resp)
+	return start, customresource.Completion(e, resp)
+}
+
+// waitOnBackupJob is a failover with the primary down: the start resource
+// began a vault restore whose job is now status (with message), and the
+// ready resource waits for it.
+func waitOnBackupJob(t *testing.T, status, message string) (*world, tablerestore.CompletionEvent) {
+	t.Helper()
+	w := newWorld(t, awsfake.DeadEndpoint(t))
+	vaultWithPoints(w)
+	start, poll := mustWait(t, w, properties(nil), nil)
+	w.backup.SetRestoreJobStatus(start.Data["RestoreJobId"], status, message)
+	return w, poll
 }
 
 func mustCreate(t *testing.T, w *world, props map[string]any) (cfn.Event, tablerestore.Response) {

@@ -96,8 +96,8 @@ const (
 
 // Handler modes, the values of the Lambda's HANDLER variable.
 const (
-	ModeOnEvent    = "onEvent"
-	ModeIsComplete = "isComplete"
+	ModeOnEvent    = customresource.ModeOnEvent
+	ModeIsComplete = customresource.ModeIsComplete
 )
 
 const (
@@ -203,32 +203,19 @@ func parseWaitProperties(raw map[string]any) (properties, error) {
 	if err != nil {
 		return p, err
 	}
-	p.HealthyTimeout = DefaultHealthyTimeout
-	if timeout != "" {
-		seconds, perr := strconv.ParseFloat(timeout, 64)
-		p.HealthyTimeout = time.Duration(seconds * float64(time.Second))
-		if perr != nil || p.HealthyTimeout <= 0 || p.HealthyTimeout > maxHealthyTimeout {
-			return p, fmt.Errorf("property HealthyTimeoutSeconds is %q: give seconds above 0 and at most %d, below the provider's total timeout, e.g. \"600\"", timeout, int(maxHealthyTimeout.Seconds()))
-		}
+	var ok bool
+	if p.HealthyTimeout, ok = customresource.DurationProperty(timeout, time.Second, DefaultHealthyTimeout, maxHealthyTimeout); !ok {
+		return p, fmt.Errorf("property HealthyTimeoutSeconds is %q: give seconds above 0 and at most %d, below the provider's total timeout, e.g. \"600\"", timeout, int(maxHealthyTimeout.Seconds()))
 	}
 	return p, nil
 }
 
 func (p properties) physicalID() string { return "dial-" + p.listenerID + "-" + p.PrimaryRegion }
 
-// Dispatch returns the Lambda handler for a mode (the HANDLER variable). An
-// unknown mode still yields a handler, one that fails every event with a
-// message saying how to fix the function, so it never crash-loops.
+// Dispatch returns the Lambda handler for a mode (the HANDLER variable);
+// see customresource.Dispatch.
 func (h *Handler) Dispatch(mode string) func(context.Context, CompletionEvent) (any, error) {
-	switch mode {
-	case ModeOnEvent:
-		return func(ctx context.Context, e CompletionEvent) (any, error) { return h.OnEvent(ctx, e.Event) }
-	case ModeIsComplete:
-		return func(ctx context.Context, e CompletionEvent) (any, error) { return h.IsComplete(ctx, e) }
-	}
-	return func(context.Context, CompletionEvent) (any, error) {
-		return nil, fmt.Errorf("traffic dial function: environment variable HANDLER is %q: set it to %s or %s", mode, ModeOnEvent, ModeIsComplete)
-	}
+	return customresource.Dispatch(resourceName, mode, h.OnEvent, h.IsComplete)
 }
 
 // OnEvent starts the healthy wait on Create and Update (isComplete moves

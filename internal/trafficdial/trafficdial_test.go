@@ -15,6 +15,7 @@ import (
 
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/customresource"
 	"github.com/dr-analytics/drplan/internal/trafficdial"
 )
 
@@ -62,17 +63,8 @@ func (f *fixture) run(ctx context.Context, e cfn.Event) (trafficdial.Response, t
 	if err != nil || e.RequestType == cfn.RequestDelete {
 		return resp, trafficdial.CompletionResponse{}, err
 	}
-	done, err := f.h.IsComplete(ctx, completion(e, resp))
+	done, err := f.h.IsComplete(ctx, customresource.Completion(e, resp))
 	return resp, done, err
-}
-
-func completion(e cfn.Event, resp trafficdial.Response) trafficdial.CompletionEvent {
-	e.PhysicalResourceID = resp.PhysicalResourceID
-	data := map[string]any{}
-	for k, v := range resp.Data {
-		data[k] = v
-	}
-	return trafficdial.CompletionEvent{Event: e, Data: data}
 }
 
 // merged is the resource's final Data: isComplete's over onEvent's.
@@ -156,7 +148,7 @@ func TestCreateDrainsPrimaryGroupAndDeleteRestoresIt(t *testing.T) {
 	if d := dialOf(t, f, primaryArn); d == nil || *d != 100 {
 		t.Errorf("primary dial after Delete = %v, want 100", d)
 	}
-	if done, err := f.h.IsComplete(ctx, completion(event(cfn.RequestDelete, props(nil)), resp)); err != nil || !done.IsComplete {
+	if done, err := f.h.IsComplete(ctx, customresource.Completion(event(cfn.RequestDelete, props(nil)), resp)); err != nil || !done.IsComplete {
 		t.Errorf("isComplete of Delete: complete %v, %v", done.IsComplete, err)
 	}
 	want = map[string]string{"EndpointGroupArn": primaryArn, "PreviousDial": "0", "Dial": "100", "PrimaryGroup": "found", "BackupEndpointGroupArn": "none"}
@@ -234,7 +226,6 @@ func TestDeleteSucceedsWhenThereIsNothingToReset(t *testing.T) {
 		"properties invalid (the create failed on them)": func(f *fixture) map[string]any {
 			return props(map[string]any{"ListenerArn": "not-an-arn"})
 		},
-
 	}
 	for name, setup := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -368,7 +359,8 @@ func TestResponseSpeaksTheProviderFrameworkJSON(t *testing.T) {
 	}
 	// The framework hands isComplete the event with onEvent's answer merged in.
 	var c trafficdial.CompletionEvent
-	if err := json.Unmarshal([]byte(in[:len(in)-1]+`,"PhysicalResourceId":"`+physicalID+`","Data":`+string(mustJSON(t, resp.Data))+`}`), &c); err != nil {
+	data, _ := json.Marshal(resp.Data)
+	if err := json.Unmarshal([]byte(in[:len(in)-1]+`,"PhysicalResourceId":"`+physicalID+`","Data":`+string(data)+`}`), &c); err != nil {
 		t.Fatal(err)
 	}
 	done, err := f.h.IsComplete(context.Background(), c)
@@ -379,15 +371,6 @@ func TestResponseSpeaksTheProviderFrameworkJSON(t *testing.T) {
 	if !strings.Contains(string(raw), `"IsComplete":true`) || !strings.Contains(string(raw), `"Dial":"0"`) {
 		t.Errorf("isComplete answered %s", raw)
 	}
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	raw, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
 }
 
 func TestPrimaryDialMovesOnlyOnceTheBackupGroupIsHealthy(t *testing.T) {
@@ -414,7 +397,7 @@ func TestPrimaryDialMovesOnlyOnceTheBackupGroupIsHealthy(t *testing.T) {
 	for _, poll := range polls {
 		f.now = start.Add(poll.after)
 		f.ga.SetEndpoints(backupArn, awsfake.Endpoint{ID: backupALB, Health: poll.health})
-		done, err := f.h.IsComplete(ctx, completion(e, resp))
+		done, err := f.h.IsComplete(ctx, customresource.Completion(e, resp))
 		if err != nil || done.IsComplete != poll.done {
 			t.Fatalf("poll with the backup ALB %s: complete %v, %v; want complete %v", poll.health, done.IsComplete, err, poll.done)
 		}
@@ -475,11 +458,11 @@ func TestBackupGroupNotHealthyInTimeFailsAndLeavesTheDial(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.now = start.Add(10 * time.Minute)
-			if done, err := f.h.IsComplete(ctx, completion(e, resp)); err != nil || done.IsComplete {
+			if done, err := f.h.IsComplete(ctx, customresource.Completion(e, resp)); err != nil || done.IsComplete {
 				t.Fatalf("at the timeout: complete %v, %v; want still waiting", done.IsComplete, err)
 			}
 			f.now = start.Add(10*time.Minute + time.Second)
-			_, err = f.h.IsComplete(ctx, completion(e, resp))
+			_, err = f.h.IsComplete(ctx, customresource.Completion(e, resp))
 			if err == nil {
 				t.Fatal("no error past the timeout")
 			}
