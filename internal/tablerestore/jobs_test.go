@@ -72,6 +72,22 @@ func TestDeployAgainWhileTheFirstJobIsPendingStartsNoSecondJob(t *testing.T) {
 		}
 	}
 
+	t.Run("a deploy with restoreSource=pitr follows the running job too", func(t *testing.T) {
+		w := newWorld(t, awsfake.DeadEndpoint(t))
+		vaultWithPoints(w)
+		_, first := mustCreate(t, w, properties(nil))
+		w.advance(20 * time.Minute)
+
+		_, again := mustCreate(t, w, properties(map[string]any{"Source": "pitr"}))
+
+		if n := len(w.primary.Calls()); n != 0 {
+			t.Errorf("the primary was probed %d times next to a running restore job", n)
+		}
+		if again.Data["RestoreJobId"] != first.Data["RestoreJobId"] || len(w.backup.RestoreJobs()) != 1 {
+			t.Errorf("second attempt Data %v, want the running job %s only", again.Data, first.Data["RestoreJobId"])
+		}
+	})
+
 	t.Run("a failed first job is replaced by a fresh one", func(t *testing.T) {
 		w := newWorld(t, awsfake.DeadEndpoint(t))
 		vaultWithPoints(w)

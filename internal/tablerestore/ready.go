@@ -199,12 +199,9 @@ func (h *Handler) recoverInPlace(ctx context.Context, e CompletionEvent, p ready
 // first job of a wait that had none before it was the fallback for a
 // failed point-in-time restore, not a replacement.
 func replacedInThisWait(jobs []restoreJob, startJobID, waitStartedAt string) bool {
-	waitStarted, err := time.Parse(time.RFC3339, waitStartedAt)
-	if err != nil {
-		// Not from the Provider framework: nothing to tell the waits
-		// apart by, so every job counts as this wait's.
-		waitStarted = time.Time{}
-	}
+	// Unparsable only when not called by the Provider framework: the zero
+	// time then counts every job as this wait's.
+	waitStarted, _ := time.Parse(time.RFC3339, waitStartedAt)
 	before, during := 0, 0
 	for _, j := range jobs {
 		if j.ID == startJobID || j.Created.Before(waitStarted) {

@@ -84,26 +84,24 @@ func (h *Handler) create(ctx context.Context, e cfn.Event) (Response, error) {
 }
 
 // restore follows a restore job already running for the table in this
-// failover, or starts a restore as p.Source says. Never over a table: the
-// callers restore only when there is none.
+// failover (whatever p.Source says: a second restore into the same name
+// would fail, or race the first), or starts a restore as p.Source says.
+// Never over a table: the callers restore only when there is none.
 func (h *Handler) restore(ctx context.Context, p properties, failoverStartedAt string) (restoreData, error) {
-	var jobs []restoreJob
-	if p.Source != config.RestorePITR {
-		since, err := time.Parse(time.RFC3339, failoverStartedAt)
-		if err != nil {
-			return restoreData{}, fmt.Errorf("restore table %s: failover start %q is not an RFC 3339 time", p.TableName, failoverStartedAt)
-		}
-		if jobs, err = h.tableJobs(ctx, p.TableName, p.tableArn(h.Region), p.SourceTableArn, since); err != nil {
-			return restoreData{}, fmt.Errorf("restore table %s: %w and deploy again", p.TableName, err)
-		}
-		if running := lastRunning(jobs); running != nil {
-			h.log().Info("a restore job of this failover is already running; following it instead of starting another",
-				"table", p.TableName, "restore_job_id", running.ID, "status", running.Status)
-			return running.data(p.TableName, p.tableArn(h.Region), p.SourceTableArn), nil
-		}
+	since, err := time.Parse(time.RFC3339, failoverStartedAt)
+	if err != nil {
+		return restoreData{}, fmt.Errorf("restore table %s: failover start %q is not an RFC 3339 time", p.TableName, failoverStartedAt)
+	}
+	jobs, err := h.tableJobs(ctx, p.TableName, p.tableArn(h.Region), p.SourceTableArn, since)
+	if err != nil {
+		return restoreData{}, fmt.Errorf("restore table %s: %w and deploy again", p.TableName, err)
+	}
+	if running := lastRunning(jobs); running != nil {
+		h.log().Info("a restore job of this failover is already running; following it instead of starting another",
+			"table", p.TableName, "restore_job_id", running.ID, "status", running.Status)
+		return running.data(p.TableName, p.tableArn(h.Region), p.SourceTableArn), nil
 	}
 	var data restoreData
-	var err error
 	switch p.Source {
 	case config.RestorePITR:
 		data, err = h.restoreFromPITR(ctx, p)
