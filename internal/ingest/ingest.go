@@ -17,12 +17,14 @@
 // GET /health is 200 only while the whole path to S3 can keep what POST
 // accepts: the stream takes records and the Firehose delivery stream that
 // reads it is ACTIVE. Firehose reads a Kinesis source from the LATEST
-// position ("Kinesis Data Firehose starts reading data from the LATEST
-// position of your Kinesis stream", Firehose Developer Guide, "Writing to
-// Kinesis Data Firehose Using Kinesis Data Streams"), so an event accepted
-// before the delivery stream is ACTIVE would never reach S3, while the
-// aggregator (TRIM_HORIZON) still counts it. The ALB, and through it Global
-// Accelerator, sends producers here only once /health says so.
+// position ("Kinesis Firehose starts reading data from the LATEST position
+// of your Kinesis stream", Firehose Developer Guide, "Writing to Amazon
+// Kinesis Firehose Using Kinesis Streams",
+// https://docs.aws.amazon.com/firehose/latest/dev/writing-with-kinesis-streams.html),
+// so an event accepted before the delivery stream is ACTIVE would never
+// reach S3, while the aggregator (TRIM_HORIZON) still counts it. The ALB,
+// and through it Global Accelerator, sends producers here only once
+// /health says so.
 package ingest
 
 import (
