@@ -22,9 +22,10 @@
 // Kinesis Firehose Using Kinesis Streams",
 // https://docs.aws.amazon.com/firehose/latest/dev/writing-with-kinesis-streams.html),
 // so an event accepted before the delivery stream is ACTIVE would never
-// reach S3, while the aggregator (TRIM_HORIZON) still counts it. The ALB,
-// and through it Global Accelerator, sends producers here only once
-// /health says so.
+// reach S3, while the aggregator (TRIM_HORIZON) still counts it. The ALB
+// target group checks /health, and the failover's traffic switch moves
+// producers here only once Global Accelerator reports the ALB HEALTHY (see
+// internal/trafficdial).
 package ingest
 
 import (
