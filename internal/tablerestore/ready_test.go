@@ -511,6 +511,25 @@ func TestReadyUpdateReportsTheTableAndChangesNothing(t *testing.T) {
 		})
 	}
 
+	t.Run("isComplete of the Update finishes an unprotected table", func(t *testing.T) {
+		w := newWorld(t, "")
+		w.dynamo.PutTable(awsfake.Table{Name: tableName, Tags: map[string]string{"dr:restore-source": "pitr"}})
+		start := tablerestore.Response{Data: map[string]string{"TableName": tableName, "Source": "pitr", "PointInTime": "2025-06-01T11:59:00Z"}}
+		e := readyEvent(cfn.RequestUpdate, readyProperties(start, nil))
+		e.PhysicalResourceID = readyPhysID
+		resp, err := w.h.OnEvent(context.Background(), e)
+		if err != nil || resp.Data["Status"] != "RESTORING" {
+			t.Fatalf("Update = %+v, %v; want Status RESTORING", resp, err)
+		}
+		got, err := w.h.IsComplete(context.Background(), customresource.Completion(e, resp))
+		if err != nil || !got.IsComplete || got.Data["Status"] != "ACTIVE" {
+			t.Fatalf("isComplete of the Update = %+v, %v; want ACTIVE", got, err)
+		}
+		if table, _ := w.dynamo.Table(tableName); !table.PITR || !table.DeletionProtection {
+			t.Errorf("table %+v not protected", table)
+		}
+	})
+
 	t.Run("a vanished table is waited for while the start resource restores it in place", func(t *testing.T) {
 		w := newWorld(t, awsfake.DeadEndpoint(t))
 		vaultWithPoints(w)
