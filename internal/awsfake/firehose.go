@@ -22,8 +22,8 @@ const (
 
 // Firehose fakes one region's Amazon Data Firehose control plane as the
 // API Reference describes DescribeDeliveryStream (awsJson1_1, X-Amz-Target
-// Firehose_20150804.DescribeDeliveryStream): DeliveryStreamName is
-// required; a name the region does not have is ResourceNotFoundException;
+// Firehose_20150804.DescribeDeliveryStream): a name the region does not
+// have is ResourceNotFoundException;
 // the answer is DeliveryStreamDescription with the required members
 // (name, ARN, status, type, version, destinations, HasMoreDestinations),
 // and a FailureDescription only for the *_FAILED statuses. Any other
@@ -68,10 +68,9 @@ func (f *Firehose) SetStatus(name, status string) {
 }
 
 func (f *Firehose) describe(in map[string]any) (any, *APIError) {
+	// DeliveryStreamName is required; the SDK refuses to send a request
+	// without it, so the fake never sees one.
 	name := str(in, "DeliveryStreamName")
-	if name == "" {
-		return nil, Errorf("InvalidArgumentException", "1 validation error detected: Value null at 'deliveryStreamName' failed to satisfy constraint: Member must not be null")
-	}
 	status, ok := f.streams[name]
 	if !ok {
 		return nil, Errorf("ResourceNotFoundException", "Firehose %s under account %s not found.", name, f.account)
