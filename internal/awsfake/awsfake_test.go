@@ -13,6 +13,8 @@ import (
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	firehosetypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
 	gatypes "github.com/aws/aws-sdk-go-v2/service/globalaccelerator/types"
 
@@ -34,6 +36,11 @@ func TestServiceErrorsReachTheSDKAsModelledTypes(t *testing.T) {
 	_, err = b.Client().DescribeRestoreJob(ctx, &backup.DescribeRestoreJobInput{RestoreJobId: aws.String("nope")})
 	if !errors.As(err, new(*backuptypes.ResourceNotFoundException)) {
 		t.Errorf("Backup DescribeRestoreJob of a missing job: %v", err)
+	}
+	f := awsfake.NewFirehose(t, "us-west-2", "123456789012")
+	_, err = f.Client().DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("missing")})
+	if !errors.As(err, new(*firehosetypes.ResourceNotFoundException)) {
+		t.Errorf("Firehose DescribeDeliveryStream of a missing delivery stream: %v", err)
 	}
 	g := awsfake.NewGlobalAccelerator(t)
 	_, err = g.Client().ListEndpointGroups(ctx, &globalaccelerator.ListEndpointGroupsInput{ListenerArn: aws.String("arn:missing")})
@@ -165,5 +172,24 @@ func TestRestoreCreatesTableInCreatingState(t *testing.T) {
 	})
 	if !errors.As(err, new(*dynamotypes.TableAlreadyExistsException)) {
 		t.Errorf("second restore into the same name: %v, want TableAlreadyExistsException", err)
+	}
+}
+
+func TestFirehoseDescribesDeliveryStreamStatus(t *testing.T) {
+	ctx := context.Background()
+	f := awsfake.NewFirehose(t, "us-west-2", "123456789012")
+	for _, status := range []string{awsfake.DeliveryStreamCreating, awsfake.DeliveryStreamActive, awsfake.DeliveryStreamCreatingFailed} {
+		f.SetStatus("events-to-s3", status)
+		out, err := f.Client().DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("events-to-s3")})
+		if err != nil {
+			t.Fatalf("%s: %v", status, err)
+		}
+		d := out.DeliveryStreamDescription
+		if string(d.DeliveryStreamStatus) != status || aws.ToString(d.DeliveryStreamARN) != "arn:aws:firehose:us-west-2:123456789012:deliverystream/events-to-s3" {
+			t.Errorf("%s: described %+v", status, d)
+		}
+		if failed := d.FailureDescription != nil; failed != (status == awsfake.DeliveryStreamCreatingFailed) {
+			t.Errorf("%s: FailureDescription %+v", status, d.FailureDescription)
+		}
 	}
 }

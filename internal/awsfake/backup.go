@@ -24,7 +24,7 @@ type RecoveryPoint struct {
 	CompletionDate time.Time
 }
 
-// RestoreJob is a restore job the fake started.
+// RestoreJob is a restore job the fake started (or a test put there).
 type RestoreJob struct {
 	ID               string
 	Status           string // PENDING until SetRestoreJobStatus
@@ -34,12 +34,36 @@ type RestoreJob struct {
 	ResourceType     string
 	Metadata         map[string]string
 	IdempotencyToken string
+	// CreationDate is the fake's clock when the job started.
+	CreationDate time.Time
+	// SourceResourceArn is the backed-up resource of the recovery point.
+	SourceResourceArn string
+	// RecoveryPointCreationDate is the recovery point's CreationDate.
+	RecoveryPointCreationDate time.Time
+	// CreatedResourceArn is set once the job is COMPLETED (for DynamoDB,
+	// the ARN of the table named by targetTableName).
+	CreatedResourceArn string
+	// RestoreTestingPlanArn is set for jobs a restore testing plan started
+	// (CreatedBy in ListRestoreJobs).
+	RestoreTestingPlanArn string
 }
 
-// Backup fakes one region's AWS Backup (restJson1):
+// Backup fakes one region's AWS Backup (restJson1), as the AWS Backup API
+// Reference describes these operations:
 // ListRecoveryPointsByBackupVault (GET /backup-vaults/{name}/recovery-points),
 // StartRestoreJob (PUT /restore-jobs), DescribeRestoreJob
-// (GET /restore-jobs/{id}) and DescribeRegionSettings (GET /account-settings).
+// (GET /restore-jobs/{id}), ListRestoreJobs (GET /restore-jobs with the
+// createdAfter, createdBefore, resourceType, status and accountId filters),
+// GetRestoreJobMetadata (GET /restore-jobs/{id}/metadata) and
+// DescribeRegionSettings (GET /account-settings).
+//
+// StartRestoreJob checks DynamoDB restore metadata as "Restore testing
+// inferred metadata" lists it for DynamoDB: targetTableName is required,
+// encryptionType is Default or KMS (key values are not case sensitive),
+// and kmsMasterKeyArn goes only with KMS. A repeated IdempotencyToken
+// starts nothing and answers the job it started ("Retrying a successful
+// request with the same idempotency token results in a success message
+// with no action taken").
 type Backup struct {
 	server
 	region, account string
@@ -47,6 +71,7 @@ type Backup struct {
 	mu     sync.Mutex
 	vaults map[string][]RecoveryPoint
 	jobs   []*RestoreJob
+	now    time.Time
 	// management and optIn are the region settings by resource type.
 	management, optIn map[string]bool
 	// page is the most recovery points one list page holds.
@@ -57,12 +82,37 @@ type Backup struct {
 // and its advanced features on; it stops when the test ends.
 func NewBackup(tb testing.TB, region, account string) *Backup {
 	b := &Backup{region: region, account: account, vaults: map[string][]RecoveryPoint{}, page: 100,
+		now:        time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
 		management: map[string]bool{"DynamoDB": true}, optIn: map[string]bool{"DynamoDB": true}}
 	b.url = Serve(tb, WithBody(b.serve)).URL
 	return b
 }
 
-// SetPageSize sets how many recovery points one list page holds at most.
+// SetClock sets the time the fake stamps on jobs it starts.
+func (b *Backup) SetClock(t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.now = t
+}
+
+// PutRestoreJob adds a job as if something else had started it, e.g. a
+// restore testing plan or an earlier attempt.
+func (b *Backup) PutRestoreJob(j RestoreJob) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	j.Metadata = maps.Clone(j.Metadata)
+	b.jobs = append(b.jobs, &j)
+}
+
+// ForgetRestoreJobs removes every restore job, as if they had aged out of
+// the job history; benchmarks use it to start afresh each iteration.
+func (b *Backup) ForgetRestoreJobs() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.jobs = nil
+}
+
+// SetPageSize sets how many recovery points (and restore jobs) one list page holds at most.
 func (b *Backup) SetPageSize(n int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -106,15 +156,29 @@ func (b *Backup) RestoreJobs() []RestoreJob {
 	return out
 }
 
-// SetRestoreJobStatus moves a job on, e.g. to FAILED with a message.
+// SetRestoreJobStatus moves a job on, e.g. to FAILED with a message. A
+// DynamoDB job that COMPLETES reports the table it created.
 func (b *Backup) SetRestoreJobStatus(id, status, message string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, j := range b.jobs {
 		if j.ID == id {
 			j.Status, j.StatusMessage = status, message
+			if status == "COMPLETED" && j.ResourceType == "DynamoDB" {
+				j.CreatedResourceArn = fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", b.region, b.account, metadataValue(j.Metadata, "targetTableName"))
+			}
 		}
 	}
+}
+
+// metadataValue reads a restore metadata key; keys are not case sensitive.
+func metadataValue(m map[string]string, key string) string {
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
 }
 
 func (b *Backup) serve(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -132,6 +196,10 @@ func (b *Backup) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		op = "StartRestoreJob"
 	case r.Method == http.MethodGet && len(segments) == 2 && segments[0] == "restore-jobs":
 		op = "DescribeRestoreJob"
+	case r.Method == http.MethodGet && len(segments) == 1 && segments[0] == "restore-jobs":
+		op = "ListRestoreJobs"
+	case r.Method == http.MethodGet && len(segments) == 3 && segments[0] == "restore-jobs" && segments[2] == "metadata":
+		op = "GetRestoreJobMetadata"
 	case r.Method == http.MethodGet && len(segments) == 1 && segments[0] == "account-settings":
 		op = "DescribeRegionSettings"
 	}
@@ -149,6 +217,10 @@ func (b *Backup) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		out, apiErr = b.startRestoreJob(body)
 	case "DescribeRestoreJob":
 		out, apiErr = b.describeRestoreJob(segments[1])
+	case "ListRestoreJobs":
+		out, apiErr = b.listRestoreJobs(r.URL.Query())
+	case "GetRestoreJobMetadata":
+		out, apiErr = b.restoreJobMetadata(segments[1])
 	case "DescribeRegionSettings":
 		out = map[string]any{"ResourceTypeManagementPreference": maps.Clone(b.management),
 			"ResourceTypeOptInPreference": maps.Clone(b.optIn)}
@@ -168,6 +240,24 @@ func (b *Backup) vaultArn(name string) string {
 	return fmt.Sprintf("arn:aws:backup:%s:%s:backup-vault:%s", b.region, b.account, name)
 }
 
+// pageOf is the [start, end) of n matched items that the request's
+// nextToken and maxResults ask for; the answer's NextToken is end while
+// end < n.
+func (b *Backup) pageOf(n int, q url.Values) (start, end int, apiErr *APIError) {
+	if token := q.Get("nextToken"); token != "" {
+		var err error
+		start, err = strconv.Atoi(token)
+		if err != nil || start < 0 || start > n {
+			return 0, 0, Errorf("InvalidParameterValueException", "invalid nextToken %q", token)
+		}
+	}
+	size := b.page
+	if m, err := strconv.Atoi(q.Get("maxResults")); err == nil && m > 0 && m < size {
+		size = m
+	}
+	return start, min(start+size, n), nil
+}
+
 func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *APIError) {
 	points, ok := b.vaults[vault]
 	if !ok {
@@ -183,19 +273,10 @@ func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *APIError)
 		}
 		matched = append(matched, rp)
 	}
-	start := 0
-	if token := q.Get("nextToken"); token != "" {
-		n, err := strconv.Atoi(token)
-		if err != nil || n < 0 || n > len(matched) {
-			return nil, Errorf("InvalidParameterValueException", "invalid nextToken %q", token)
-		}
-		start = n
+	start, end, apiErr := b.pageOf(len(matched), q)
+	if apiErr != nil {
+		return nil, apiErr
 	}
-	size := b.page
-	if m, err := strconv.Atoi(q.Get("maxResults")); err == nil && m > 0 && m < size {
-		size = m
-	}
-	end := min(start+size, len(matched))
 	page := []map[string]any{}
 	for _, rp := range matched[start:end] {
 		item := map[string]any{
@@ -233,13 +314,15 @@ func (b *Backup) startRestoreJob(body []byte) (any, *APIError) {
 	if in.RecoveryPointArn == "" || in.Metadata == nil {
 		return nil, Errorf("MissingParameterValueException", "RecoveryPointArn and Metadata are required")
 	}
-	found := false
+	var point *RecoveryPoint
 	for _, points := range b.vaults {
-		for _, rp := range points {
-			found = found || rp.Arn == in.RecoveryPointArn
+		for i := range points {
+			if points[i].Arn == in.RecoveryPointArn {
+				point = &points[i]
+			}
 		}
 	}
-	if !found {
+	if point == nil {
 		return nil, Errorf("ResourceNotFoundException", "Recovery point %s not found", in.RecoveryPointArn)
 	}
 	if in.IdempotencyToken != "" {
@@ -249,9 +332,15 @@ func (b *Backup) startRestoreJob(body []byte) (any, *APIError) {
 			}
 		}
 	}
+	if point.ResourceType == "DynamoDB" {
+		if apiErr := checkDynamoDBRestoreMetadata(in.Metadata); apiErr != nil {
+			return nil, apiErr
+		}
+	}
 	job := &RestoreJob{ID: fmt.Sprintf("restore-job-%04d", len(b.jobs)+1), Status: "PENDING",
 		RecoveryPointArn: in.RecoveryPointArn, IamRoleArn: in.IamRoleArn, ResourceType: in.ResourceType,
-		Metadata: in.Metadata, IdempotencyToken: in.IdempotencyToken}
+		Metadata: in.Metadata, IdempotencyToken: in.IdempotencyToken, CreationDate: b.now,
+		SourceResourceArn: point.ResourceArn, RecoveryPointCreationDate: point.CreationDate}
 	b.jobs = append(b.jobs, job)
 	return map[string]any{"RestoreJobId": job.ID}, nil
 }
@@ -259,7 +348,7 @@ func (b *Backup) startRestoreJob(body []byte) (any, *APIError) {
 func (b *Backup) describeRestoreJob(id string) (any, *APIError) {
 	for _, j := range b.jobs {
 		if j.ID == id {
-			return map[string]any{
+			out := map[string]any{
 				"RestoreJobId":     j.ID,
 				"Status":           j.Status,
 				"StatusMessage":    j.StatusMessage,
@@ -267,7 +356,108 @@ func (b *Backup) describeRestoreJob(id string) (any, *APIError) {
 				"IamRoleArn":       j.IamRoleArn,
 				"ResourceType":     j.ResourceType,
 				"AccountId":        b.account,
-			}, nil
+				"CreationDate":     EpochSeconds(j.CreationDate),
+			}
+			if j.CreatedResourceArn != "" {
+				out["CreatedResourceArn"] = j.CreatedResourceArn
+			}
+			return out, nil
+		}
+	}
+	return nil, Errorf("ResourceNotFoundException", "Restore job %s not found", id)
+}
+
+// checkDynamoDBRestoreMetadata refuses what AWS Backup documents as invalid
+// DynamoDB restore metadata.
+func checkDynamoDBRestoreMetadata(m map[string]string) *APIError {
+	if metadataValue(m, "targetTableName") == "" {
+		return Errorf("InvalidParameterValueException", "targetTableName is required to restore a DynamoDB table")
+	}
+	encryption := metadataValue(m, "encryptionType")
+	switch {
+	case encryption != "" && !strings.EqualFold(encryption, "Default") && !strings.EqualFold(encryption, "KMS"):
+		return Errorf("InvalidParameterValueException", "encryptionType %q is not Default or KMS", encryption)
+	case metadataValue(m, "kmsMasterKeyArn") != "" && !strings.EqualFold(encryption, "KMS"):
+		return Errorf("InvalidParameterValueException", "kmsMasterKeyArn requires encryptionType KMS")
+	}
+	return nil
+}
+
+// queryTime reads a timestamp query parameter as the SDK sends it (ISO
+// 8601), or as epoch seconds.
+func queryTime(q url.Values, key string) (time.Time, bool, *APIError) {
+	v := q.Get(key)
+	if v == "" {
+		return time.Time{}, false, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, true, nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.Unix(0, int64(f*1e9)).UTC(), true, nil
+	}
+	return time.Time{}, false, Errorf("InvalidParameterValueException", "%s %q is not a timestamp", key, v)
+}
+
+func (b *Backup) listRestoreJobs(q url.Values) (any, *APIError) {
+	after, hasAfter, apiErr := queryTime(q, "createdAfter")
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	before, hasBefore, apiErr := queryTime(q, "createdBefore")
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	var matched []*RestoreJob
+	for _, j := range b.jobs {
+		switch {
+		case hasAfter && !j.CreationDate.After(after),
+			hasBefore && !j.CreationDate.Before(before),
+			q.Get("resourceType") != "" && j.ResourceType != q.Get("resourceType"),
+			q.Get("status") != "" && j.Status != q.Get("status"),
+			q.Get("accountId") != "" && q.Get("accountId") != b.account:
+			continue
+		}
+		matched = append(matched, j)
+	}
+	start, end, apiErr := b.pageOf(len(matched), q)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	page := []map[string]any{}
+	for _, j := range matched[start:end] {
+		item := map[string]any{
+			"AccountId": b.account, "RestoreJobId": j.ID, "Status": j.Status, "RecoveryPointArn": j.RecoveryPointArn,
+			"IamRoleArn": j.IamRoleArn, "ResourceType": j.ResourceType, "CreationDate": EpochSeconds(j.CreationDate),
+		}
+		if j.StatusMessage != "" {
+			item["StatusMessage"] = j.StatusMessage
+		}
+		if j.SourceResourceArn != "" {
+			item["SourceResourceArn"] = j.SourceResourceArn
+		}
+		if !j.RecoveryPointCreationDate.IsZero() {
+			item["RecoveryPointCreationDate"] = EpochSeconds(j.RecoveryPointCreationDate)
+		}
+		if j.CreatedResourceArn != "" {
+			item["CreatedResourceArn"] = j.CreatedResourceArn
+		}
+		if j.RestoreTestingPlanArn != "" {
+			item["CreatedBy"] = map[string]any{"RestoreTestingPlanArn": j.RestoreTestingPlanArn}
+		}
+		page = append(page, item)
+	}
+	out := map[string]any{"RestoreJobs": page}
+	if end < len(matched) {
+		out["NextToken"] = strconv.Itoa(end)
+	}
+	return out, nil
+}
+
+func (b *Backup) restoreJobMetadata(id string) (any, *APIError) {
+	for _, j := range b.jobs {
+		if j.ID == id {
+			return map[string]any{"RestoreJobId": j.ID, "Metadata": maps.Clone(j.Metadata)}, nil
 		}
 	}
 	return nil, Errorf("ResourceNotFoundException", "Restore job %s not found", id)

@@ -18,8 +18,13 @@ type EndpointGroup struct {
 
 // Endpoint is one endpoint of a group with its health.
 type Endpoint struct {
-	ID     string
-	Health string // HEALTHY, UNHEALTHY, INITIAL, UNAVAILABLE
+	ID string
+	// Health is the HealthState: INITIAL, HEALTHY or UNHEALTHY (the
+	// HealthState enum of the Global Accelerator API Reference).
+	Health string
+	// Weight is the endpoint's weight; nil answers 128, the default weight
+	// ("Endpoint weights", Global Accelerator Developer Guide).
+	Weight *int32
 }
 
 // Accelerator is a Global Accelerator as DescribeAccelerator returns it.
@@ -131,11 +136,17 @@ func (g *GlobalAccelerator) describeAccelerator(in map[string]any) (any, *APIErr
 	}}, nil
 }
 
-// group is an endpoint group as the service answers it, with health.
+// group is an endpoint group as the service answers it, with health. The
+// API Reference documents EndpointDescription.HealthReason as "Returns a
+// null result", so it is left out.
 func (g *GlobalAccelerator) group(eg *EndpointGroup) map[string]any {
 	descriptions := []any{}
 	for _, e := range g.endpoints[eg.Arn] {
-		descriptions = append(descriptions, map[string]any{"EndpointId": e.ID, "HealthState": e.Health, "Weight": 128})
+		weight := int32(128)
+		if e.Weight != nil {
+			weight = *e.Weight
+		}
+		descriptions = append(descriptions, map[string]any{"EndpointId": e.ID, "HealthState": e.Health, "Weight": weight})
 	}
 	out := map[string]any{"EndpointGroupArn": eg.Arn, "EndpointGroupRegion": eg.Region, "EndpointDescriptions": descriptions}
 	if eg.Dial != nil {

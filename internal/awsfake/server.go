@@ -1,6 +1,7 @@
 // Package awsfake runs small in-memory AWS control-plane servers on loopback
 // for tests: the DynamoDB table and backup operations dynalite lacks, AWS
-// Backup, Global Accelerator and SSM Parameter Store. Each server speaks the
+// Backup, Global Accelerator, SSM Parameter Store and the Firehose control
+// plane (DescribeDeliveryStream). Each server speaks the
 // wire protocol exactly as aws-sdk-go-v2 sends it (awsJson1_0, restJson1,
 // awsJson1_1), records every request, and can be told to fail or hang per
 // operation, so code under test uses real SDK clients and a dead region is a

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +51,31 @@ func (e CompletionEvent) DataString(key string) string {
 type CompletionResponse struct {
 	IsComplete bool              `json:"IsComplete"`
 	Data       map[string]string `json:"Data,omitempty"`
+}
+
+// Handler modes of a provider Lambda that serves both framework calls: the
+// values of its HANDLER environment variable.
+const (
+	ModeOnEvent    = "onEvent"
+	ModeIsComplete = "isComplete"
+)
+
+// Dispatch returns the Lambda handler for mode (the HANDLER variable) of the
+// resource named resource, served by onEvent and isComplete. Both calls
+// take a CompletionEvent, which reads either framework call. An unknown
+// mode still yields a handler, one that fails every event with a message
+// saying how to fix the function, so it never crash-loops.
+func Dispatch(resource, mode string, onEvent func(context.Context, cfn.Event) (Response, error),
+	isComplete func(context.Context, CompletionEvent) (CompletionResponse, error)) func(context.Context, CompletionEvent) (any, error) {
+	switch mode {
+	case ModeOnEvent:
+		return func(ctx context.Context, e CompletionEvent) (any, error) { return onEvent(ctx, e.Event) }
+	case ModeIsComplete:
+		return func(ctx context.Context, e CompletionEvent) (any, error) { return isComplete(ctx, e) }
+	}
+	return func(context.Context, CompletionEvent) (any, error) {
+		return nil, fmt.Errorf("%s function: environment variable HANDLER is %q: set it to %s or %s", resource, mode, ModeOnEvent, ModeIsComplete)
+	}
 }
 
 // Guard runs one request of the resource named resource (e.g. "table
@@ -117,6 +143,30 @@ func StringProperty(props map[string]any, key string) (string, error) {
 		return "", fmt.Errorf("property %s is %v (%T): give a string", key, v, v)
 	}
 	return strings.TrimSpace(s), nil
+}
+
+// DurationProperty reads text, a property's number of units (e.g. "5" with
+// unit time.Second), as a duration; "" is fallback. ok is false unless the
+// duration is above 0 and at most max.
+func DurationProperty(text string, unit, fallback, max time.Duration) (d time.Duration, ok bool) {
+	if text == "" {
+		return fallback, true
+	}
+	n, err := strconv.ParseFloat(text, 64)
+	d = time.Duration(n * float64(unit))
+	return d, err == nil && d > 0 && d <= max
+}
+
+// Completion is the isComplete event the Provider framework builds from an
+// event and its onEvent answer: the answer's PhysicalResourceId and Data
+// merged in.
+func Completion(e cfn.Event, resp Response) CompletionEvent {
+	e.PhysicalResourceID = resp.PhysicalResourceID
+	data := map[string]any{}
+	for k, v := range resp.Data {
+		data[k] = v
+	}
+	return CompletionEvent{Event: e, Data: data}
 }
 
 // UnknownRequestType is the error for a RequestType CloudFormation does not send.

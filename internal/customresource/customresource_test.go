@@ -170,3 +170,60 @@ func TestUnknownRequestTypeSaysWhatIsExpected(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+func TestDispatchPicksTheCallByMode(t *testing.T) {
+	onEvent := func(context.Context, cfn.Event) (customresource.Response, error) {
+		return customresource.Response{PhysicalResourceID: "from-onEvent"}, nil
+	}
+	isComplete := func(_ context.Context, e customresource.CompletionEvent) (customresource.CompletionResponse, error) {
+		return customresource.CompletionResponse{IsComplete: e.DataString("done") == "yes"}, nil
+	}
+	e := customresource.CompletionEvent{Event: event, Data: map[string]any{"done": "yes"}}
+	ctx := context.Background()
+
+	out, err := customresource.Dispatch("thing", "onEvent", onEvent, isComplete)(ctx, e)
+	if resp, ok := out.(customresource.Response); err != nil || !ok || resp.PhysicalResourceID != "from-onEvent" {
+		t.Errorf("onEvent mode answered %#v, %v", out, err)
+	}
+	out, err = customresource.Dispatch("thing", "isComplete", onEvent, isComplete)(ctx, e)
+	if resp, ok := out.(customresource.CompletionResponse); err != nil || !ok || !resp.IsComplete {
+		t.Errorf("isComplete mode answered %#v, %v", out, err)
+	}
+	for _, mode := range []string{"", "OnEvent", "onComplete"} {
+		_, err := customresource.Dispatch("thing", mode, onEvent, isComplete)(ctx, e)
+		want := `thing function: environment variable HANDLER is "` + mode + `": set it to onEvent or isComplete`
+		if err == nil || err.Error() != want {
+			t.Errorf("mode %q: error %v, want %q", mode, err, want)
+		}
+	}
+}
+
+func TestDurationPropertyBoundsTheValue(t *testing.T) {
+	cases := []struct {
+		text string
+		want time.Duration
+		ok   bool
+	}{
+		{"", time.Minute, true},
+		{"5", 5 * time.Second, true},
+		{"0.2", 200 * time.Millisecond, true},
+		{"600", 10 * time.Minute, true},
+		{"601", 601 * time.Second, false},
+		{"0", 0, false},
+		{"-1", -time.Second, false},
+		{"5s", 0, false},
+	}
+	for _, tc := range cases {
+		got, ok := customresource.DurationProperty(tc.text, time.Second, time.Minute, 10*time.Minute)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("DurationProperty(%q) = %v, %v; want %v, %v", tc.text, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestCompletionMergesTheOnEventAnswer(t *testing.T) {
+	c := customresource.Completion(event, customresource.Response{PhysicalResourceID: "thing-1", Data: map[string]string{"Arn": "arn:x"}})
+	if c.PhysicalResourceID != "thing-1" || c.DataString("Arn") != "arn:x" || c.RequestID != event.RequestID {
+		t.Errorf("Completion = %+v", c)
+	}
+}

@@ -13,6 +13,19 @@
 // Each event is stamped with the receive time as "ingested_at" (RFC 3339,
 // milliseconds, UTC); the producer's bytes are otherwise kept as sent. Each
 // Kinesis record is one event followed by "\n", so Firehose writes JSON Lines.
+//
+// GET /health is 200 only while the whole path to S3 can keep what POST
+// accepts: the stream takes records and the Firehose delivery stream that
+// reads it is ACTIVE. Firehose reads a Kinesis source from the LATEST
+// position ("Kinesis Firehose starts reading data from the LATEST position
+// of your Kinesis stream", Firehose Developer Guide, "Writing to Amazon
+// Kinesis Firehose Using Kinesis Streams",
+// https://docs.aws.amazon.com/firehose/latest/dev/writing-with-kinesis-streams.html),
+// so an event accepted before the delivery stream is ACTIVE would never
+// reach S3, while the aggregator (TRIM_HORIZON) still counts it. The ALB
+// target group checks /health, and the failover's traffic switch moves
+// producers here only once Global Accelerator reports the ALB HEALTHY (see
+// internal/trafficdial).
 package ingest
 
 import (
@@ -32,7 +45,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	firehosetypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/smithy-go"
 )
 
 // Request limits. A body over either answers 413 and nothing is written.
@@ -55,17 +71,21 @@ const (
 	HealthPath = "/health"
 )
 
-// healthCacheTTL spaces DescribeStreamSummary calls: ALB health checks from
-// every ALB node arrive every few seconds.
+// healthCacheTTL spaces the describe calls: ALB health checks from every
+// ALB node arrive every few seconds.
 const healthCacheTTL = 30 * time.Second
 
-// healthCallTimeout bounds the stream check well under the ALB health check timeout.
+// healthCallTimeout bounds the stream and delivery stream checks, which run
+// side by side, well under the ALB health check timeout (5 s).
 const healthCallTimeout = 3 * time.Second
 
 // Config is what the function needs to know.
 type Config struct {
 	// StreamName is the Kinesis data stream to write to, e.g. "dr-analytics-events".
 	StreamName string
+	// DeliveryStreamName is the Firehose delivery stream that reads
+	// StreamName into S3, e.g. "dr-analytics-events-to-s3"; /health checks it.
+	DeliveryStreamName string
 	// MaxEventBytes bounds one event as sent, e.g. 65536.
 	MaxEventBytes int
 }
@@ -74,6 +94,11 @@ type Config struct {
 type Kinesis interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+}
+
+// Firehose is the part of the Firehose client ingest uses (GET /health).
+type Firehose interface {
+	DescribeDeliveryStream(ctx context.Context, in *firehose.DescribeDeliveryStreamInput, optFns ...func(*firehose.Options)) (*firehose.DescribeDeliveryStreamOutput, error)
 }
 
 // KinesisClientOptions configures the SDK client for ingest: the SDK's own
@@ -91,6 +116,9 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// MaxAttempts bounds PutRecords rounds per request; 0 is DefaultMaxAttempts.
 	MaxAttempts int
+	// Firehose describes the delivery stream for GET /health. Nil makes
+	// /health unhealthy with the reason; POST /events does not need it.
+	Firehose Firehose
 }
 
 // Response is the JSON body of every answer to POST /events.
@@ -117,17 +145,27 @@ type Handler struct {
 	sleep       func(ctx context.Context, d time.Duration) error
 	maxAttempts int
 
+	// firehose describes the delivery stream for /health; healthProblem is
+	// why /health cannot be healthy although events can be written.
+	firehose      Firehose
+	healthProblem error
 	healthMu      sync.Mutex
 	healthChecked time.Time
 	healthStatus  int
 	healthBody    map[string]string
 }
 
-// NewFromEnv builds a Handler from STREAM_NAME and MAX_EVENT_BYTES. A bad or
-// missing setting does not stop the function (that would be a crash loop):
-// the handler then answers 503 with the reason, and /health is unhealthy.
+// NewFromEnv builds a Handler from STREAM_NAME, DELIVERY_STREAM_NAME and
+// MAX_EVENT_BYTES. A bad or missing setting does not stop the function
+// (that would be a crash loop): the handler then answers 503 with the
+// reason, and /health is unhealthy. A missing DELIVERY_STREAM_NAME only
+// makes /health unhealthy: events still reach the stream, which keeps them.
 func NewFromEnv(getenv func(string) string, client Kinesis, opts Options) *Handler {
-	cfg := Config{StreamName: strings.TrimSpace(getenv("STREAM_NAME")), MaxEventBytes: DefaultMaxEventBytes}
+	cfg := Config{
+		StreamName:         strings.TrimSpace(getenv("STREAM_NAME")),
+		DeliveryStreamName: strings.TrimSpace(getenv("DELIVERY_STREAM_NAME")),
+		MaxEventBytes:      DefaultMaxEventBytes,
+	}
 	var envErr error
 	if v := strings.TrimSpace(getenv("MAX_EVENT_BYTES")); v != "" {
 		n, err := strconv.Atoi(v)
@@ -143,13 +181,16 @@ func NewFromEnv(getenv func(string) string, client Kinesis, opts Options) *Handl
 	if h.problem != nil {
 		h.log.Error("ingest misconfigured", "reason", h.problem.Error())
 	}
+	if h.healthProblem != nil {
+		h.log.Error("ingest health check misconfigured", "reason", h.healthProblem.Error())
+	}
 	return h
 }
 
 // New builds a Handler. An invalid cfg or a nil client makes a handler that
 // answers 503 with the reason.
 func New(cfg Config, client Kinesis, opts Options) *Handler {
-	h := &Handler{cfg: cfg, client: client, log: opts.Logger, now: opts.Now, sleep: opts.Sleep, maxAttempts: opts.MaxAttempts}
+	h := &Handler{cfg: cfg, client: client, firehose: opts.Firehose, log: opts.Logger, now: opts.Now, sleep: opts.Sleep, maxAttempts: opts.MaxAttempts}
 	if h.log == nil {
 		h.log = slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	}
@@ -169,6 +210,12 @@ func New(cfg Config, client Kinesis, opts Options) *Handler {
 		h.problem = fmt.Errorf("MAX_EVENT_BYTES is %d; set a whole number of bytes from 2 to %d, e.g. %d", cfg.MaxEventBytes, maxEventBytesCeiling, DefaultMaxEventBytes)
 	case client == nil:
 		h.problem = errors.New("no Kinesis client: AWS configuration could not be loaded")
+	}
+	switch {
+	case cfg.DeliveryStreamName == "":
+		h.healthProblem = errors.New("DELIVERY_STREAM_NAME is not set; set it to the Firehose delivery stream that reads STREAM_NAME")
+	case opts.Firehose == nil:
+		h.healthProblem = errors.New("no Firehose client: AWS configuration could not be loaded")
 	}
 	return h
 }
@@ -328,41 +375,105 @@ func eventsAnswer(status int, resp Response) answer {
 	return answer{status: status, headers: map[string]string{}, body: resp}
 }
 
-// health answers 200 only when the stream exists and takes records. Both
-// answers are cached for healthCacheTTL.
+// health answers 200 only when the stream takes records and the delivery
+// stream is ACTIVE; otherwise 503 naming which one is not. Both answers are
+// cached for healthCacheTTL.
 func (h *Handler) health(ctx context.Context) answer {
-	if h.problem != nil {
-		return answer{status: http.StatusServiceUnavailable, headers: map[string]string{}, body: map[string]string{"status": "unhealthy", "reason": h.problem.Error()}}
+	problem := h.problem
+	if problem == nil {
+		problem = h.healthProblem
+	}
+	if problem != nil {
+		return answer{status: http.StatusServiceUnavailable, headers: map[string]string{}, body: map[string]string{"status": "unhealthy", "reason": problem.Error()}}
 	}
 	h.healthMu.Lock()
 	defer h.healthMu.Unlock()
 	now := h.now()
 	if h.healthBody == nil || now.Sub(h.healthChecked) >= healthCacheTTL || now.Before(h.healthChecked) {
-		h.healthStatus, h.healthBody = h.checkStream(ctx)
+		h.healthStatus, h.healthBody = h.checkPipeline(ctx)
 		h.healthChecked = now
 		if h.healthStatus != http.StatusOK {
-			h.log.Warn("stream check failed", "stream", h.cfg.StreamName, "reason", h.healthBody["reason"])
+			h.log.Warn("health check failed", "stream", h.cfg.StreamName, "delivery_stream", h.cfg.DeliveryStreamName, "reason", h.healthBody["reason"])
 		}
 	}
 	return answer{status: h.healthStatus, headers: map[string]string{"Cache-Control": "no-store"}, body: h.healthBody}
 }
 
-func (h *Handler) checkStream(ctx context.Context) (int, map[string]string) {
+// checkPipeline describes the stream and the delivery stream side by side,
+// so the whole check takes at most healthCallTimeout.
+func (h *Handler) checkPipeline(ctx context.Context) (int, map[string]string) {
 	ctx, cancel := context.WithTimeout(ctx, healthCallTimeout)
 	defer cancel()
+	var streamStatus, deliveryStatus string
+	var streamErr, deliveryErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { streamStatus, streamErr = h.checkStream(ctx) })
+	wg.Go(func() { deliveryStatus, deliveryErr = h.checkDeliveryStream(ctx) })
+	wg.Wait()
+	body := map[string]string{
+		"status": "ok", "stream": h.cfg.StreamName, "streamStatus": streamStatus,
+		"deliveryStream": h.cfg.DeliveryStreamName, "deliveryStreamStatus": deliveryStatus,
+	}
+	if err := errors.Join(streamErr, deliveryErr); err != nil {
+		body["status"] = "unhealthy"
+		body["reason"] = strings.ReplaceAll(err.Error(), "\n", "; ")
+		return http.StatusServiceUnavailable, body
+	}
+	return http.StatusOK, body
+}
+
+// checkStream returns the stream's status, and an error unless it takes
+// records: ACTIVE, or UPDATING ("Read and write operations continue to work
+// while the stream is in the UPDATING state", Kinesis API Reference,
+// StreamDescriptionSummary.StreamStatus).
+func (h *Handler) checkStream(ctx context.Context) (string, error) {
 	name := h.cfg.StreamName
 	out, err := h.client.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: &name})
 	if err != nil {
-		return http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "stream": name, "reason": fmt.Sprintf("describe stream %s: %s", name, errorReason(err))}
+		return "", fmt.Errorf("describe stream %s: %s", name, errorReason(err))
 	}
 	var status string
 	if out.StreamDescriptionSummary != nil {
 		status = string(out.StreamDescriptionSummary.StreamStatus)
 	}
 	if status != "ACTIVE" && status != "UPDATING" {
-		return http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "stream": name, "streamStatus": status, "reason": fmt.Sprintf("stream %s is %s, not ACTIVE or UPDATING", name, status)}
+		return status, fmt.Errorf("stream %s is %s, not ACTIVE or UPDATING", name, status)
 	}
-	return http.StatusOK, map[string]string{"status": "ok", "stream": name, "streamStatus": status}
+	return status, nil
+}
+
+// checkDeliveryStream returns the delivery stream's status, and an error
+// unless it is ACTIVE: CREATING, CREATING_FAILED, DELETING and
+// DELETING_FAILED deliver nothing (Firehose API Reference,
+// DeliveryStreamDescription.DeliveryStreamStatus).
+func (h *Handler) checkDeliveryStream(ctx context.Context) (string, error) {
+	name := h.cfg.DeliveryStreamName
+	out, err := h.firehose.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: &name})
+	if err != nil {
+		return "", fmt.Errorf("describe delivery stream %s: %s", name, firehoseErrorReason(err))
+	}
+	var status firehosetypes.DeliveryStreamStatus
+	if out.DeliveryStreamDescription != nil {
+		status = out.DeliveryStreamDescription.DeliveryStreamStatus
+	}
+	if status != firehosetypes.DeliveryStreamStatusActive {
+		return string(status), fmt.Errorf("delivery stream %s is %s, not ACTIVE: events accepted now would not reach S3", name, status)
+	}
+	return string(status), nil
+}
+
+// firehoseErrorReason names a failed Firehose call the way errorReason
+// names a Kinesis one: the service's error code, or what kept it from answering.
+func firehoseErrorReason(err error) string {
+	var apiErr smithy.APIError
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr.ErrorCode()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "FirehoseTimeout"
+	default:
+		return "FirehoseUnreachable"
+	}
 }
 
 // ServeHTTP serves the same API over plain net/http, for running ingest

@@ -22,10 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/kinesisfake"
 )
 
-const stream = "dr-analytics-events"
+const (
+	stream         = "dr-analytics-events"
+	deliveryStream = "dr-analytics-events-to-s3"
+)
 
 var receivedAt = time.Date(2026, 11, 25, 10, 0, 0, 123_000_000, time.UTC)
 
@@ -57,10 +61,11 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 type harness struct {
-	fake    *kinesisfake.Server
-	handler *Handler
-	clock   *fakeClock
-	logs    *bytes.Buffer
+	fake     *kinesisfake.Server
+	firehose *awsfake.Firehose
+	handler  *Handler
+	clock    *fakeClock
+	logs     *bytes.Buffer
 }
 
 func newKinesisClient(endpoint string) *kinesis.Client {
@@ -71,22 +76,26 @@ func newKinesisClient(endpoint string) *kinesis.Client {
 	}, KinesisClientOptions)
 }
 
-// newHarness runs the handler against kinesisfake over loopback. env
-// overrides STREAM_NAME and MAX_EVENT_BYTES.
+// newHarness runs the handler against kinesisfake and an ACTIVE delivery
+// stream in awsfake.Firehose over loopback. env overrides STREAM_NAME,
+// DELIVERY_STREAM_NAME and MAX_EVENT_BYTES.
 func newHarness(t testing.TB, env map[string]string, opts Options) *harness {
 	t.Helper()
 	fake := kinesisfake.Start(stream)
 	t.Cleanup(fake.Close)
+	fh := awsfake.NewFirehose(t, "us-east-1", "123456789012")
+	fh.SetStatus(deliveryStream, awsfake.DeliveryStreamActive)
 	clock := &fakeClock{now: receivedAt}
 	logs := &bytes.Buffer{}
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	opts.Now, opts.Sleep = clock.Now, clock.Sleep
-	vars := map[string]string{"STREAM_NAME": stream}
+	opts.Firehose = fh.Client()
+	vars := map[string]string{"STREAM_NAME": stream, "DELIVERY_STREAM_NAME": deliveryStream}
 	for k, v := range env {
 		vars[k] = v
 	}
 	h := NewFromEnv(func(k string) string { return vars[k] }, newKinesisClient(fake.URL()), opts)
-	return &harness{fake: fake, handler: h, clock: clock, logs: logs}
+	return &harness{fake: fake, firehose: fh, handler: h, clock: clock, logs: logs}
 }
 
 func (hs *harness) request(t testing.TB, method, path, body string) events.ALBTargetGroupResponse {
@@ -536,35 +545,80 @@ func repeatInt(n, v int) []int {
 
 func TestHealth(t *testing.T) {
 	cases := []struct {
-		name   string
-		env    map[string]string
-		status string // stream status in the fake; "" means the stream does not exist
-		want   int
-		reason string
+		name     string
+		env      map[string]string
+		status   string // stream status in the fake; "" means the stream does not exist
+		delivery string // delivery stream status in the fake; "" means it does not exist
+		want     int
+		reasons  []string
 	}{
-		{"ACTIVE stream is healthy", nil, kinesisfake.StatusActive, 200, ""},
-		{"UPDATING stream is healthy", nil, kinesisfake.StatusUpdating, 200, ""},
-		{"CREATING stream is unhealthy", nil, kinesisfake.StatusCreating, 503, "is CREATING"},
-		{"DELETING stream is unhealthy", nil, kinesisfake.StatusDeleting, 503, "is DELETING"},
-		{"missing stream is unhealthy", nil, "", 503, "ResourceNotFoundException"},
-		{"unset STREAM_NAME is unhealthy", map[string]string{"STREAM_NAME": ""}, kinesisfake.StatusActive, 503, "STREAM_NAME is not set"},
-		{"bad MAX_EVENT_BYTES is unhealthy", map[string]string{"MAX_EVENT_BYTES": "64k"}, kinesisfake.StatusActive, 503, `MAX_EVENT_BYTES is "64k"`},
-		{"MAX_EVENT_BYTES above the ceiling is unhealthy", map[string]string{"MAX_EVENT_BYTES": "2000000"}, kinesisfake.StatusActive, 503, "MAX_EVENT_BYTES is 2000000"},
+		{"ACTIVE stream and delivery stream are healthy", nil, kinesisfake.StatusActive, awsfake.DeliveryStreamActive, 200, nil},
+		{"UPDATING stream is healthy", nil, kinesisfake.StatusUpdating, awsfake.DeliveryStreamActive, 200, nil},
+		{"CREATING stream is unhealthy", nil, kinesisfake.StatusCreating, awsfake.DeliveryStreamActive, 503, []string{"stream dr-analytics-events is CREATING"}},
+		{"DELETING stream is unhealthy", nil, kinesisfake.StatusDeleting, awsfake.DeliveryStreamActive, 503, []string{"is DELETING"}},
+		{"missing stream is unhealthy", nil, "", awsfake.DeliveryStreamActive, 503, []string{"ResourceNotFoundException"}},
+		{"CREATING delivery stream is unhealthy", nil, kinesisfake.StatusActive, awsfake.DeliveryStreamCreating, 503,
+			[]string{"delivery stream dr-analytics-events-to-s3 is CREATING, not ACTIVE"}},
+		{"CREATING_FAILED delivery stream is unhealthy", nil, kinesisfake.StatusActive, awsfake.DeliveryStreamCreatingFailed, 503, []string{"is CREATING_FAILED"}},
+		{"DELETING delivery stream is unhealthy", nil, kinesisfake.StatusActive, awsfake.DeliveryStreamDeleting, 503, []string{"is DELETING, not ACTIVE"}},
+		{"missing delivery stream is unhealthy", nil, kinesisfake.StatusActive, "", 503,
+			[]string{"describe delivery stream dr-analytics-events-to-s3: ResourceNotFoundException"}},
+		{"both not ready names both", nil, kinesisfake.StatusCreating, awsfake.DeliveryStreamCreating, 503,
+			[]string{"stream dr-analytics-events is CREATING", "; delivery stream dr-analytics-events-to-s3 is CREATING"}},
+		{"unset STREAM_NAME is unhealthy", map[string]string{"STREAM_NAME": ""}, kinesisfake.StatusActive, awsfake.DeliveryStreamActive, 503, []string{"STREAM_NAME is not set"}},
+		{"unset DELIVERY_STREAM_NAME is unhealthy", map[string]string{"DELIVERY_STREAM_NAME": " "}, kinesisfake.StatusActive, awsfake.DeliveryStreamActive, 503,
+			[]string{"DELIVERY_STREAM_NAME is not set"}},
+		{"bad MAX_EVENT_BYTES is unhealthy", map[string]string{"MAX_EVENT_BYTES": "64k"}, kinesisfake.StatusActive, awsfake.DeliveryStreamActive, 503, []string{`MAX_EVENT_BYTES is "64k"`}},
+		{"MAX_EVENT_BYTES above the ceiling is unhealthy", map[string]string{"MAX_EVENT_BYTES": "2000000"}, kinesisfake.StatusActive, awsfake.DeliveryStreamActive, 503, []string{"MAX_EVENT_BYTES is 2000000"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			hs := newHarness(t, tc.env, Options{})
 			hs.fake.SetStreamStatus(stream, tc.status)
+			hs.firehose.SetStatus(deliveryStream, tc.delivery)
 			resp := hs.request(t, http.MethodGet, HealthPath, "")
 			var body map[string]string
 			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
 				t.Fatal(err)
 			}
-			if resp.StatusCode != tc.want || !strings.Contains(body["reason"], tc.reason) {
-				t.Fatalf("status %d body %v, want %d with reason containing %q", resp.StatusCode, body, tc.want, tc.reason)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d body %v, want %d", resp.StatusCode, body, tc.want)
+			}
+			for _, reason := range tc.reasons {
+				if !strings.Contains(body["reason"], reason) {
+					t.Errorf("reason %q does not contain %q", body["reason"], reason)
+				}
+			}
+			if tc.want == 200 && (body["reason"] != "" || body["deliveryStreamStatus"] != "ACTIVE" || body["streamStatus"] != tc.status) {
+				t.Errorf("healthy body %v", body)
 			}
 		})
 	}
+
+	t.Run("events are still accepted while only DELIVERY_STREAM_NAME is unset", func(t *testing.T) {
+		hs := newHarness(t, map[string]string{"DELIVERY_STREAM_NAME": ""}, Options{})
+		if status, r, _ := hs.post(t, event(1)); status != 200 || r.Accepted != 1 {
+			t.Fatalf("status %d response %+v", status, r)
+		}
+	})
+
+	t.Run("a delivery stream check that hangs answers 503 within the call timeout", func(t *testing.T) {
+		hs := newHarness(t, nil, Options{})
+		hs.firehose.Hang()
+		resp := hs.request(t, http.MethodGet, HealthPath, "")
+		if resp.StatusCode != 503 || !strings.Contains(resp.Body, "FirehoseTimeout") {
+			t.Fatalf("response %+v", resp)
+		}
+	})
+
+	t.Run("a nil Firehose client makes /health unhealthy, not a panic", func(t *testing.T) {
+		h := New(Config{StreamName: stream, DeliveryStreamName: deliveryStream, MaxEventBytes: DefaultMaxEventBytes}, memoryKinesis{},
+			Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		resp, err := h.Handle(context.Background(), events.ALBTargetGroupRequest{HTTPMethod: "GET", Path: HealthPath})
+		if err != nil || resp.StatusCode != 503 || !strings.Contains(resp.Body, "no Firehose client") {
+			t.Fatalf("response %+v error %v", resp, err)
+		}
+	})
 
 	t.Run("the stream check is cached for 30 seconds", func(t *testing.T) {
 		hs := newHarness(t, nil, Options{})
@@ -574,8 +628,9 @@ func TestHealth(t *testing.T) {
 		}
 		hs.fake.SetStreamStatus(stream, "")
 		hs.clock.Advance(29 * time.Second)
-		if get() != 200 || hs.fake.Calls("DescribeStreamSummary") != 1 {
-			t.Fatalf("within 30 s: %d DescribeStreamSummary calls, want 1 (cached)", hs.fake.Calls("DescribeStreamSummary"))
+		if get() != 200 || hs.fake.Calls("DescribeStreamSummary") != 1 || len(hs.firehose.CallsTo("DescribeDeliveryStream")) != 1 {
+			t.Fatalf("within 30 s: %d DescribeStreamSummary and %d DescribeDeliveryStream calls, want 1 each (cached)",
+				hs.fake.Calls("DescribeStreamSummary"), len(hs.firehose.CallsTo("DescribeDeliveryStream")))
 		}
 		hs.clock.Advance(time.Second)
 		if get() != 503 || hs.fake.Calls("DescribeStreamSummary") != 2 {

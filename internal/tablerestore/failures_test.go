@@ -31,7 +31,7 @@ func denied(op string) func(w *world) {
 func isSSMOp(op string) bool { return op == "PutParameter" || op == "GetParameter" }
 
 func isBackupOp(op string) bool {
-	return op == "ListRecoveryPointsByBackupVault" || op == "StartRestoreJob" || op == "DescribeRestoreJob"
+	return op == "ListRecoveryPointsByBackupVault" || op == "StartRestoreJob" || op == "ListRestoreJobs" || op == "GetRestoreJobMetadata"
 }
 
 // Every failure reaches CloudFormation as one line that names the table (or
@@ -90,8 +90,12 @@ func TestEveryFailureIsOneLineNamingTheResource(t *testing.T) {
 			want: []string{"restore table " + tableName, "tag it", "allow dynamodb:TagResource"}},
 		{name: "table archived", stage: onPoll, fault: func(w *world) { w.dynamo.SetTableStatus(tableName, "ARCHIVED") },
 			want: []string{"restore table " + tableName, "the table is ARCHIVED in us-west-2"}},
-		{name: "restore job unreadable", stage: onBackupPoll, fault: denied("DescribeRestoreJob"),
-			want: []string{"restore table " + tableName, "check AWS Backup restore job restore-job-0001", "allow backup:DescribeRestoreJob"}},
+		{name: "restore jobs unlistable", stage: onBackupPoll, fault: denied("ListRestoreJobs"),
+			want: []string{"restore table " + tableName + ": no table in us-west-2 and list AWS Backup restore jobs since 2025-06-01T12:00:05Z in us-west-2", "allow backup:ListRestoreJobs"}},
+		{name: "restore job metadata unreadable", stage: onBackupPoll, fault: denied("GetRestoreJobMetadata"),
+			want: []string{"restore table " + tableName, "read the metadata of AWS Backup restore job restore-job-0001", "allow backup:GetRestoreJobMetadata"}},
+		{name: "running jobs unlistable at the start", stage: onCreate, props: map[string]any{"Source": "backup"}, fault: denied("ListRestoreJobs"),
+			want: []string{"restore table " + tableName + ": list AWS Backup restore jobs since", "allow backup:ListRestoreJobs and deploy again"}},
 		{name: "update cannot describe", stage: onUpdate, fault: denied("DescribeTable"),
 			want: []string{"update table restore " + tableName, "allow dynamodb:DescribeTable"}},
 		{name: "update cannot read tags", stage: onUpdate, fault: denied("ListTagsOfResource"),

@@ -2,24 +2,36 @@
 // custom resources behind the CDK Provider framework, served by one Lambda
 // binary, that bring the aggregates table up in the backup region.
 //
-//   - Custom::TableRestore (the start, onEvent only) adopts an existing table
-//     or starts a restore: a cross-region point-in-time restore when the
-//     primary region answers within the probe timeout, else the newest
-//     completed AWS Backup recovery point in the backup vault. It records
-//     when the failover began in an SSM parameter (the first attempt's time
-//     is kept), and it fails within seconds when no restore can start, so
-//     the traffic resources that depend on it never move.
+//   - Custom::TableRestore (the start, onEvent only) records when the
+//     failover began in an SSM parameter (the first attempt's time is
+//     kept), then adopts an existing table or starts a restore: it follows
+//     a restore job of this failover that is still running, else a
+//     cross-region point-in-time restore when the primary region answers
+//     within the probe timeout, else the newest completed AWS Backup
+//     recovery point in the backup vault. It fails within seconds when no
+//     restore can start, so the traffic resources that depend on it never
+//     move.
 //   - Custom::TableRestoreReady (onEvent + isComplete) waits for the restored
 //     table and turns on point-in-time recovery, deletion protection and the
-//     tags saying where it came from. A restore that failed is an error; a
-//     restore that outlasts WaitMinutes is not: the resource completes with
-//     Status RESTORING and the failover stands.
+//     tags saying where it came from. A restore that fails is repaired in
+//     place, never by touching the ingest path: a failed point-in-time
+//     restore (DynamoDB removed the table) falls back to the newest vault
+//     recovery point, and a FAILED or ABORTED backup job is replaced once
+//     with a fresh job. When nothing more can be done it fails with one line
+//     ending in "fix the cause and run the same deploy again: cdk deploy
+//     BackupFailoverStack --exclusively --no-rollback --require-approval
+//     never". A restore that outlasts WaitMinutes is not a failure: the
+//     resource completes with Status RESTORING and the failover stands.
 //
-// Guarantees: Create restores at most once (an existing table of that name
-// is adopted, never restored over); Update never restores; Delete never
-// deletes. Every AWS call has a deadline, no request panics out, and every
-// failure is a one-line error that says what happened and what to do, so
-// CloudFormation always gets an answer (see internal/customresource).
+// Guarantees: one restore per failover (an existing table of that name is
+// adopted and reported as Source existing, never restored over; a running
+// restore job is followed, never doubled: AWS Backup jobs carry an
+// idempotency token derived from the failover start and the table); Update
+// restores only a table that is gone; Delete never deletes. Every AWS call
+// has a deadline, no request panics out, and every failure is a one-line
+// error that says what happened and what to do, and never to destroy the
+// stack, so CloudFormation always gets an answer (see
+// internal/customresource) and the live ingest path stays up.
 package tablerestore
 
 import (
@@ -55,14 +67,21 @@ const (
 	TagRecoveryPointArn = "dr:recovery-point-arn" // backup restores
 	TagRestoreJobID     = "dr:restore-job-id"     // backup restores
 	TagSourceTableArn   = "dr:source-table-arn"
+	// TagOriginalSource says where the table's data came from, pitr or
+	// backup, also after a later failover adopted it (restore-source
+	// existing); unknown for a table made otherwise.
+	TagOriginalSource = "dr:original-source"
 )
 
 // Data keys of the start resource (Fn::GetAtt names). Every key is always
 // present; a value that does not apply is "none".
 const (
-	DataTableName        = "TableName"
-	DataTableArn         = "TableArn"
-	DataSource           = "Source"      // pitr, backup or existing
+	DataTableName = "TableName"
+	DataTableArn  = "TableArn"
+	DataSource    = "Source" // pitr, backup or existing (an adopted table)
+	// DataOriginalSource is where the data came from: pitr, backup or
+	// unknown; for a table restored now it equals Source.
+	DataOriginalSource   = "OriginalSource"
 	DataPointInTime      = "PointInTime" // RFC 3339 UTC, or "unknown" for an adopted untagged table
 	DataRecoveryPointArn = "RecoveryPointArn"
 	DataSourceTableArn   = "SourceTableArn"
@@ -101,8 +120,8 @@ const (
 
 // Handler modes, the values of the Lambda's HANDLER variable.
 const (
-	ModeOnEvent    = "onEvent"
-	ModeIsComplete = "isComplete"
+	ModeOnEvent    = customresource.ModeOnEvent
+	ModeIsComplete = customresource.ModeIsComplete
 )
 
 const (
@@ -158,19 +177,10 @@ func New(cfg aws.Config) *Handler {
 	}
 }
 
-// Dispatch returns the Lambda handler for a mode (the HANDLER variable). An
-// unknown mode still yields a handler, one that fails every event with a
-// message saying how to fix the function, so it never crash-loops.
+// Dispatch returns the Lambda handler for a mode (the HANDLER variable);
+// see customresource.Dispatch.
 func (h *Handler) Dispatch(mode string) func(context.Context, CompletionEvent) (any, error) {
-	switch mode {
-	case ModeOnEvent:
-		return func(ctx context.Context, e CompletionEvent) (any, error) { return h.OnEvent(ctx, e.Event) }
-	case ModeIsComplete:
-		return func(ctx context.Context, e CompletionEvent) (any, error) { return h.IsComplete(ctx, e) }
-	}
-	return func(context.Context, CompletionEvent) (any, error) {
-		return nil, fmt.Errorf("table restore function: environment variable HANDLER is %q: set it to %s or %s", mode, ModeOnEvent, ModeIsComplete)
-	}
+	return customresource.Dispatch(resourceName, mode, h.OnEvent, h.IsComplete)
 }
 
 // OnEvent handles Create, Update and Delete of either resource type.
@@ -199,11 +209,15 @@ func (h *Handler) OnEvent(ctx context.Context, e cfn.Event) (Response, error) {
 }
 
 // IsComplete reports whether a Create has finished. Only the ready
-// resource waits; the start resource and every Update and Delete finish
-// in onEvent.
+// resource waits, on Create and on an Update whose onEvent found the table
+// not ready (Status RESTORING); the start resource and every other Update
+// and Delete finish in onEvent.
 func (h *Handler) IsComplete(ctx context.Context, e CompletionEvent) (CompletionResponse, error) {
 	return customresource.Guard(h.Log, resourceName, e.Event, func() (CompletionResponse, error) {
-		if e.RequestType != cfn.RequestCreate {
+		switch {
+		case e.RequestType == cfn.RequestUpdate && e.ResourceType == ResourceTypeReady && e.DataString(DataStatus) == StatusRestoring:
+			return h.readyComplete(ctx, e)
+		case e.RequestType != cfn.RequestCreate:
 			return CompletionResponse{IsComplete: true}, nil
 		}
 		switch e.ResourceType {
@@ -240,6 +254,16 @@ func (h *Handler) now() time.Time {
 type restoreData struct {
 	TableName, TableArn, Source, PointInTime, RecoveryPointArn, SourceTableArn, RestoreJobID string
 	FailoverStartedAt                                                                        string
+	// OriginalSource is set for adopted tables; a restore's is its Source.
+	OriginalSource string
+}
+
+// originalSource is where the data came from: pitr, backup or unknown.
+func (d restoreData) originalSource() string {
+	if d.Source == SourcePITR || d.Source == SourceBackup {
+		return d.Source
+	}
+	return or(d.OriginalSource, unknownPoint)
 }
 
 func (d restoreData) toMap() map[string]string {
@@ -247,6 +271,7 @@ func (d restoreData) toMap() map[string]string {
 		DataTableName:         d.TableName,
 		DataTableArn:          or(d.TableArn, none),
 		DataSource:            or(d.Source, SourceExisting),
+		DataOriginalSource:    d.originalSource(),
 		DataPointInTime:       or(d.PointInTime, unknownPoint),
 		DataRecoveryPointArn:  or(d.RecoveryPointArn, none),
 		DataSourceTableArn:    or(d.SourceTableArn, none),
@@ -269,7 +294,10 @@ func dataFromTags(name, arn string, tags map[string]string, sourceTableArn strin
 		TableName: name, TableArn: arn,
 		Source: tags[TagRestoreSource], PointInTime: tags[TagRestorePoint],
 		RecoveryPointArn: tags[TagRecoveryPointArn], RestoreJobID: tags[TagRestoreJobID],
-		SourceTableArn: tags[TagSourceTableArn],
+		SourceTableArn: tags[TagSourceTableArn], OriginalSource: tags[TagOriginalSource],
+	}
+	if d.OriginalSource == "" && (d.Source == SourcePITR || d.Source == SourceBackup) {
+		d.OriginalSource = d.Source // tagged before dr:original-source existed
 	}
 	if d.SourceTableArn == "" {
 		d.SourceTableArn = sourceTableArn

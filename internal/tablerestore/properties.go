@@ -3,7 +3,6 @@ package tablerestore
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,14 +24,20 @@ const (
 	PropFailoverStartedParameter = "FailoverStartedParameter"
 )
 
-// Property names of the ready resource besides TableName, Source and
-// SourceTableArn. TableName, Source, PointInTime, RestoreJobId,
-// RecoveryPointArn and SourceTableArn take the start resource's attributes
-// of the same names ("none" and "unknown" count as absent).
+// Property names of the ready resource besides TableName, Source,
+// SourceTableArn, VaultName and RestoreRoleArn. TableName, Source,
+// PointInTime, RestoreJobId, RecoveryPointArn, SourceTableArn and
+// FailoverStartedAt take the start resource's attributes of the same names
+// ("none" and "unknown" count as absent); VaultName and RestoreRoleArn are
+// the start resource's properties of the same names, for restoring in
+// place from the vault (empty: no vault to fall back to).
 const (
 	PropPointInTime      = "PointInTime"
 	PropRestoreJobID     = "RestoreJobId"
 	PropRecoveryPointArn = "RecoveryPointArn"
+	// PropFailoverStartedAt is the start resource's FailoverStartedAt
+	// attribute: it names this failover's restore jobs.
+	PropFailoverStartedAt = "FailoverStartedAt"
 	// PropTags are the template's tags for the table, a map.
 	PropTags = "Tags"
 	// PropWaitMinutes is how long isComplete waits for the restore before
@@ -124,13 +129,9 @@ func parseProperties(raw map[string]any) (properties, error) {
 			return p, fmt.Errorf("property RestoreRoleArn is %q: give the ARN of the role AWS Backup assumes to restore (needed for restoreSource=%s)", p.RestoreRoleArn, p.Source)
 		}
 	}
-	p.ProbeTimeout = defaultProbeTimeout
-	if timeout != "" {
-		seconds, perr := strconv.ParseFloat(timeout, 64)
-		p.ProbeTimeout = time.Duration(seconds * float64(time.Second))
-		if perr != nil || p.ProbeTimeout <= 0 || p.ProbeTimeout > maxProbeTimeout {
-			return p, fmt.Errorf("property ProbeTimeoutSeconds is %q: give seconds above 0 and at most %d, e.g. \"5\"", timeout, int(maxProbeTimeout.Seconds()))
-		}
+	var ok bool
+	if p.ProbeTimeout, ok = customresource.DurationProperty(timeout, time.Second, defaultProbeTimeout, maxProbeTimeout); !ok {
+		return p, fmt.Errorf("property ProbeTimeoutSeconds is %q: give seconds above 0 and at most %d, e.g. \"5\"", timeout, int(maxProbeTimeout.Seconds()))
 	}
 	if len(p.FailoverStartedParameter) > 1011 || !parameterNamePattern.MatchString(p.FailoverStartedParameter) {
 		return p, fmt.Errorf("property FailoverStartedParameter is %q: give the SSM parameter that records the failover start, e.g. /dr-analytics/failover/started-at (naming.Names.FailoverStartedParameter)", p.FailoverStartedParameter)
@@ -155,10 +156,13 @@ func textReader(raw map[string]any, err *error) func(key string) string {
 type readyProperties struct {
 	TableName string
 	// restore says how the table came to be, for its tags; its TableArn
-	// is unset.
+	// is unset. Its FailoverStartedAt is set.
 	restore restoreData
 	Tags    map[string]string
 	Wait    time.Duration
+	// vault restores in place: its VaultName is "" when there is no vault
+	// to fall back to.
+	vault properties
 }
 
 // parseReadyProperties validates a ready resource's properties, which
@@ -179,9 +183,10 @@ func parseReadyProperties(raw map[string]any) (readyProperties, error) {
 	d := restoreData{
 		TableName: p.TableName, Source: text(PropSource), PointInTime: attribute(PropPointInTime),
 		RestoreJobID: attribute(PropRestoreJobID), RecoveryPointArn: attribute(PropRecoveryPointArn),
-		SourceTableArn: attribute(PropSourceTableArn),
+		SourceTableArn: attribute(PropSourceTableArn), FailoverStartedAt: attribute(PropFailoverStartedAt),
 	}
 	wait := text(PropWaitMinutes)
+	vault, role := text(PropVaultName), text(PropRestoreRoleArn)
 	if err != nil {
 		return p, err
 	}
@@ -198,17 +203,22 @@ func parseReadyProperties(raw map[string]any) (readyProperties, error) {
 			return p, fmt.Errorf("property PointInTime is %q: give the start resource's PointInTime attribute (RFC 3339, or unknown)", d.PointInTime)
 		}
 	}
-	if d.SourceTableArn != "" && !tableArnPattern.MatchString(d.SourceTableArn) {
+	m := tableArnPattern.FindStringSubmatch(d.SourceTableArn)
+	if m == nil {
 		return p, fmt.Errorf("property SourceTableArn is %q: give the start resource's SourceTableArn attribute, arn:aws:dynamodb:REGION:ACCOUNT:table/NAME", d.SourceTableArn)
 	}
+	if _, perr := time.Parse(time.RFC3339, d.FailoverStartedAt); perr != nil {
+		return p, fmt.Errorf("property FailoverStartedAt is %q: give the start resource's FailoverStartedAt attribute (RFC 3339)", d.FailoverStartedAt)
+	}
+	if vault != "" && !roleArnPattern.MatchString(role) {
+		return p, fmt.Errorf("property RestoreRoleArn is %q: give the ARN of the role AWS Backup assumes to restore from vault %s", role, vault)
+	}
+	p.vault = properties{TableName: p.TableName, SourceTableArn: d.SourceTableArn, VaultName: vault, RestoreRoleArn: role,
+		partition: m[1], account: m[3]}
 	p.restore = d
-	p.Wait = DefaultWaitMinutes * time.Minute
-	if wait != "" {
-		minutes, perr := strconv.ParseFloat(wait, 64)
-		if perr != nil || minutes <= 0 || minutes > maxWaitMinutes {
-			return p, fmt.Errorf("property WaitMinutes is %q: give minutes above 0 and at most %d, below the provider's total timeout, e.g. \"%d\"", wait, maxWaitMinutes, DefaultWaitMinutes)
-		}
-		p.Wait = time.Duration(minutes * float64(time.Minute))
+	var ok bool
+	if p.Wait, ok = customresource.DurationProperty(wait, time.Minute, DefaultWaitMinutes*time.Minute, maxWaitMinutes*time.Minute); !ok {
+		return p, fmt.Errorf("property WaitMinutes is %q: give minutes above 0 and at most %d, below the provider's total timeout, e.g. \"%d\"", wait, maxWaitMinutes, DefaultWaitMinutes)
 	}
 	p.Tags, err = parseTags(raw[PropTags])
 	return p, err

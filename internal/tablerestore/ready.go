@@ -10,15 +10,16 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/backup"
-	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // readyOnEvent serves the ready resource's onEvent. Create only starts the
 // wait (isComplete does the work); Update reports the table as it is,
-// changing nothing; Delete does nothing.
+// changing nothing, and when the table is not ready (or gone, being
+// restored in place by the start resource's Update) it answers Status
+// RESTORING, which makes isComplete wait for it as for a Create; Delete
+// does nothing.
 func (h *Handler) readyOnEvent(ctx context.Context, e cfn.Event) (Response, error) {
 	if e.RequestType == cfn.RequestDelete {
 		h.log().Info("delete of the ready resource: nothing to do", "physical_id", e.PhysicalResourceID, "request_id", e.RequestID)
@@ -43,7 +44,8 @@ func (h *Handler) readyOnEvent(ctx context.Context, e cfn.Event) (Response, erro
 		return Response{}, fmt.Errorf("update table restore %s: describe the table in %s: %w; allow dynamodb:DescribeTable and deploy again", p.TableName, h.Region, err)
 	}
 	if table == nil {
-		return Response{}, fmt.Errorf("update table restore %s: the table no longer exists in %s and Update never restores; destroy BackupFailoverStack (Delete keeps tables) and deploy it again to restore", p.TableName, h.Region)
+		h.log().Warn("the table is gone; waiting for its restore in place", "table", p.TableName, "restore_job_id", p.restore.RestoreJobID)
+		return resp, nil
 	}
 	data[DataTableArn] = aws.ToString(table.TableArn)
 	protected, err := h.protected(ctx, table)
@@ -53,7 +55,7 @@ func (h *Handler) readyOnEvent(ctx context.Context, e cfn.Event) (Response, erro
 	if protected {
 		data[DataStatus] = StatusActive
 	} else {
-		h.log().Warn("the restored table is not ACTIVE with point-in-time recovery and deletion protection yet; Update changes nothing: turn them on once it is ACTIVE (drctl status says so)",
+		h.log().Warn("the restored table is not ACTIVE with point-in-time recovery and deletion protection yet; waiting to turn them on",
 			"table", p.TableName, "status", string(table.TableStatus))
 	}
 	return resp, nil
@@ -74,12 +76,12 @@ func (h *Handler) protected(ctx context.Context, table *types.TableDescription) 
 	return pitrEnabled(backups.ContinuousBackupsDescription), nil
 }
 
-// readyComplete polls a ready Create: fails when the restore failed (its
-// backup job failed, or the table of a point-in-time restore or adopted
-// table is gone), waits while the restore runs, and once the table is
-// ACTIVE turns on PITR and deletion protection and tags it, each step only
-// if not done yet. Still waiting after WaitMinutes, it completes with
-// Status RESTORING: a slow restore must not roll back a working failover.
+// readyComplete polls a ready Create (or an Update that found the table
+// not ready): waits while the restore runs; repairs a failed restore in
+// place (see recoverInPlace); once the table is ACTIVE turns on PITR and
+// deletion protection and tags it, each step only if not done yet. Still
+// waiting after WaitMinutes, it completes with Status RESTORING: a slow
+// restore must not roll back a working failover.
 func (h *Handler) readyComplete(ctx context.Context, e CompletionEvent) (CompletionResponse, error) {
 	p, err := parseReadyProperties(e.ResourceProperties)
 	if err != nil {
@@ -91,28 +93,23 @@ func (h *Handler) readyComplete(ctx context.Context, e CompletionEvent) (Complet
 	if err != nil {
 		return CompletionResponse{}, fmt.Errorf("restore table %s: describe it in %s: %w; allow dynamodb:DescribeTable", name, h.Region, err)
 	}
-	status := types.TableStatus("")
-	if table != nil {
-		status = table.TableStatus
-		d.TableArn = aws.ToString(table.TableArn)
+	if table == nil {
+		return h.recoverInPlace(ctx, e, p)
 	}
-	if status != types.TableStatusActive {
-		if err := h.checkRestore(ctx, table, d); err != nil {
-			return CompletionResponse{}, err
-		}
-	}
-	switch status {
-	case "":
-		return h.keepWaiting(e, p, d, "not created yet")
+	d.TableArn = aws.ToString(table.TableArn)
+	switch status := table.TableStatus; status {
+	case types.TableStatusActive:
 	case types.TableStatusCreating, types.TableStatusUpdating:
 		return h.keepWaiting(e, p, d, string(status))
-	case types.TableStatusActive:
 	case types.TableStatusDeleting:
-		return CompletionResponse{}, fmt.Errorf("restore table %s: the table is DELETING in %s: the restore failed or the table was deleted; destroy BackupFailoverStack and deploy it again to restore", name, h.Region)
+		// DynamoDB removes the table of a failed restore; once it is gone
+		// the next poll restores in place.
+		return h.keepWaiting(e, p, d, "DELETING (a failed restore being removed)")
 	default:
-		return CompletionResponse{}, fmt.Errorf("restore table %s: the table is %s in %s, not ACTIVE; fix or delete it by hand and deploy again", name, status, h.Region)
+		return CompletionResponse{}, fmt.Errorf("restore table %s: the table is %s in %s, not ACTIVE; ingest keeps running without it: %s", name, status, h.Region, runAgain)
 	}
 
+	d = h.restoredBy(ctx, d)
 	done, err := h.finish(ctx, table, d, p.Tags)
 	if err != nil {
 		return CompletionResponse{}, err
@@ -122,6 +119,102 @@ func (h *Handler) readyComplete(ctx context.Context, e CompletionEvent) (Complet
 	}
 	h.log().Info("restored table ready", "table", name, "source", d.Source, "point_in_time", d.PointInTime)
 	return CompletionResponse{IsComplete: true, Data: readyData(e, d, StatusActive)}, nil
+}
+
+// restoredBy is d with the restore job of this failover that made the
+// table, when it is not the one the start resource reported: a vault
+// restore in place replaced a failed restore (or restored an adopted table
+// that vanished). If the jobs cannot be read, d stands (the tags then name
+// the first restore).
+func (h *Handler) restoredBy(ctx context.Context, d restoreData) restoreData {
+	since, _ := time.Parse(time.RFC3339, d.FailoverStartedAt) // validated with the properties
+	jobs, err := h.tableJobs(ctx, d.TableName, d.TableArn, d.SourceTableArn, since)
+	if err != nil {
+		h.log().Warn("could not read the restore jobs; tagging the table with the start resource's restore", "table", d.TableName, "reason", err.Error())
+		return d
+	}
+	if j := lastSucceeded(jobs); j != nil && j.ID != d.RestoreJobID {
+		restored := j.data(d.TableName, d.TableArn, d.SourceTableArn)
+		restored.FailoverStartedAt = d.FailoverStartedAt
+		return restored
+	}
+	return d
+}
+
+// recoverInPlace is a poll that found no table. A restore job of this
+// failover still running is waited for. Otherwise the restore failed (the
+// start resource's point-in-time restore, whose table DynamoDB removed, or
+// a backup job that FAILED or ABORTED) and a vault restore starts in place:
+// the fallback for a failed point-in-time restore, or once per wait the
+// replacement of a failed job. When that is not possible it fails with
+// runAgain; a deploy run again retries the resource and tries once more.
+func (h *Handler) recoverInPlace(ctx context.Context, e CompletionEvent, p readyProperties) (CompletionResponse, error) {
+	d, name := p.restore, p.TableName
+	since, _ := time.Parse(time.RFC3339, d.FailoverStartedAt) // validated with the properties
+	jobs, err := h.tableJobs(ctx, name, p.vault.tableArn(h.Region), d.SourceTableArn, since)
+	if err != nil {
+		return CompletionResponse{}, fmt.Errorf("restore table %s: no table in %s and %w", name, h.Region, err)
+	}
+	if running := lastRunning(jobs); running != nil {
+		job := running.data(name, "", d.SourceTableArn)
+		job.FailoverStartedAt = d.FailoverStartedAt
+		return h.keepWaiting(e, p, job, "not created yet; restore job "+running.Status)
+	}
+
+	var newest *restoreJob
+	if len(jobs) > 0 {
+		newest = &jobs[len(jobs)-1]
+	}
+	var what string
+	switch {
+	case newest == nil && d.Source == SourcePITR:
+		what = "the point-in-time restore failed: DynamoDB removed the table it was creating"
+	case newest == nil:
+		what = fmt.Sprintf("the table (source %s) is gone and no restore job is running", d.Source)
+	case newest.succeeded():
+		what = fmt.Sprintf("AWS Backup restore job %s COMPLETED but there is no table %s in %s", newest.ID, name, h.Region)
+	default:
+		what = fmt.Sprintf("AWS Backup restore job %s %s: %s", newest.ID, newest.Status, newest.StatusMessage)
+	}
+	if newest != nil && replacedInThisWait(jobs, d.RestoreJobID, e.DataString(DataWaitStartedAt)) {
+		return CompletionResponse{}, fmt.Errorf("restore table %s: %s, after it was already restored again in place once; ingest keeps running without the table: %s", name, what, runAgain)
+	}
+	if p.vault.VaultName == "" {
+		return CompletionResponse{}, fmt.Errorf("restore table %s: %s, and there is no backup vault to restore from in place (VaultName is empty); ingest keeps running without the table: %s", name, what, runAgain)
+	}
+	started, err := h.restoreFromBackup(ctx, p.vault, d.FailoverStartedAt, len(jobs))
+	if err != nil {
+		return CompletionResponse{}, fmt.Errorf("restore table %s: %s, and restoring it in place from vault %s failed: %v; ingest keeps running without the table: %s", name, what, p.vault.VaultName, err, runAgain)
+	}
+	h.log().Warn("restore failed; restoring in place from the backup vault", "table", name, "reason", what,
+		"restore_job_id", started.RestoreJobID, "recovery_point_arn", started.RecoveryPointArn, "point_in_time", started.PointInTime)
+	started.FailoverStartedAt = d.FailoverStartedAt
+	started.TableArn = ""
+	return h.keepWaiting(e, p, started, "not created yet; restore job started in place")
+}
+
+// replacedInThisWait tells whether this wait (since waitStartedAt) already
+// started a job that replaced a failed one. The jobs before the wait are
+// the start resource's (startJobID) and those of earlier deploys; the
+// first job of a wait that had none before it was the fallback for a
+// failed point-in-time restore, not a replacement.
+func replacedInThisWait(jobs []restoreJob, startJobID, waitStartedAt string) bool {
+	// Unparsable only when not called by the Provider framework: the zero
+	// time then counts every job as this wait's.
+	waitStarted, _ := time.Parse(time.RFC3339, waitStartedAt)
+	before, during := 0, 0
+	for _, j := range jobs {
+		if j.ID == startJobID || j.Created.Before(waitStarted) {
+			before++
+		} else {
+			during++
+		}
+	}
+	replacements := during
+	if before == 0 && during > 0 {
+		replacements--
+	}
+	return replacements >= 1
 }
 
 // readyData is the ready resource's Data for a finished wait.
@@ -152,53 +245,6 @@ func (h *Handler) keepWaiting(e CompletionEvent, p readyProperties, d restoreDat
 		"table", d.TableName, "status", status, "source", d.Source, "restore_job_id", d.RestoreJobID,
 		"wait_minutes", p.Wait.Minutes())
 	return CompletionResponse{IsComplete: true, Data: readyData(e, d, StatusRestoring)}, nil
-}
-
-// checkRestore fails when the restore behind a missing or not yet ACTIVE
-// table has failed: its AWS Backup job FAILED or ABORTED, or, without a
-// job to wait for, the table is gone (DynamoDB drops the table of a failed
-// point-in-time restore).
-func (h *Handler) checkRestore(ctx context.Context, table *types.TableDescription, d restoreData) error {
-	name := d.TableName
-	if d.RestoreJobID != "" {
-		job, err := h.restoreJob(ctx, name, d.RestoreJobID)
-		if err != nil {
-			return err
-		}
-		switch job.Status {
-		case backuptypes.RestoreJobStatusFailed, backuptypes.RestoreJobStatusAborted:
-			return fmt.Errorf("restore table %s: AWS Backup restore job %s %s: %s; see the job in the AWS Backup console, fix the cause and deploy again", name, d.RestoreJobID, job.Status, aws.ToString(job.StatusMessage))
-		case backuptypes.RestoreJobStatusCompleted:
-			if table == nil {
-				return fmt.Errorf("restore table %s: AWS Backup restore job %s COMPLETED but there is no table %s in %s; destroy BackupFailoverStack and deploy it again to restore", name, d.RestoreJobID, name, h.Region)
-			}
-		}
-		return nil
-	}
-	if table == nil {
-		what := "the point-in-time restore failed: DynamoDB removed the table it was creating"
-		if d.Source != SourcePITR {
-			what = fmt.Sprintf("the table (source %s) is gone and no restore job is running", d.Source)
-		}
-		return fmt.Errorf("restore table %s: no table %s in %s; %s; destroy BackupFailoverStack and deploy it again to restore (with -c restoreSource=backup if the primary region is down)", name, name, h.Region, what)
-	}
-	if s := table.RestoreSummary; s != nil && s.RestoreInProgress != nil && !*s.RestoreInProgress && table.TableStatus == types.TableStatusCreating {
-		// The restore is over and the table is finishing its creation;
-		// DynamoDB makes it ACTIVE shortly, so the wait goes on.
-		h.log().Info("restore finished; the table is still CREATING", "table", name)
-	}
-	return nil
-}
-
-// restoreJob describes an AWS Backup restore job.
-func (h *Handler) restoreJob(ctx context.Context, table, jobID string) (*backup.DescribeRestoreJobOutput, error) {
-	callCtx, cancel := h.deadline(ctx)
-	defer cancel()
-	job, err := h.Backup.DescribeRestoreJob(callCtx, &backup.DescribeRestoreJobInput{RestoreJobId: aws.String(jobID)})
-	if err != nil {
-		return nil, fmt.Errorf("restore table %s: check AWS Backup restore job %s: %w; allow backup:DescribeRestoreJob", table, jobID, err)
-	}
-	return job, nil
 }
 
 // finish applies PITR, deletion protection and tags; it reports false when
@@ -250,7 +296,7 @@ func (h *Handler) finish(ctx context.Context, table *types.TableDescription, d r
 		return false, fmt.Errorf("restore table %s: read its tags: %w; allow dynamodb:ListTagsOfResource", name, err)
 	}
 	var missing []types.Tag
-	want := wantedTags(d, userTags)
+	want := wantedTags(d, userTags, originalSource(d, current, table))
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if v, ok := current[k]; !ok || v != want[k] {
 			missing = append(missing, types.Tag{Key: aws.String(k), Value: aws.String(want[k])})
@@ -273,8 +319,25 @@ func pitrEnabled(d *types.ContinuousBackupsDescription) bool {
 		d.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus == types.PointInTimeRecoveryStatusEnabled
 }
 
+// originalSource is where an ACTIVE table's data came from: the restore's
+// Source, or for an adopted table what its tags (or DynamoDB's restore
+// summary) say.
+func originalSource(d restoreData, current map[string]string, table *types.TableDescription) string {
+	if d.Source != SourceExisting {
+		return d.originalSource()
+	}
+	tagged := dataFromTags(d.TableName, d.TableArn, current, "")
+	if tagged.OriginalSource != "" {
+		return tagged.OriginalSource
+	}
+	if s := table.RestoreSummary; s != nil && s.SourceTableArn != nil {
+		return SourcePITR
+	}
+	return or(d.OriginalSource, unknownPoint)
+}
+
 // wantedTags are the template's tags plus the restore's own, which win.
-func wantedTags(d restoreData, user map[string]string) map[string]string {
+func wantedTags(d restoreData, user map[string]string, origin string) map[string]string {
 	want := maps.Clone(user)
 	if want == nil {
 		want = map[string]string{}
@@ -284,6 +347,7 @@ func wantedTags(d restoreData, user map[string]string) map[string]string {
 	if want[TagRestoreSource] == "" {
 		want[TagRestoreSource] = SourceExisting
 	}
+	want[TagOriginalSource] = origin
 	for key, value := range map[string]string{
 		TagRestorePoint:     d.PointInTime,
 		TagRecoveryPointArn: d.RecoveryPointArn,

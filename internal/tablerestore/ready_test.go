@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/customresource"
 	"github.com/dr-analytics/drplan/internal/tablerestore"
 )
 
@@ -70,7 +71,7 @@ func TestReadyWaitsForActiveThenProtectsAndTagsTable(t *testing.T) {
 	wantTags := map[string]string{
 		"team": "analytics", "env": "dr",
 		"dr:restore-source": "pitr", "dr:restore-point": "2025-06-01T11:59:00Z",
-		"dr:restored-by": "BackupFailoverStack", "dr:source-table-arn": sourceArn,
+		"dr:restored-by": "BackupFailoverStack", "dr:source-table-arn": sourceArn, "dr:original-source": "pitr",
 	}
 	if !maps.Equal(table.Tags, wantTags) {
 		t.Errorf("tags:\n got %v\nwant %v", table.Tags, wantTags)
@@ -114,20 +115,23 @@ func TestReadyFollowsBackupRestoreJob(t *testing.T) {
 	cases := []struct {
 		status, message string
 		tableStatus     string // "" means the table does not exist yet
-		wantErr         string // "" means not complete, no error
+		wantJobs        int    // restore jobs after the poll: 2 when the failed one was replaced in place
 	}{
-		{status: "PENDING"},
-		{status: "RUNNING"},
-		{status: "RUNNING", tableStatus: "CREATING"},
-		{status: "FAILED", message: "Access denied to KMS key", wantErr: "restore table dr-analytics-aggregates: AWS Backup restore job restore-job-0001 FAILED: Access denied to KMS key; see the job in the AWS Backup console, fix the cause and deploy again"},
-		{status: "ABORTED", message: "Stopped by user", tableStatus: "CREATING", wantErr: "AWS Backup restore job restore-job-0001 ABORTED: Stopped by user"},
-		{status: "COMPLETED", wantErr: "AWS Backup restore job restore-job-0001 COMPLETED but there is no table dr-analytics-aggregates in us-west-2"},
+		{status: "PENDING", wantJobs: 1},
+		{status: "RUNNING", wantJobs: 1},
+		{status: "RUNNING", tableStatus: "CREATING", wantJobs: 1},
+		{status: "FAILED", message: "Access denied to KMS key", wantJobs: 2},
+		// The table of an aborted job is still there: wait for DynamoDB to
+		// remove it rather than restore next to it.
+		{status: "ABORTED", message: "Stopped by user", tableStatus: "CREATING", wantJobs: 1},
+		{status: "COMPLETED", wantJobs: 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.status+"/"+tc.tableStatus, func(t *testing.T) {
 			w := newWorld(t, awsfake.DeadEndpoint(t))
 			vaultWithPoints(w)
 			start, poll := mustWait(t, w, properties(map[string]any{"Source": "backup"}), nil)
+			w.advance(time.Minute)
 			w.backup.SetRestoreJobStatus(start.Data["RestoreJobId"], tc.status, tc.message)
 			if tc.tableStatus != "" {
 				w.dynamo.PutTable(awsfake.Table{Name: tableName, Status: tc.tableStatus})
@@ -135,14 +139,11 @@ func TestReadyFollowsBackupRestoreJob(t *testing.T) {
 
 			got, err := w.h.IsComplete(context.Background(), poll)
 
-			if tc.wantErr == "" {
-				if err != nil || got.IsComplete {
-					t.Fatalf("IsComplete = %v, err = %v; want false, nil", got.IsComplete, err)
-				}
-				return
+			if err != nil || got.IsComplete {
+				t.Fatalf("IsComplete = %v, err = %v; want false, nil", got.IsComplete, err)
 			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error = %v\nwant it to contain %q", err, tc.wantErr)
+			if jobs := w.backup.RestoreJobs(); len(jobs) != tc.wantJobs {
+				t.Errorf("%d restore jobs, want %d", len(jobs), tc.wantJobs)
 			}
 		})
 	}
@@ -167,17 +168,199 @@ func TestReadyFollowsBackupRestoreJob(t *testing.T) {
 	})
 }
 
-// A restore that is gone is a failure to report, not a reason to wait
-// until the provider times out.
-func TestReadyFailsWhenTheRestoredTableIsGone(t *testing.T) {
+// A failed restore is repaired in place, never by touching the ingest
+// path: the failed point-in-time restore falls back to the vault, a failed
+// backup job is replaced once, and the resource waits for the new job.
+func TestReadyRestoresInPlaceWhenTheRestoreFails(t *testing.T) {
+	cases := []struct {
+		name   string
+		setup  func(t *testing.T) (*world, tablerestore.CompletionEvent)
+		reason string // the log's reason for the restore in place
+	}{
+		{name: "point-in-time restore vanished", reason: "the point-in-time restore failed: DynamoDB removed the table it was creating",
+			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
+				w := newWorld(t, "")
+				w.primaryHasPITR(probeLatest)
+				vaultWithPoints(w)
+				_, poll := mustWait(t, w, properties(nil), nil)
+				w.dynamo.RemoveTable(tableName)
+				return w, poll
+			}},
+		{name: "adopted table vanished", reason: "the table (source existing) is gone and no restore job is running",
+			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
+				w := newWorld(t, "")
+				vaultWithPoints(w)
+				w.dynamo.PutTable(awsfake.Table{Name: tableName, Status: "CREATING"})
+				_, poll := mustWait(t, w, properties(nil), nil)
+				w.dynamo.RemoveTable(tableName)
+				return w, poll
+			}},
+		{name: "backup job failed", reason: "AWS Backup restore job restore-job-0001 FAILED: Access denied to KMS key",
+			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
+				return waitOnBackupJob(t, "FAILED", "Access denied to KMS key")
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w, poll := tc.setup(t)
+			ctx := context.Background()
+			before := len(w.backup.RestoreJobs())
+			w.advance(time.Minute)
+
+			got, err := w.h.IsComplete(ctx, poll)
+
+			if err != nil || got.IsComplete {
+				t.Fatalf("IsComplete = %+v, %v; want the wait to go on", got, err)
+			}
+			jobs := w.backup.RestoreJobs()
+			if len(jobs) != before+1 {
+				t.Fatalf("%d restore jobs after the poll, want %d", len(jobs), before+1)
+			}
+			job := jobs[len(jobs)-1]
+			if job.RecoveryPointArn != "arn:aws:backup:us-west-2:123456789012:recovery-point:newest-completed" ||
+				job.Metadata["targetTableName"] != tableName || job.Metadata["encryptionType"] != "KMS" || job.IamRoleArn != roleArn {
+				t.Errorf("restore in place started %+v, want the newest completed recovery point into %s, KMS", job, tableName)
+			}
+			if log := w.logs.String(); !strings.Contains(log, "restore failed; restoring in place from the backup vault") || !strings.Contains(log, tc.reason) {
+				t.Errorf("log does not give the reason %q:\n%s", tc.reason, log)
+			}
+
+			// The next poll follows the new job instead of starting another.
+			if got, err := w.h.IsComplete(ctx, poll); err != nil || got.IsComplete {
+				t.Fatalf("next poll: IsComplete = %+v, %v", got, err)
+			}
+			if n := len(w.backup.RestoreJobs()); n != before+1 {
+				t.Errorf("%d restore jobs after a second poll, want still %d", n, before+1)
+			}
+
+			// The new job restores the table: the ready resource finishes
+			// and the tags name the job that made it.
+			w.backup.SetRestoreJobStatus(job.ID, "COMPLETED", "")
+			w.dynamo.PutTable(awsfake.Table{Name: tableName})
+			got, err = w.h.IsComplete(ctx, poll)
+			if err != nil || !got.IsComplete || got.Data["Status"] != "ACTIVE" {
+				t.Fatalf("once restored: IsComplete = %+v, %v", got, err)
+			}
+			table, _ := w.dynamo.Table(tableName)
+			if table.Tags["dr:restore-source"] != "backup" || table.Tags["dr:restore-job-id"] != job.ID ||
+				table.Tags["dr:recovery-point-arn"] != job.RecoveryPointArn || table.Tags["dr:restore-point"] != "2025-06-01T11:00:00Z" {
+				t.Errorf("tags %v do not name restore job %s", table.Tags, job.ID)
+			}
+		})
+	}
+
+	t.Run("a table being deleted is waited for, then restored in place", func(t *testing.T) {
+		w := newWorld(t, "")
+		w.primaryHasPITR(probeLatest)
+		vaultWithPoints(w)
+		_, poll := mustWait(t, w, properties(nil), nil)
+		w.dynamo.SetTableStatus(tableName, "DELETING")
+		ctx := context.Background()
+		if got, err := w.h.IsComplete(ctx, poll); err != nil || got.IsComplete {
+			t.Fatalf("while DELETING: IsComplete = %+v, %v; want to wait", got, err)
+		}
+		if n := len(w.backup.RestoreJobs()); n != 0 {
+			t.Fatalf("%d restore jobs next to a table still DELETING", n)
+		}
+		w.dynamo.RemoveTable(tableName)
+		if got, err := w.h.IsComplete(ctx, poll); err != nil || got.IsComplete {
+			t.Fatalf("once gone: IsComplete = %+v, %v; want to wait for the restore in place", got, err)
+		}
+		if n := len(w.backup.RestoreJobs()); n != 1 {
+			t.Errorf("%d restore jobs once the table is gone, want 1", n)
+		}
+	})
+}
+
+// A replacement that fails too is not replaced again in the same wait: the
+// resource fails with the line that says to run the same deploy again, and
+// that deploy (a new wait) tries once more.
+func TestReadyRetriesAFailedJobOnceThenFailsWithTheRunAgainLine(t *testing.T) {
 	cases := []struct {
 		name  string
 		setup func(t *testing.T) (*world, tablerestore.CompletionEvent)
-		want  []string
 	}{
-		{name: "point-in-time restore vanished", want: []string{
-			"restore table " + tableName + ": no table " + tableName + " in us-west-2; the point-in-time restore failed",
-			"destroy BackupFailoverStack and deploy it again to restore"},
+		{name: "backup job", setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
+			return waitOnBackupJob(t, "FAILED", "Access denied to KMS key")
+		}},
+		{name: "vault fallback of a point-in-time restore", setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
+			w := newWorld(t, "")
+			w.primaryHasPITR(probeLatest)
+			vaultWithPoints(w)
+			_, poll := mustWait(t, w, properties(nil), nil)
+			w.dynamo.RemoveTable(tableName)
+			w.advance(time.Minute)
+			if got, err := w.h.IsComplete(context.Background(), poll); err != nil || got.IsComplete {
+				t.Fatalf("fallback poll: %+v, %v", got, err)
+			}
+			jobs := w.backup.RestoreJobs()
+			w.backup.SetRestoreJobStatus(jobs[len(jobs)-1].ID, "FAILED", "Access denied to KMS key")
+			return w, poll
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w, poll := tc.setup(t)
+			ctx := context.Background()
+			w.advance(time.Minute)
+			if got, err := w.h.IsComplete(ctx, poll); err != nil || got.IsComplete {
+				t.Fatalf("first failure: IsComplete = %+v, %v; want a replacement job and the wait to go on", got, err)
+			}
+			jobs := w.backup.RestoreJobs()
+			replacement := jobs[len(jobs)-1]
+			if replacement.Status != "PENDING" || replacement.IdempotencyToken == jobs[len(jobs)-2].IdempotencyToken {
+				t.Fatalf("replacement %+v is not a fresh job", replacement)
+			}
+			w.advance(time.Minute)
+			w.backup.SetRestoreJobStatus(replacement.ID, "FAILED", "Access denied to KMS key again")
+
+			_, err := w.h.IsComplete(ctx, poll)
+
+			if err == nil {
+				t.Fatal("no error after the replacement failed too")
+			}
+			msg := err.Error()
+			for _, want := range []string{"restore table " + tableName + ": AWS Backup restore job " + replacement.ID + " FAILED: Access denied to KMS key again",
+				"after it was already restored again in place once", "ingest keeps running without the table"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q\ndoes not contain %q", msg, want)
+				}
+			}
+			if !strings.HasSuffix(msg, runAgain) || strings.ContainsAny(msg, "\r\n") {
+				t.Errorf("error %q is not one line ending in %q", msg, runAgain)
+			}
+			if n := len(w.backup.RestoreJobs()); n != len(jobs) {
+				t.Errorf("%d restore jobs, want no third in the same wait", n)
+			}
+
+			// The same deploy again retries the failed ready resource: a new
+			// wait, which restores in place once more.
+			w.advance(10 * time.Minute)
+			e := readyEvent(cfn.RequestCreate, poll.ResourceProperties)
+			resp, err := w.h.OnEvent(ctx, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := w.h.IsComplete(ctx, customresource.Completion(e, resp)); err != nil || got.IsComplete {
+				t.Fatalf("deploy again: IsComplete = %+v, %v; want a new job and the wait to go on", got, err)
+			}
+			if n := len(w.backup.RestoreJobs()); n != len(jobs)+1 {
+				t.Errorf("%d restore jobs after the deploy again, want %d", n, len(jobs)+1)
+			}
+		})
+	}
+}
+
+// When there is nothing to restore from in place the resource fails with
+// the run-again line; it never says to destroy the stack.
+func TestReadyFailsWithTheRunAgainLineWhenNothingCanRestore(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T) (*world, tablerestore.CompletionEvent)
+		want  string
+	}{
+		{name: "point-in-time restore vanished, vault empty",
+			want: "restore table " + tableName + ": the point-in-time restore failed: DynamoDB removed the table it was creating, and restoring it in place from vault " + vaultName + " failed: no completed recovery point",
 			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
 				w := newWorld(t, "")
 				w.primaryHasPITR(probeLatest)
@@ -185,19 +368,12 @@ func TestReadyFailsWhenTheRestoredTableIsGone(t *testing.T) {
 				w.dynamo.RemoveTable(tableName)
 				return w, poll
 			}},
-		{name: "point-in-time restore being deleted", want: []string{"the table is DELETING in us-west-2: the restore failed"},
+		{name: "point-in-time restore vanished, no vault (restoreSource=pitr)",
+			want: "the point-in-time restore failed: DynamoDB removed the table it was creating, and there is no backup vault to restore from in place (VaultName is empty)",
 			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
 				w := newWorld(t, "")
 				w.primaryHasPITR(probeLatest)
-				_, poll := mustWait(t, w, properties(nil), nil)
-				w.dynamo.SetTableStatus(tableName, "DELETING")
-				return w, poll
-			}},
-		{name: "adopted table vanished", want: []string{"no table " + tableName + " in us-west-2; the table (source existing) is gone and no restore job is running"},
-			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
-				w := newWorld(t, "")
-				w.dynamo.PutTable(awsfake.Table{Name: tableName, Status: "CREATING"})
-				_, poll := mustWait(t, w, properties(nil), nil)
+				_, poll := mustWait(t, w, properties(map[string]any{"Source": "pitr"}), map[string]any{"VaultName": "", "RestoreRoleArn": ""})
 				w.dynamo.RemoveTable(tableName)
 				return w, poll
 			}},
@@ -212,10 +388,8 @@ func TestReadyFailsWhenTheRestoredTableIsGone(t *testing.T) {
 			if err == nil {
 				t.Fatalf("IsComplete = %+v, want an error", got)
 			}
-			for _, want := range tc.want {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q\ndoes not contain %q", err, want)
-				}
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || !strings.HasSuffix(msg, runAgain) {
+				t.Errorf("error %q\nwant it to contain %q and end with %q", msg, tc.want, runAgain)
 			}
 		})
 	}
@@ -239,11 +413,7 @@ func TestReadyStopsWaitingAfterWaitMinutesWithStatusRestoring(t *testing.T) {
 			}},
 		{name: "backup restore job running, no table yet", arn: "none",
 			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
-				w := newWorld(t, awsfake.DeadEndpoint(t))
-				vaultWithPoints(w)
-				start, poll := mustWait(t, w, properties(nil), nil)
-				w.backup.SetRestoreJobStatus(start.Data["RestoreJobId"], "RUNNING", "")
-				return w, poll
+				return waitOnBackupJob(t, "RUNNING", "")
 			}},
 		{name: "backup restore table CREATING", arn: targetArn,
 			setup: func(t *testing.T) (*world, tablerestore.CompletionEvent) {
@@ -341,14 +511,43 @@ func TestReadyUpdateReportsTheTableAndChangesNothing(t *testing.T) {
 		})
 	}
 
-	t.Run("a vanished table fails without restoring", func(t *testing.T) {
+	t.Run("isComplete of the Update finishes an unprotected table", func(t *testing.T) {
 		w := newWorld(t, "")
-		start := tablerestore.Response{Data: map[string]string{"TableName": tableName, "Source": "pitr"}}
+		w.dynamo.PutTable(awsfake.Table{Name: tableName, Tags: map[string]string{"dr:restore-source": "pitr"}})
+		start := tablerestore.Response{Data: map[string]string{"TableName": tableName, "Source": "pitr", "PointInTime": "2025-06-01T11:59:00Z"}}
 		e := readyEvent(cfn.RequestUpdate, readyProperties(start, nil))
 		e.PhysicalResourceID = readyPhysID
-		_, err := w.h.OnEvent(context.Background(), e)
-		if err == nil || !strings.Contains(err.Error(), "the table no longer exists in us-west-2 and Update never restores") {
-			t.Fatalf("error = %v", err)
+		resp, err := w.h.OnEvent(context.Background(), e)
+		if err != nil || resp.Data["Status"] != "RESTORING" {
+			t.Fatalf("Update = %+v, %v; want Status RESTORING", resp, err)
+		}
+		got, err := w.h.IsComplete(context.Background(), customresource.Completion(e, resp))
+		if err != nil || !got.IsComplete || got.Data["Status"] != "ACTIVE" {
+			t.Fatalf("isComplete of the Update = %+v, %v; want ACTIVE", got, err)
+		}
+		if table, _ := w.dynamo.Table(tableName); !table.PITR || !table.DeletionProtection {
+			t.Errorf("table %+v not protected", table)
+		}
+	})
+
+	t.Run("a vanished table is waited for while the start resource restores it in place", func(t *testing.T) {
+		w := newWorld(t, awsfake.DeadEndpoint(t))
+		vaultWithPoints(w)
+		// The start resource's Update started job 1 for the vanished table.
+		w.backup.PutRestoreJob(awsfake.RestoreJob{ID: "restore-job-0001", Status: "PENDING", ResourceType: "DynamoDB",
+			RecoveryPointArn: "arn:aws:backup:us-west-2:123456789012:recovery-point:newest-completed", SourceResourceArn: sourceArn,
+			Metadata: map[string]string{"targetTableName": tableName}, CreationDate: failoverAt.Add(time.Hour)})
+		w.advance(time.Hour)
+		start := tablerestore.Response{Data: map[string]string{"TableName": tableName, "Source": "backup", "RestoreJobId": "restore-job-0001"}}
+		e := readyEvent(cfn.RequestUpdate, readyProperties(start, nil))
+		e.PhysicalResourceID = readyPhysID
+		resp, err := w.h.OnEvent(context.Background(), e)
+		if err != nil || resp.Data["Status"] != "RESTORING" || resp.Data["TableArn"] != "none" {
+			t.Fatalf("Update = %+v, %v; want Status RESTORING", resp, err)
+		}
+		got, err := w.h.IsComplete(context.Background(), customresource.Completion(e, resp))
+		if err != nil || got.IsComplete {
+			t.Fatalf("isComplete of the Update = %+v, %v; want to wait for the job", got, err)
 		}
 		assertNoWrites(t, w)
 	})
@@ -474,6 +673,7 @@ func TestDispatchSpeaksTheProviderFrameworkJSON(t *testing.T) {
 		"StackId":"arn:aws:cloudformation:us-west-2:123456789012:stack/BackupFailoverStack/guid","ResourceType":"Custom::TableRestoreReady",
 		"ResourceProperties":{"ServiceToken":"arn:x","TableName":"dr-analytics-aggregates","Source":"pitr",
 		"PointInTime":"2025-06-01T12:00:00Z","RestoreJobId":"none","RecoveryPointArn":"none","SourceTableArn":"` + sourceArn + `",
+		"FailoverStartedAt":"2025-06-01T12:00:05Z","VaultName":"` + vaultName + `","RestoreRoleArn":"` + roleArn + `",
 		"Tags":{"team":"analytics"},"WaitMinutes":"50"}}`
 	if err := json.Unmarshal([]byte(readyJSON), &e); err != nil {
 		t.Fatal(err)

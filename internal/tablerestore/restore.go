@@ -22,6 +22,19 @@ import (
 // backupResourceType is AWS Backup's name for DynamoDB tables.
 const backupResourceType = "DynamoDB"
 
+// DynamoDB restore metadata keys of StartRestoreJob ("Restore testing
+// inferred metadata", AWS Backup Developer Guide: targetTableName,
+// encryptionType and kmsMasterKeyArn for DynamoDB). encryptionType KMS
+// without kmsMasterKeyArn encrypts the restored table with the AWS managed
+// key (alias/aws/dynamodb), like the point-in-time path's SSE override;
+// left out, the table gets a DynamoDB-owned key ("(Default) DynamoDB-owned
+// KMS key", "Restore a DynamoDB table", AWS Backup Developer Guide).
+const (
+	metadataTargetTableName = "targetTableName"
+	metadataEncryptionType  = "encryptionType"
+	encryptionTypeKMS       = "KMS"
+)
+
 // maxPages stops a listing whose service keeps handing out tokens.
 const maxPages = 1000
 
@@ -38,10 +51,12 @@ func (h *Handler) startOnEvent(ctx context.Context, e cfn.Event) (Response, erro
 	return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
 }
 
-// create adopts the table or starts its restore, then records the failover
-// start. The record comes after the restore started, so an attempt that
-// could not start one leaves no trace; traffic moves only after this
-// resource succeeds, so the recorded time is before any write in this region.
+// create records the failover start, then adopts the table or restores
+// it. The start is recorded first because it names this failover's restore
+// jobs (their idempotency tokens, the window they are looked for in), so a
+// deploy run again while the first job is PENDING follows that job instead
+// of starting a second; an attempt that then starts no restore leaves the
+// time behind, which only makes failback reach back further.
 func (h *Handler) create(ctx context.Context, e cfn.Event) (Response, error) {
 	p, err := parseProperties(e.ResourceProperties)
 	if err != nil {
@@ -51,17 +66,50 @@ func (h *Handler) create(ctx context.Context, e cfn.Event) (Response, error) {
 	if err != nil {
 		return Response{}, fmt.Errorf("restore table %s: check whether it already exists in %s: %w; allow dynamodb:DescribeTable and deploy again", p.TableName, h.Region, err)
 	}
+	startedAt, err := h.recordFailoverStart(ctx, p.FailoverStartedParameter)
+	if err != nil {
+		return Response{}, fmt.Errorf("restore table %s: %w and deploy again; no restore was started", p.TableName, err)
+	}
 	var data restoreData
-	switch {
-	case table != nil:
+	if table != nil {
 		data, err = h.adopt(ctx, table, p)
-	case p.Source == config.RestorePITR:
+	} else {
+		data, err = h.restore(ctx, p, startedAt)
+	}
+	if err != nil {
+		return Response{}, err
+	}
+	data.FailoverStartedAt = startedAt
+	return Response{PhysicalResourceID: p.TableName, Data: data.toMap()}, nil
+}
+
+// restore follows a restore job already running for the table in this
+// failover (whatever p.Source says: a second restore into the same name
+// would fail, or race the first), or starts a restore as p.Source says.
+// Never over a table: the callers restore only when there is none.
+func (h *Handler) restore(ctx context.Context, p properties, failoverStartedAt string) (restoreData, error) {
+	since, err := time.Parse(time.RFC3339, failoverStartedAt)
+	if err != nil {
+		return restoreData{}, fmt.Errorf("restore table %s: failover start %q is not an RFC 3339 time", p.TableName, failoverStartedAt)
+	}
+	jobs, err := h.tableJobs(ctx, p.TableName, p.tableArn(h.Region), p.SourceTableArn, since)
+	if err != nil {
+		return restoreData{}, fmt.Errorf("restore table %s: %w and deploy again", p.TableName, err)
+	}
+	if running := lastRunning(jobs); running != nil {
+		h.log().Info("a restore job of this failover is already running; following it instead of starting another",
+			"table", p.TableName, "restore_job_id", running.ID, "status", running.Status)
+		return running.data(p.TableName, p.tableArn(h.Region), p.SourceTableArn), nil
+	}
+	var data restoreData
+	switch p.Source {
+	case config.RestorePITR:
 		data, err = h.restoreFromPITR(ctx, p)
 		if err != nil {
 			err = fmt.Errorf("restore table %s with restoreSource=pitr: %w; deploy with -c restoreSource=backup or auto", p.TableName, err)
 		}
-	case p.Source == config.RestoreBackup:
-		data, err = h.restoreFromBackup(ctx, e, p)
+	case config.RestoreBackup:
+		data, err = h.restoreFromBackup(ctx, p, failoverStartedAt, len(jobs))
 		if err != nil {
 			err = fmt.Errorf("restore table %s with restoreSource=backup: %w", p.TableName, err)
 		}
@@ -70,28 +118,24 @@ func (h *Handler) create(ctx context.Context, e cfn.Event) (Response, error) {
 		data, pitrErr = h.restoreFromPITR(ctx, p)
 		if pitrErr != nil {
 			h.log().Warn("point-in-time restore unavailable; restoring from the backup vault", "table", p.TableName, "reason", pitrErr.Error())
-			data, err = h.restoreFromBackup(ctx, e, p)
+			data, err = h.restoreFromBackup(ctx, p, failoverStartedAt, len(jobs))
 			if err != nil {
 				err = fmt.Errorf("restore table %s: point-in-time restore unavailable (%v), and from the backup vault: %w", p.TableName, pitrErr, err)
 			}
 		}
 	}
 	if err != nil {
-		return Response{}, err
+		return restoreData{}, err
 	}
-	if table == nil {
-		h.log().Info("restore started", "table", p.TableName, "source", data.Source, "point_in_time", data.PointInTime,
-			"recovery_point_arn", data.RecoveryPointArn, "restore_job_id", data.RestoreJobID)
-	}
-	data.FailoverStartedAt, err = h.recordFailoverStart(ctx, p.FailoverStartedParameter)
-	if err != nil {
-		return Response{}, fmt.Errorf("restore table %s: %w and deploy again; the table (source %s) is kept and the next deploy adopts it", p.TableName, err, data.Source)
-	}
-	return Response{PhysicalResourceID: p.TableName, Data: data.toMap()}, nil
+	h.log().Info("restore started", "table", p.TableName, "source", data.Source, "point_in_time", data.PointInTime,
+		"recovery_point_arn", data.RecoveryPointArn, "restore_job_id", data.RestoreJobID)
+	return data, nil
 }
 
 // adopt takes over a table that already exists (an earlier attempt or a
-// drill) without restoring; its tags say where it came from.
+// drill) without restoring. It reports Source existing, so a stale table
+// from an earlier disaster never looks like a fresh restore; where the data
+// came from (its tags, or DynamoDB's restore summary) is OriginalSource.
 func (h *Handler) adopt(ctx context.Context, table *types.TableDescription, p properties) (restoreData, error) {
 	arn := aws.ToString(table.TableArn)
 	tags, err := h.listTags(ctx, arn)
@@ -99,18 +143,17 @@ func (h *Handler) adopt(ctx context.Context, table *types.TableDescription, p pr
 		return restoreData{}, fmt.Errorf("adopt existing table %s: read its tags: %w; allow dynamodb:ListTagsOfResource and deploy again", p.TableName, err)
 	}
 	d := dataFromTags(p.TableName, arn, tags, p.SourceTableArn)
-	if s := table.RestoreSummary; d.Source == "" && s != nil && s.SourceTableArn != nil {
+	if s := table.RestoreSummary; d.OriginalSource == "" && s != nil && s.SourceTableArn != nil {
 		// Restored from PITR by an earlier attempt that ended before the
 		// ready resource tagged it: the restore summary still says so.
-		d.Source, d.SourceTableArn = SourcePITR, aws.ToString(s.SourceTableArn)
+		d.OriginalSource, d.SourceTableArn = SourcePITR, aws.ToString(s.SourceTableArn)
 		if d.PointInTime == "" && s.RestoreDateTime != nil {
 			d.PointInTime = formatTime(*s.RestoreDateTime)
 		}
 	}
-	if d.Source == "" {
-		d.Source = SourceExisting
-	}
-	h.log().Info("table already exists; adopting it without restoring", "table", p.TableName, "status", string(table.TableStatus), "source", d.Source)
+	d.Source = SourceExisting
+	h.log().Info("table already exists; adopting it without restoring", "table", p.TableName, "status", string(table.TableStatus),
+		"original_source", or(d.OriginalSource, unknownPoint))
 	return d, nil
 }
 
@@ -191,8 +234,9 @@ func answered(err error) bool {
 }
 
 // restoreFromBackup starts an AWS Backup restore of the newest completed
-// recovery point of the source table in the vault.
-func (h *Handler) restoreFromBackup(ctx context.Context, e cfn.Event, p properties) (restoreData, error) {
+// recovery point of the source table in the vault: the table's attempt-th
+// restore job of the failover that began at failoverStartedAt.
+func (h *Handler) restoreFromBackup(ctx context.Context, p properties, failoverStartedAt string, attempt int) (restoreData, error) {
 	rp, err := h.newestRecoveryPoint(ctx, p)
 	if err != nil {
 		return restoreData{}, err
@@ -201,11 +245,8 @@ func (h *Handler) restoreFromBackup(ctx context.Context, e cfn.Event, p properti
 		RecoveryPointArn: rp.RecoveryPointArn,
 		IamRoleArn:       aws.String(p.RestoreRoleArn),
 		ResourceType:     aws.String(backupResourceType),
-		Metadata:         map[string]string{"targetTableName": p.TableName},
-	}
-	if e.RequestID != "" {
-		// A retried onEvent for the same request starts no second job.
-		in.IdempotencyToken = aws.String(e.RequestID)
+		Metadata:         map[string]string{metadataTargetTableName: p.TableName, metadataEncryptionType: encryptionTypeKMS},
+		IdempotencyToken: aws.String(restoreToken(p.TableName, failoverStartedAt, attempt)),
 	}
 	callCtx, cancel := h.deadline(ctx)
 	defer cancel()
@@ -257,7 +298,11 @@ func (h *Handler) newestRecoveryPoint(ctx context.Context, p properties) (*backu
 	return newest, nil
 }
 
-// update never restores: it reports the existing table, rebuilt from its tags.
+// update reports the existing table, rebuilt from its tags, and never
+// restores over it. A table that is gone is restored in place (a running
+// restore job of this failover is followed instead), so a deploy run again
+// after a failed restore brings the table back without touching the
+// ingest path.
 func (h *Handler) update(ctx context.Context, e cfn.Event) (Response, error) {
 	name := e.PhysicalResourceID
 	if !tableNamePattern.MatchString(name) {
@@ -271,7 +316,7 @@ func (h *Handler) update(ctx context.Context, e cfn.Event) (Response, error) {
 		return Response{}, fmt.Errorf("update table restore %s: describe the table in %s: %w; allow dynamodb:DescribeTable and deploy again", name, h.Region, err)
 	}
 	if table == nil {
-		return Response{}, fmt.Errorf("update table restore %s: the table no longer exists in %s and Update never restores; destroy BackupFailoverStack (Delete keeps tables) and deploy it again to restore", name, h.Region)
+		return h.restoreInPlace(ctx, e, name)
 	}
 	arn := aws.ToString(table.TableArn)
 	tags, err := h.listTags(ctx, arn)
@@ -284,6 +329,29 @@ func (h *Handler) update(ctx context.Context, e cfn.Event) (Response, error) {
 	if d.FailoverStartedAt, err = h.readFailoverStart(ctx, parameter); err != nil {
 		return Response{}, fmt.Errorf("update table restore %s: %w and deploy again", name, err)
 	}
+	return Response{PhysicalResourceID: e.PhysicalResourceID, Data: d.toMap()}, nil
+}
+
+// restoreInPlace is an Update that found no table: it restores as Create
+// would, under the failover start already recorded (or recorded now).
+func (h *Handler) restoreInPlace(ctx context.Context, e cfn.Event, name string) (Response, error) {
+	p, err := parseProperties(e.ResourceProperties)
+	if err != nil {
+		return Response{}, fmt.Errorf("update table restore %s: the table is gone from %s and cannot be restored in place: %w", name, h.Region, err)
+	}
+	if p.TableName != name {
+		return Response{}, fmt.Errorf("update table restore %s: the table is gone from %s, and TableName is now %q: a restore keeps its table's name; set TableName back to %s and %s", name, h.Region, p.TableName, name, runAgain)
+	}
+	startedAt, err := h.recordFailoverStart(ctx, p.FailoverStartedParameter)
+	if err != nil {
+		return Response{}, fmt.Errorf("update table restore %s: %w and deploy again; no restore was started", name, err)
+	}
+	h.log().Warn("the table is gone; restoring it in place", "table", name, "failover_started_at", startedAt)
+	d, err := h.restore(ctx, p, startedAt)
+	if err != nil {
+		return Response{}, fmt.Errorf("update table restore %s: the table is gone from %s and restoring it in place failed: %w; %s", name, h.Region, err, runAgain)
+	}
+	d.FailoverStartedAt = startedAt
 	return Response{PhysicalResourceID: e.PhysicalResourceID, Data: d.toMap()}, nil
 }
 

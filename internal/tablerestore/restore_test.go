@@ -2,6 +2,7 @@ package tablerestore_test
 
 import (
 	"context"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -10,11 +11,13 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/tablerestore"
 )
 
 var (
-	probeLatest = time.Date(2025, 6, 1, 11, 58, 30, 0, time.UTC)
-	restoredTo  = time.Date(2025, 6, 1, 11, 59, 0, 0, time.UTC)
+	tokenPattern = regexp.MustCompile(`^dr-restore-[0-9a-f]{32}$`)
+	probeLatest  = time.Date(2025, 6, 1, 11, 58, 30, 0, time.UTC)
+	restoredTo   = time.Date(2025, 6, 1, 11, 59, 0, 0, time.UTC)
 )
 
 func TestCreateRestoresPointInTimeWhenPrimaryAnswers(t *testing.T) {
@@ -40,15 +43,15 @@ func TestCreateRestoresPointInTimeWhenPrimaryAnswers(t *testing.T) {
 		"BillingModeOverride":      "PAY_PER_REQUEST",
 		"SSESpecificationOverride": map[string]any{"Enabled": true, "SSEType": "KMS"},
 	})
-	if ops := w.backup.Ops(); len(ops) != 0 {
-		t.Errorf("AWS Backup was called on the PITR path: %v", ops)
+	if n := len(w.backup.CallsTo("StartRestoreJob")); n != 0 {
+		t.Errorf("%d AWS Backup restore jobs started on the PITR path", n)
 	}
 	if resp.PhysicalResourceID != tableName {
 		t.Errorf("PhysicalResourceId = %q, want %q", resp.PhysicalResourceID, tableName)
 	}
 	// The restore summary's time wins over the probe's: it is what DynamoDB restored to.
 	assertData(t, resp.Data, map[string]string{
-		"TableName": tableName, "TableArn": targetArn, "Source": "pitr",
+		"TableName": tableName, "TableArn": targetArn, "Source": "pitr", "OriginalSource": "pitr",
 		"PointInTime": "2025-06-01T11:59:00Z", "SourceTableArn": sourceArn,
 		"RecoveryPointArn": "none", "RestoreJobId": "none", "FailoverStartedAt": "2025-06-01T12:00:05Z",
 	})
@@ -133,15 +136,27 @@ func TestCreateRestoresNewestCompletedRecoveryPointWhenPrimaryIsDown(t *testing.
 			if len(starts) != 1 {
 				t.Fatalf("%d StartRestoreJob calls, want 1", len(starts))
 			}
-			jsonEqual(t, "StartRestoreJob", starts[0].Body, map[string]any{
+			var start map[string]any
+			if err := starts[0].Decode(&start); err != nil {
+				t.Fatal(err)
+			}
+			token, _ := start["IdempotencyToken"].(string)
+			if !tokenPattern.MatchString(token) {
+				t.Errorf("IdempotencyToken %q is not derived from the failover (want dr-restore- and 32 hex digits, not the request id)", token)
+			}
+			delete(start, "IdempotencyToken")
+			// encryptionType KMS: the AWS managed key, as on the point-in-time path.
+			jsonEqual(t, "StartRestoreJob", mustJSON(t, start), map[string]any{
 				"RecoveryPointArn": newest.Arn,
 				"IamRoleArn":       roleArn,
 				"ResourceType":     "DynamoDB",
-				"Metadata":         map[string]any{"targetTableName": tableName},
-				"IdempotencyToken": "6e2c7e0a-request",
+				"Metadata":         map[string]any{"targetTableName": tableName, "encryptionType": "KMS"},
 			})
+			if jobs := w.backup.RestoreJobs(); len(jobs) != 1 || jobs[0].Metadata["encryptionType"] != "KMS" {
+				t.Errorf("restore jobs %+v, want one with encryptionType KMS", jobs)
+			}
 			assertData(t, resp.Data, map[string]string{
-				"TableName": tableName, "TableArn": targetArn, "Source": "backup",
+				"TableName": tableName, "TableArn": targetArn, "Source": "backup", "OriginalSource": "backup",
 				"PointInTime": "2025-06-01T11:00:00Z", "RecoveryPointArn": newest.Arn,
 				"SourceTableArn": sourceArn, "RestoreJobId": "restore-job-0001", "FailoverStartedAt": "2025-06-01T12:00:05Z",
 			})
@@ -178,9 +193,11 @@ func TestCreateWithForcedPITRFailsClearlyWhenPrimaryIsDown(t *testing.T) {
 				t.Errorf("error does not say what to do: %v", err)
 			}
 			assertNoWrites(t, w)
-			assertNotRecorded(t, w)
-			if ops := w.backup.Ops(); len(ops) != 0 {
-				t.Errorf("forced pitr touched AWS Backup: %v", ops)
+			// Recorded first: it names this failover's restores.
+			assertRecorded(t, w, failoverAt)
+			// It only looks for a running restore job to follow.
+			if ops := w.backup.Ops(); len(ops) != 1 || ops[0] != "ListRestoreJobs" {
+				t.Errorf("forced pitr called AWS Backup %v, want only [ListRestoreJobs]", ops)
 			}
 		})
 	}
@@ -221,7 +238,7 @@ func TestCreateFailsClearlyWithoutCompletedRecoveryPoint(t *testing.T) {
 				t.Errorf("auto error does not say why PITR was not used: %v", err)
 			}
 			assertNoWrites(t, w)
-			assertNotRecorded(t, w)
+			assertRecorded(t, w, failoverAt)
 		})
 	}
 }
@@ -241,7 +258,7 @@ func TestCreateAdoptsExistingTableWithoutRestoring(t *testing.T) {
 				"dr:restore-job-id":     "job-earlier", "dr:source-table-arn": sourceArn,
 			},
 			want: map[string]string{
-				"TableName": tableName, "TableArn": targetArn, "Source": "backup",
+				"TableName": tableName, "TableArn": targetArn, "Source": "existing", "OriginalSource": "backup",
 				"PointInTime": "2025-05-31T23:00:00Z", "RecoveryPointArn": "arn:aws:backup:us-west-2:123456789012:recovery-point:earlier",
 				"SourceTableArn": sourceArn, "RestoreJobId": "job-earlier", "FailoverStartedAt": "2025-06-01T12:00:05Z",
 			},
@@ -249,7 +266,7 @@ func TestCreateAdoptsExistingTableWithoutRestoring(t *testing.T) {
 		{
 			name: "untagged (a drill)",
 			want: map[string]string{
-				"TableName": tableName, "TableArn": targetArn, "Source": "existing",
+				"TableName": tableName, "TableArn": targetArn, "Source": "existing", "OriginalSource": "unknown",
 				"PointInTime": "unknown", "RecoveryPointArn": "none", "SourceTableArn": sourceArn, "RestoreJobId": "none",
 				"FailoverStartedAt": "2025-06-01T12:00:05Z",
 			},
@@ -258,8 +275,20 @@ func TestCreateAdoptsExistingTableWithoutRestoring(t *testing.T) {
 			name:  "restored from PITR by an earlier attempt that did not tag it",
 			table: awsfake.Table{RestoredFrom: sourceArn, RestoredTo: restoredTo, Status: "CREATING"},
 			want: map[string]string{
-				"TableName": tableName, "TableArn": targetArn, "Source": "pitr",
+				"TableName": tableName, "TableArn": targetArn, "Source": "existing", "OriginalSource": "pitr",
 				"PointInTime": "2025-06-01T11:59:00Z", "RecoveryPointArn": "none", "SourceTableArn": sourceArn, "RestoreJobId": "none",
+				"FailoverStartedAt": "2025-06-01T12:00:05Z",
+			},
+		},
+		{
+			name: "adopted before, by an earlier failover",
+			tags: map[string]string{
+				"dr:restore-source": "existing", "dr:original-source": "pitr", "dr:restore-point": "2025-05-20T08:00:00Z",
+				"dr:source-table-arn": sourceArn,
+			},
+			want: map[string]string{
+				"TableName": tableName, "TableArn": targetArn, "Source": "existing", "OriginalSource": "pitr",
+				"PointInTime": "2025-05-20T08:00:00Z", "RecoveryPointArn": "none", "SourceTableArn": sourceArn, "RestoreJobId": "none",
 				"FailoverStartedAt": "2025-06-01T12:00:05Z",
 			},
 		},
@@ -306,7 +335,7 @@ func TestUpdateNeverRestoresAndKeepsDataFromTags(t *testing.T) {
 		t.Errorf("PhysicalResourceId = %q, want the unchanged %q", resp.PhysicalResourceID, tableName)
 	}
 	assertData(t, resp.Data, map[string]string{
-		"TableName": tableName, "TableArn": targetArn, "Source": "pitr", "PointInTime": "2025-06-01T11:59:00Z",
+		"TableName": tableName, "TableArn": targetArn, "Source": "pitr", "OriginalSource": "pitr", "PointInTime": "2025-06-01T11:59:00Z",
 		"RecoveryPointArn": "none", "SourceTableArn": sourceArn, "RestoreJobId": "none", "FailoverStartedAt": "2025-06-01T11:30:00Z",
 	})
 	assertNoWrites(t, w)
@@ -321,17 +350,64 @@ func TestUpdateNeverRestoresAndKeepsDataFromTags(t *testing.T) {
 	}
 }
 
-func TestUpdateOfVanishedTableFailsWithoutRestoring(t *testing.T) {
-	w := newWorld(t, "")
-	e := event(cfn.RequestUpdate, properties(nil))
-	e.PhysicalResourceID = tableName
+// runAgain is how every message of a restore that cannot go on ends.
+const runAgain = "fix the cause and run the same deploy again: cdk deploy BackupFailoverStack --exclusively --no-rollback --require-approval never"
 
-	_, err := w.h.OnEvent(context.Background(), e)
-
-	if err == nil || !strings.Contains(err.Error(), "the table no longer exists in us-west-2 and Update never restores") {
-		t.Fatalf("error = %v, want it to say the table is gone and Update never restores", err)
+// An Update that finds the table gone restores it in place (never over a
+// table, never twice while a job runs), so running the deploy again after
+// a failed restore brings the table back without touching ingest.
+func TestUpdateRestoresAVanishedTableInPlace(t *testing.T) {
+	update := func(t *testing.T, w *world) (tablerestore.Response, error) {
+		t.Helper()
+		e := event(cfn.RequestUpdate, properties(nil))
+		e.PhysicalResourceID = tableName
+		e.OldResourceProperties = properties(nil)
+		return w.h.OnEvent(context.Background(), e)
 	}
-	assertNoWrites(t, w)
+
+	t.Run("point-in-time restore when the primary answers", func(t *testing.T) {
+		w := newWorld(t, "")
+		w.primaryHasPITR(probeLatest)
+		w.ssm.PutParameter(awsfake.Parameter{Name: startedParameter, Value: "2025-06-01T11:30:00Z"})
+		resp, err := update(t, w)
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		if n := len(w.dynamo.CallsTo("RestoreTableToPointInTime")); n != 1 {
+			t.Errorf("%d point-in-time restores, want 1", n)
+		}
+		if resp.PhysicalResourceID != tableName || resp.Data["Source"] != "pitr" || resp.Data["FailoverStartedAt"] != "2025-06-01T11:30:00Z" {
+			t.Errorf("Update answered %+v, want a pitr restore under the recorded failover start", resp)
+		}
+	})
+
+	t.Run("a restore job of this failover still running is followed", func(t *testing.T) {
+		w := newWorld(t, awsfake.DeadEndpoint(t))
+		vaultWithPoints(w)
+		_, first := mustCreate(t, w, properties(nil)) // job 1, PENDING, no table yet
+		w.advance(30 * time.Minute)
+		resp, err := update(t, w)
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		if n := len(w.backup.RestoreJobs()); n != 1 {
+			t.Errorf("%d restore jobs, want the first only", n)
+		}
+		if resp.Data["RestoreJobId"] != first.Data["RestoreJobId"] || resp.Data["Source"] != "backup" ||
+			resp.Data["PointInTime"] != first.Data["PointInTime"] || resp.Data["RecoveryPointArn"] != first.Data["RecoveryPointArn"] {
+			t.Errorf("Update Data %v, want the running job of %v", resp.Data, first.Data)
+		}
+	})
+
+	t.Run("nothing to restore from fails with the run-again line", func(t *testing.T) {
+		w := newWorld(t, awsfake.DeadEndpoint(t))
+		_, err := update(t, w)
+		if err == nil || !strings.HasSuffix(err.Error(), runAgain) ||
+			!strings.Contains(err.Error(), "the table is gone from us-west-2 and restoring it in place failed") {
+			t.Fatalf("error = %v\nwant it to end with %q", err, runAgain)
+		}
+		assertNoWrites(t, w)
+	})
 }
 
 func TestDeleteLeavesTableInPlace(t *testing.T) {

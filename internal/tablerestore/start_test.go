@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/customresource"
 )
 
 // Failback copies everything written since the first failover attempt, so
@@ -87,13 +88,16 @@ func TestStartRecordsTheFirstFailoverStartOnEveryPath(t *testing.T) {
 
 // The start resource does its work in onEvent, so a restore that cannot
 // start fails there, within seconds, before anything that depends on it
-// (the traffic dial) moves, and leaves no start time behind.
+// (the traffic dial) moves. The failover start is recorded before any
+// restore is tried (it names the failover's restore jobs), so only invalid
+// properties leave no time behind.
 func TestStartFailsInOnEventWhenNoRestoreCanStart(t *testing.T) {
 	cases := []struct {
-		name  string
-		setup func(t *testing.T) *world
-		props map[string]any
-		want  string
+		name        string
+		setup       func(t *testing.T) *world
+		props       map[string]any
+		want        string
+		notRecorded bool
 	}{
 		{name: "no completed recovery point, primary down", want: "no completed recovery point",
 			setup: func(t *testing.T) *world { return newWorld(t, awsfake.DeadEndpoint(t)) }},
@@ -107,7 +111,7 @@ func TestStartFailsInOnEventWhenNoRestoreCanStart(t *testing.T) {
 				return w
 			}},
 		{name: "no failover start parameter given", props: map[string]any{"FailoverStartedParameter": nil}, want: `property FailoverStartedParameter is ""`,
-			setup: func(t *testing.T) *world { return newWorld(t, "") }},
+			setup: func(t *testing.T) *world { return newWorld(t, "") }, notRecorded: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,7 +121,11 @@ func TestStartFailsInOnEventWhenNoRestoreCanStart(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("onEvent error = %v, want it to contain %q", err, tc.want)
 			}
-			assertNotRecorded(t, w)
+			if tc.notRecorded {
+				assertNotRecorded(t, w)
+			} else {
+				assertRecorded(t, w, failoverAt)
+			}
 			if jobs := w.backup.RestoreJobs(); len(jobs) != 0 {
 				t.Errorf("restore jobs started: %v", jobs)
 			}
@@ -139,7 +147,7 @@ func TestStartFailsWhenTheFailoverStartCannotBeRecorded(t *testing.T) {
 				w.ssm.Inject("PutParameter", awsfake.Fault{Code: "AccessDeniedException", Message: "not authorized\nto PutParameter"})
 			},
 			want: []string{"restore table " + tableName + ": record the failover start time in SSM parameter " + startedParameter + " (us-west-2)",
-				"AccessDeniedException", "allow ssm:PutParameter on it and deploy again", "the table (source pitr) is kept and the next deploy adopts it"}},
+				"AccessDeniedException", "allow ssm:PutParameter on it and deploy again; no restore was started"}},
 		{name: "SSM hangs", fault: func(w *world) { w.ssm.Hang() },
 			want: []string{"record the failover start time in SSM parameter " + startedParameter, "context deadline exceeded"}},
 		{name: "earlier time unreadable",
@@ -172,10 +180,13 @@ func TestStartFailsWhenTheFailoverStartCannotBeRecorded(t *testing.T) {
 					t.Errorf("error %q\ndoes not contain %q", err, want)
 				}
 			}
+			if n := len(w.dynamo.CallsTo("RestoreTableToPointInTime")); n != 0 {
+				t.Errorf("%d restores started without a recorded failover start", n)
+			}
 		})
 	}
 
-	t.Run("the next deploy adopts the restored table and records the time", func(t *testing.T) {
+	t.Run("the next deploy restores and records the time", func(t *testing.T) {
 		w := newWorld(t, "")
 		w.primaryHasPITR(probeLatest)
 		w.ssm.Inject("PutParameter", awsfake.Fault{Code: "AccessDeniedException", Message: "not authorized", Times: 1})
@@ -187,10 +198,10 @@ func TestStartFailsWhenTheFailoverStartCannotBeRecorded(t *testing.T) {
 		_, resp := mustCreate(t, w, properties(nil))
 
 		if n := len(w.dynamo.CallsTo("RestoreTableToPointInTime")); n != 1 {
-			t.Errorf("%d point-in-time restores, want the first attempt's only", n)
+			t.Errorf("%d point-in-time restores, want the second attempt's only", n)
 		}
 		if resp.Data["Source"] != "pitr" || resp.Data["FailoverStartedAt"] != "2025-06-01T12:10:05Z" {
-			t.Errorf("Data = %v, want the adopted pitr restore, started 2025-06-01T12:10:05Z", resp.Data)
+			t.Errorf("Data = %v, want a pitr restore, failover started 2025-06-01T12:10:05Z", resp.Data)
 		}
 		assertRecorded(t, w, failoverAt.Add(10*time.Minute))
 	})
@@ -204,7 +215,7 @@ func TestStartIsCompleteIsImmediate(t *testing.T) {
 	e, resp := mustCreate(t, w, properties(nil))
 	before := len(w.dynamo.Calls()) + len(w.backup.Calls()) + len(w.ssm.Calls())
 
-	got, err := w.h.IsComplete(context.Background(), completion(e, resp))
+	got, err := w.h.IsComplete(context.Background(), customresource.Completion(e, resp))
 
 	if err != nil || !got.IsComplete || got.Data != nil {
 		t.Fatalf("IsComplete = %+v, err = %v; want complete with no Data (onEvent's stands)", got, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/customresource"
 	"github.com/dr-analytics/drplan/internal/naming"
 	"github.com/dr-analytics/drplan/internal/tablerestore"
 )
@@ -68,6 +69,7 @@ func newWorld(t *testing.T, primaryEndpoint string) *world {
 		primaryEndpoint = w.primary.URL()
 	}
 	w.backup.CreateVault(vaultName)
+	w.backup.SetClock(w.now)
 	w.h = &tablerestore.Handler{
 		DynamoDB: w.dynamo.Client(),
 		PrimaryDynamoDB: func(region string) *dynamodb.Client {
@@ -86,8 +88,11 @@ func newWorld(t *testing.T, primaryEndpoint string) *world {
 	return w
 }
 
-// advance moves the handler's clock on.
-func (w *world) advance(d time.Duration) { w.now = w.now.Add(d) }
+// advance moves the handler's clock, and AWS Backup's, on.
+func (w *world) advance(d time.Duration) {
+	w.now = w.now.Add(d)
+	w.backup.SetClock(w.now)
+}
 
 // primaryHasPITR gives the primary table PITR with a latest restorable time.
 func (w *world) primaryHasPITR(latest time.Time) {
@@ -111,19 +116,31 @@ func properties(overrides map[string]any) map[string]any {
 }
 
 // readyProperties are the ready resource's properties as the template
-// passes them: the start resource's attributes, the tags and the wait.
+// passes them: the start resource's attributes (FailoverStartedAt and
+// SourceTableArn default to the failover's when start has none), the
+// vault, the tags and the wait.
 func readyProperties(start tablerestore.Response, overrides map[string]any) map[string]any {
 	return override(map[string]any{
-		"ServiceToken":     "arn:aws:lambda:us-west-2:123456789012:function:provider",
-		"TableName":        start.Data["TableName"],
-		"Source":           start.Data["Source"],
-		"PointInTime":      start.Data["PointInTime"],
-		"RestoreJobId":     start.Data["RestoreJobId"],
-		"RecoveryPointArn": start.Data["RecoveryPointArn"],
-		"SourceTableArn":   start.Data["SourceTableArn"],
-		"Tags":             map[string]any{"team": "analytics", "env": "dr"},
-		"WaitMinutes":      "50",
+		"ServiceToken":      "arn:aws:lambda:us-west-2:123456789012:function:provider",
+		"TableName":         start.Data["TableName"],
+		"Source":            start.Data["Source"],
+		"PointInTime":       start.Data["PointInTime"],
+		"RestoreJobId":      start.Data["RestoreJobId"],
+		"RecoveryPointArn":  start.Data["RecoveryPointArn"],
+		"SourceTableArn":    or(start.Data["SourceTableArn"], sourceArn),
+		"FailoverStartedAt": or(start.Data["FailoverStartedAt"], failoverAt.Format(time.RFC3339)),
+		"VaultName":         vaultName,
+		"RestoreRoleArn":    roleArn,
+		"Tags":              map[string]any{"team": "analytics", "env": "dr"},
+		"WaitMinutes":       "50",
 	}, overrides)
+}
+
+func or(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
 }
 
 func override(p, overrides map[string]any) map[string]any {
@@ -156,17 +173,6 @@ func event(requestType cfn.RequestType, props map[string]any) cfn.Event {
 	}
 }
 
-// completion is the isComplete event the framework builds from a Create
-// and its onEvent response.
-func completion(e cfn.Event, resp tablerestore.Response) tablerestore.CompletionEvent {
-	e.PhysicalResourceID = resp.PhysicalResourceID
-	data := map[string]any{}
-	for k, v := range resp.Data {
-		data[k] = v
-	}
-	return tablerestore.CompletionEvent{Event: e, Data: data}
-}
-
 // mustWait creates the start resource, then the ready resource from its
 // attributes (readyOverrides applied), and returns the start response
 // and the ready resource's first isComplete event.
@@ -178,7 +184,19 @@ func mustWait(t *testing.T, w *world, startProps, readyOverrides map[string]any)
 	if err != nil {
 		t.Fatalf("ready Create: %v", err)
 	}
-	return start, completion(e, resp)
+	return start, customresource.Completion(e, resp)
+}
+
+// waitOnBackupJob is a failover with the primary down: the start resource
+// began a vault restore whose job is now status (with message), and the
+// ready resource waits for it.
+func waitOnBackupJob(t *testing.T, status, message string) (*world, tablerestore.CompletionEvent) {
+	t.Helper()
+	w := newWorld(t, awsfake.DeadEndpoint(t))
+	vaultWithPoints(w)
+	start, poll := mustWait(t, w, properties(nil), nil)
+	w.backup.SetRestoreJobStatus(start.Data["RestoreJobId"], status, message)
+	return w, poll
 }
 
 func mustCreate(t *testing.T, w *world, props map[string]any) (cfn.Event, tablerestore.Response) {
@@ -208,6 +226,15 @@ func jsonEqual(t *testing.T, what string, got []byte, want map[string]any) {
 	}
 }
 
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 func assertData(t *testing.T, got, want map[string]string) {
 	t.Helper()
 	if !maps.Equal(got, want) {
@@ -221,7 +248,7 @@ func assertNoWrites(t *testing.T, w *world) {
 	t.Helper()
 	for _, s := range []interface{ Ops() []string }{w.primary, w.dynamo, w.backup} {
 		for _, op := range s.Ops() {
-			if !strings.HasPrefix(op, "Describe") && !strings.HasPrefix(op, "List") {
+			if !strings.HasPrefix(op, "Describe") && !strings.HasPrefix(op, "List") && !strings.HasPrefix(op, "Get") {
 				t.Errorf("unexpected write call %s", op)
 			}
 		}

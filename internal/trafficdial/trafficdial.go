@@ -1,14 +1,43 @@
 // Package trafficdial is the failover traffic dial: a CloudFormation custom
-// resource behind the CDK Provider framework that turns the primary region's
-// Global Accelerator endpoint group down (to DialPercentage, 0 by default)
-// while the failover stack exists, and back to 100 when it is deleted.
+// resource behind the CDK Provider framework (onEvent + isComplete, one
+// binary, HANDLER picks the call) that turns the primary region's Global
+// Accelerator endpoint group down (to DialPercentage, 0 by default) once
+// the backup region's endpoint group reports HEALTHY, and back to 100 when
+// the failover stack is deleted.
 //
 // Guarantees: it only ever changes the traffic dial of the one endpoint
-// group in PrimaryRegion; a missing group (nothing to drain) or, on Delete,
-// a missing listener is success; every call goes to the Global Accelerator
-// control plane (config.GlobalAcceleratorControlRegion) with a deadline; it
-// never panics out, and every failure is a one-line error naming the
-// listener and what to do (see internal/customresource).
+// group in PrimaryRegion. On Create and Update it moves that dial only
+// after the BackupRegion group has an endpoint that is HEALTHY with a
+// weight above 0, so a finished deploy means producers are served by the
+// backup region; if that does not happen within HealthyTimeoutSeconds it
+// fails with one line naming the backup group and its endpoints' health,
+// and the primary dial is left as it was. Delete resets the dial to 100 at
+// once, without waiting. A missing primary group (nothing to drain) or, on
+// Delete, a missing listener is success; every call goes to the Global
+// Accelerator control plane (config.GlobalAcceleratorControlRegion) with a
+// deadline; it never panics out, and every failure is a one-line error
+// naming the listener and what to do (see internal/customresource).
+//
+// The Global Accelerator rules this works with (Global Accelerator
+// Developer Guide):
+//   - A traffic dial applies to new connections only: "when you change a
+//     traffic dial, the updated setting applies to only new connections.
+//     Existing connections are not terminated" ("Use traffic dials to
+//     adjust traffic flow to Regions"). A producer's open connection keeps
+//     going to the primary region until it closes.
+//   - When an endpoint group has no healthy endpoint with a weight above
+//     0, Global Accelerator fails over to a healthy endpoint in another
+//     group and ignores traffic dials for that failover (a group dialled to
+//     0 still takes it) ("How failover works for unhealthy endpoints").
+//   - When it finds no healthy endpoint in the three closest groups, it
+//     fails open: traffic goes to a random endpoint of the closest group
+//     (same page).
+//
+// One HEALTHY endpoint is enough for the backup group: Global Accelerator
+// routes a group's traffic to its healthy weighted endpoints, so waiting
+// for every endpoint would block on ones it does not need. The group's
+// only endpoint here is the ingest ALB, whose health is its target group's
+// GET /health (the Kinesis stream and the Firehose delivery stream).
 package trafficdial
 
 import (
@@ -17,7 +46,9 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
@@ -34,15 +65,39 @@ const (
 	PropListenerArn    = "ListenerArn"
 	PropPrimaryRegion  = "PrimaryRegion"
 	PropDialPercentage = "DialPercentage"
+	// PropBackupRegion is the region whose endpoint group must be HEALTHY
+	// before the primary dial moves, e.g. "us-west-2".
+	PropBackupRegion = "BackupRegion"
+	// PropHealthyTimeoutSeconds bounds that wait, e.g. "600";
+	// DefaultHealthyTimeout when absent. The provider's total timeout must
+	// be longer.
+	PropHealthyTimeoutSeconds = "HealthyTimeoutSeconds"
 )
 
+// DefaultHealthyTimeout applies when HealthyTimeoutSeconds is absent.
+const DefaultHealthyTimeout = 10 * time.Minute
+
+// maxHealthyTimeout keeps the wait inside the Provider framework's longest
+// total timeout (2 h) with room to spare.
+const maxHealthyTimeout = 110 * time.Minute
+
 // Data keys (Fn::GetAtt names). Every key is always present; "none" when
-// the listener has no group in the primary region.
+// the listener has no group in the primary (or backup) region.
 const (
 	DataEndpointGroupArn = "EndpointGroupArn"
 	DataPreviousDial     = "PreviousDial"
 	DataDial             = "Dial"
 	DataPrimaryGroup     = "PrimaryGroup" // "found" or "none"
+	// DataBackupEndpointGroupArn is the backup region's group that was HEALTHY.
+	DataBackupEndpointGroupArn = "BackupEndpointGroupArn"
+	// DataWaitStartedAt is when onEvent began the wait, RFC 3339 UTC.
+	DataWaitStartedAt = "WaitStartedAt"
+)
+
+// Handler modes, the values of the Lambda's HANDLER variable.
+const (
+	ModeOnEvent    = customresource.ModeOnEvent
+	ModeIsComplete = customresource.ModeIsComplete
 )
 
 const (
@@ -62,13 +117,22 @@ var (
 // Response is the onEvent answer to the Provider framework.
 type Response = customresource.Response
 
-// Handler serves onEvent.
+// CompletionEvent is what isComplete receives: the event with onEvent's
+// PhysicalResourceId and Data merged in.
+type CompletionEvent = customresource.CompletionEvent
+
+// CompletionResponse is the isComplete answer.
+type CompletionResponse = customresource.CompletionResponse
+
+// Handler serves onEvent and isComplete.
 type Handler struct {
 	// GlobalAccelerator must be a client for
 	// config.GlobalAcceleratorControlRegion.
 	GlobalAccelerator *globalaccelerator.Client
 	// CallTimeout bounds each call; customresource.DefaultCallTimeout when zero.
 	CallTimeout time.Duration
+	// Now is the clock of the healthy wait; time.Now when nil.
+	Now func() time.Time
 	// Log receives one JSON line per notable event; stdout when nil.
 	Log *slog.Logger
 }
@@ -81,9 +145,10 @@ func New(cfg aws.Config) *Handler {
 }
 
 type properties struct {
-	ListenerArn, PrimaryRegion string
-	listenerID                 string
-	Dial                       float32
+	ListenerArn, PrimaryRegion, BackupRegion string
+	listenerID                               string
+	Dial                                     float32
+	HealthyTimeout                           time.Duration
 }
 
 func parseProperties(raw map[string]any) (properties, error) {
@@ -119,22 +184,60 @@ func parseProperties(raw map[string]any) (properties, error) {
 	return p, nil
 }
 
+// parseWaitProperties validates what the healthy wait of a Create or
+// Update needs besides the dial. Delete needs none of it: it resets the
+// dial whatever these say.
+func parseWaitProperties(raw map[string]any) (properties, error) {
+	p, err := parseProperties(raw)
+	if err != nil {
+		return p, err
+	}
+	text := func(key string) (string, error) { return customresource.StringProperty(raw, key) }
+	if p.BackupRegion, err = text(PropBackupRegion); err != nil {
+		return p, err
+	}
+	if !regionPattern.MatchString(p.BackupRegion) || p.BackupRegion == p.PrimaryRegion {
+		return p, fmt.Errorf("property BackupRegion is %q: give the backup region's name, e.g. us-west-2, other than PrimaryRegion %s", p.BackupRegion, p.PrimaryRegion)
+	}
+	timeout, err := text(PropHealthyTimeoutSeconds)
+	if err != nil {
+		return p, err
+	}
+	var ok bool
+	if p.HealthyTimeout, ok = customresource.DurationProperty(timeout, time.Second, DefaultHealthyTimeout, maxHealthyTimeout); !ok {
+		return p, fmt.Errorf("property HealthyTimeoutSeconds is %q: give seconds above 0 and at most %d, below the provider's total timeout, e.g. \"600\"", timeout, int(maxHealthyTimeout.Seconds()))
+	}
+	return p, nil
+}
+
 func (p properties) physicalID() string { return "dial-" + p.listenerID + "-" + p.PrimaryRegion }
 
-// OnEvent sets the dial on Create and Update and resets it to 100 on Delete.
+// Dispatch returns the Lambda handler for a mode (the HANDLER variable);
+// see customresource.Dispatch.
+func (h *Handler) Dispatch(mode string) func(context.Context, CompletionEvent) (any, error) {
+	return customresource.Dispatch(resourceName, mode, h.OnEvent, h.IsComplete)
+}
+
+// OnEvent starts the healthy wait on Create and Update (isComplete moves
+// the dial) and resets the dial to 100 on Delete.
 func (h *Handler) OnEvent(ctx context.Context, e cfn.Event) (Response, error) {
 	return customresource.Guard(h.Log, resourceName, e, func() (Response, error) { return h.onEvent(ctx, e) })
 }
 
 func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
-	p, perr := parseProperties(e.ResourceProperties)
 	switch e.RequestType {
 	case cfn.RequestCreate, cfn.RequestUpdate:
+		p, perr := parseWaitProperties(e.ResourceProperties)
 		if perr != nil {
 			return Response{}, fmt.Errorf("traffic dial %s: %w", e.LogicalResourceID, perr)
 		}
-		return h.set(ctx, p, p.Dial, false)
+		h.log().Info("waiting for the backup endpoint group to be HEALTHY before moving the primary dial",
+			"listener_arn", p.ListenerArn, "backup_region", p.BackupRegion, "timeout_seconds", p.HealthyTimeout.Seconds())
+		data := noGroupData()
+		data[DataWaitStartedAt] = h.now().UTC().Format(time.RFC3339)
+		return Response{PhysicalResourceID: p.physicalID(), Data: data}, nil
 	case cfn.RequestDelete:
+		p, perr := parseProperties(e.ResourceProperties)
 		if perr != nil {
 			// Nothing valid was ever set (the Create failed on the same input).
 			h.log().Warn("delete with invalid properties: nothing to reset", "physical_id", e.PhysicalResourceID, "reason", perr.Error())
@@ -148,21 +251,148 @@ func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
 	return Response{}, customresource.UnknownRequestType(resourceName, e.RequestType)
 }
 
+// IsComplete waits, on Create and Update, until the backup group is HEALTHY
+// and then sets the primary dial; Delete finished in onEvent.
+func (h *Handler) IsComplete(ctx context.Context, e CompletionEvent) (CompletionResponse, error) {
+	return customresource.Guard(h.Log, resourceName, e.Event, func() (CompletionResponse, error) {
+		switch e.RequestType {
+		case cfn.RequestCreate, cfn.RequestUpdate:
+		case cfn.RequestDelete:
+			return CompletionResponse{IsComplete: true}, nil
+		default:
+			return CompletionResponse{}, customresource.UnknownRequestType(resourceName, e.RequestType)
+		}
+		p, err := parseWaitProperties(e.ResourceProperties)
+		if err != nil {
+			return CompletionResponse{}, fmt.Errorf("traffic dial %s: %w", e.LogicalResourceID, err)
+		}
+		return h.switchWhenHealthy(ctx, e, p)
+	})
+}
+
+// switchWhenHealthy is one poll: the backup group HEALTHY moves the dial;
+// not yet, within the timeout, polls again; past it, fails.
+func (h *Handler) switchWhenHealthy(ctx context.Context, e CompletionEvent, p properties) (CompletionResponse, error) {
+	groups, err := h.groups(ctx, p, p.PrimaryRegion, p.BackupRegion)
+	if err != nil {
+		return CompletionResponse{}, fmt.Errorf("set traffic dial of %s on listener %s: list endpoint groups in %s: %w; check ListenerArn and allow globalaccelerator:ListEndpointGroups", p.PrimaryRegion, p.ListenerArn, config.GlobalAcceleratorControlRegion, err)
+	}
+	backup, health, err := h.backupHealth(ctx, p, groups[p.BackupRegion])
+	if err != nil {
+		return CompletionResponse{}, err
+	}
+	startedAt := e.DataString(DataWaitStartedAt)
+	if backup == "" || health.healthy == 0 {
+		started, perr := time.Parse(time.RFC3339, startedAt)
+		waited := h.now().Sub(started)
+		if perr == nil && waited <= p.HealthyTimeout {
+			h.log().Info("backup endpoint group not HEALTHY yet; primary dial unchanged", "listener_arn", p.ListenerArn,
+				"backup_group", or(backup, none), "endpoints", health.String(), "waited_seconds", int(waited.Seconds()))
+			return CompletionResponse{IsComplete: false}, nil
+		}
+		group := "no endpoint group in " + p.BackupRegion
+		if backup != "" {
+			group = "backup endpoint group " + backup + " (" + p.BackupRegion + ")"
+		}
+		return CompletionResponse{}, fmt.Errorf("traffic dial %s: %s on listener %s did not report a HEALTHY endpoint within %s (endpoints: %s); the primary group's dial was left unchanged: check the ingest target group's health (GET /health), the Kinesis stream and the Firehose delivery stream in %s, then run the same deploy again",
+			e.LogicalResourceID, group, p.ListenerArn, p.HealthyTimeout, health.String(), p.BackupRegion)
+	}
+	resp, err := h.setGroup(ctx, p, groups[p.PrimaryRegion], p.Dial, false)
+	if err != nil {
+		return CompletionResponse{}, err
+	}
+	resp.Data[DataBackupEndpointGroupArn] = backup
+	resp.Data[DataWaitStartedAt] = or(startedAt, none)
+	h.log().Info("backup endpoint group HEALTHY; primary dial set", "backup_group", backup, "endpoints", health.String(),
+		"dial", resp.Data[DataDial])
+	return CompletionResponse{IsComplete: true, Data: resp.Data}, nil
+}
+
+// endpointHealth summarizes a group's endpoints for the decision and the messages.
+type endpointHealth struct {
+	healthy int      // HEALTHY with a weight above 0
+	states  []string // "ID=STATE" (plus the reason where the service gives one)
+}
+
+func (eh endpointHealth) String() string {
+	if len(eh.states) == 0 {
+		return "none"
+	}
+	return strings.Join(eh.states, ", ")
+}
+
+// backupHealth describes the backup group for its endpoints' health; "" when
+// the listener has no group in the backup region yet.
+func (h *Handler) backupHealth(ctx context.Context, p properties, group *types.EndpointGroup) (string, endpointHealth, error) {
+	var eh endpointHealth
+	if group == nil {
+		return "", eh, nil
+	}
+	arn := aws.ToString(group.EndpointGroupArn)
+	callCtx, cancel := h.deadline(ctx)
+	defer cancel()
+	out, err := h.GlobalAccelerator.DescribeEndpointGroup(callCtx, &globalaccelerator.DescribeEndpointGroupInput{EndpointGroupArn: aws.String(arn)})
+	if err != nil {
+		return "", eh, fmt.Errorf("traffic dial: describe backup endpoint group %s (%s) on listener %s: %w; allow globalaccelerator:DescribeEndpointGroup", arn, p.BackupRegion, p.ListenerArn, err)
+	}
+	if out.EndpointGroup == nil {
+		return arn, eh, nil
+	}
+	for _, d := range out.EndpointGroup.EndpointDescriptions {
+		state := aws.ToString(d.EndpointId) + "=" + string(d.HealthState)
+		if reason := aws.ToString(d.HealthReason); reason != "" {
+			state += " (" + reason + ")"
+		}
+		weight := aws.ToInt32(d.Weight)
+		if d.Weight != nil && weight == 0 {
+			state += " weight 0"
+		}
+		eh.states = append(eh.states, state)
+		if d.HealthState == types.HealthStateHealthy && (d.Weight == nil || weight > 0) {
+			eh.healthy++
+		}
+	}
+	return arn, eh, nil
+}
+
+func noGroupData() map[string]string {
+	return map[string]string{DataEndpointGroupArn: none, DataPreviousDial: none, DataDial: none, DataPrimaryGroup: none,
+		DataBackupEndpointGroupArn: none}
+}
+
+func or(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
 // set moves the primary group's dial to want. With missingListenerOK (on
 // Delete) a listener that is gone is success: there is nothing to reset.
 func (h *Handler) set(ctx context.Context, p properties, want float32, missingListenerOK bool) (Response, error) {
-	resp := Response{PhysicalResourceID: p.physicalID(), Data: map[string]string{
-		DataEndpointGroupArn: none, DataPreviousDial: none, DataDial: none, DataPrimaryGroup: none,
-	}}
-	group, err := h.primaryGroup(ctx, p)
+	groups, err := h.groups(ctx, p, p.PrimaryRegion)
 	var notFound *types.ListenerNotFoundException
 	if missingListenerOK && errors.As(err, &notFound) {
 		h.log().Info("listener is gone; nothing to reset", "listener_arn", p.ListenerArn)
-		return resp, nil
+		return Response{PhysicalResourceID: p.physicalID(), Data: noGroupData()}, nil
 	}
 	if err != nil {
 		return Response{}, fmt.Errorf("set traffic dial of %s on listener %s: list endpoint groups in %s: %w; check ListenerArn and allow globalaccelerator:ListEndpointGroups", p.PrimaryRegion, p.ListenerArn, config.GlobalAcceleratorControlRegion, err)
 	}
+	return h.setGroup(ctx, p, groups[p.PrimaryRegion], want, missingListenerOK)
+}
+
+// setGroup moves group's dial to want; a nil group has nothing to drain.
+// With missingGroupOK (on Delete) a group removed meanwhile is success.
+func (h *Handler) setGroup(ctx context.Context, p properties, group *types.EndpointGroup, want float32, missingGroupOK bool) (Response, error) {
+	resp := Response{PhysicalResourceID: p.physicalID(), Data: noGroupData()}
 	if group == nil {
 		h.log().Info("no endpoint group in the primary region; nothing to drain", "listener_arn", p.ListenerArn, "region", p.PrimaryRegion)
 		return resp, nil
@@ -172,20 +402,21 @@ func (h *Handler) set(ctx context.Context, p properties, want float32, missingLi
 	if group.TrafficDialPercentage != nil {
 		previous = *group.TrafficDialPercentage
 	}
-	resp.Data = map[string]string{
-		DataEndpointGroupArn: arn, DataPreviousDial: formatDial(previous), DataDial: formatDial(want), DataPrimaryGroup: found,
-	}
+	resp.Data[DataEndpointGroupArn] = arn
+	resp.Data[DataPreviousDial] = formatDial(previous)
+	resp.Data[DataDial] = formatDial(want)
+	resp.Data[DataPrimaryGroup] = found
 	if previous == want {
 		h.log().Info("traffic dial already set", "endpoint_group_arn", arn, "dial", want)
 		return resp, nil
 	}
 	callCtx, cancel := h.deadline(ctx)
 	defer cancel()
-	_, err = h.GlobalAccelerator.UpdateEndpointGroup(callCtx, &globalaccelerator.UpdateEndpointGroupInput{
+	_, err := h.GlobalAccelerator.UpdateEndpointGroup(callCtx, &globalaccelerator.UpdateEndpointGroupInput{
 		EndpointGroupArn: aws.String(arn), TrafficDialPercentage: aws.Float32(want),
 	})
 	var groupGone *types.EndpointGroupNotFoundException
-	if missingListenerOK && errors.As(err, &groupGone) {
+	if missingGroupOK && errors.As(err, &groupGone) {
 		h.log().Info("endpoint group is gone; nothing to reset", "endpoint_group_arn", arn)
 		return resp, nil
 	}
@@ -196,12 +427,14 @@ func (h *Handler) set(ctx context.Context, p properties, want float32, missingLi
 	return resp, nil
 }
 
-// primaryGroup finds the listener's endpoint group in the primary region.
-func (h *Handler) primaryGroup(ctx context.Context, p properties) (*types.EndpointGroup, error) {
+// groups finds the listener's endpoint groups in the given regions; a
+// region without one is absent from the map.
+func (h *Handler) groups(ctx context.Context, p properties, regions ...string) (map[string]*types.EndpointGroup, error) {
+	out := map[string]*types.EndpointGroup{}
 	pager := globalaccelerator.NewListEndpointGroupsPaginator(h.GlobalAccelerator,
 		&globalaccelerator.ListEndpointGroupsInput{ListenerArn: aws.String(p.ListenerArn)},
 		func(o *globalaccelerator.ListEndpointGroupsPaginatorOptions) { o.StopOnDuplicateToken = true })
-	for pages := 0; pager.HasMorePages() && pages < maxPages; pages++ {
+	for pages := 0; pager.HasMorePages() && pages < maxPages && len(out) < len(regions); pages++ {
 		callCtx, cancel := h.deadline(ctx)
 		page, err := pager.NextPage(callCtx)
 		cancel()
@@ -209,12 +442,13 @@ func (h *Handler) primaryGroup(ctx context.Context, p properties) (*types.Endpoi
 			return nil, err
 		}
 		for i := range page.EndpointGroups {
-			if aws.ToString(page.EndpointGroups[i].EndpointGroupRegion) == p.PrimaryRegion {
-				return &page.EndpointGroups[i], nil
+			region := aws.ToString(page.EndpointGroups[i].EndpointGroupRegion)
+			if slices.Contains(regions, region) {
+				out[region] = &page.EndpointGroups[i]
 			}
 		}
 	}
-	return nil, nil
+	return out, nil
 }
 
 func formatDial(v float32) string { return strconv.FormatFloat(float64(v), 'f', -1, 32) }

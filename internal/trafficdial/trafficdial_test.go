@@ -15,6 +15,7 @@ import (
 
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/customresource"
 	"github.com/dr-analytics/drplan/internal/trafficdial"
 )
 
@@ -27,29 +28,55 @@ const (
 	goneListenerArn = "arn:aws:globalaccelerator::123456789012:accelerator/1234abcd-abcd-1234-abcd-1234abcdefgh/listener/9999gone"
 )
 
+const backupALB = "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/app/ingest/6d0ecf831eec9f09"
+
+var start = time.Date(2026, 11, 29, 16, 0, 0, 0, time.UTC)
+
 type fixture struct {
 	ga   *awsfake.GlobalAccelerator
 	h    *trafficdial.Handler
 	logs *bytes.Buffer
+	now  time.Time
 }
 
-// newFixture serves a listener with a backup-region group first and the
-// primary group on the second page, so the lookup must paginate.
+// newFixture serves a listener with a backup-region group (its ALB
+// HEALTHY) first and the primary group on the second page, so the lookup
+// must paginate.
 func newFixture(t testing.TB, primaryDial *float32) *fixture {
 	t.Helper()
-	f := &fixture{ga: awsfake.NewGlobalAccelerator(t), logs: &bytes.Buffer{}}
+	f := &fixture{ga: awsfake.NewGlobalAccelerator(t), logs: &bytes.Buffer{}, now: start}
 	f.ga.SetPageSize(1)
 	f.ga.PutListener(listenerArn,
 		awsfake.EndpointGroup{Arn: backupArn, Region: "us-west-2"},
 		awsfake.EndpointGroup{Arn: primaryArn, Region: "us-east-1", Dial: primaryDial},
 	)
+	f.ga.SetEndpoints(backupArn, awsfake.Endpoint{ID: backupALB, Health: "HEALTHY"})
 	f.h = &trafficdial.Handler{GlobalAccelerator: f.ga.Client(), CallTimeout: 5 * time.Second,
-		Log: slog.New(slog.NewJSONHandler(f.logs, nil))}
+		Now: func() time.Time { return f.now }, Log: slog.New(slog.NewJSONHandler(f.logs, nil))}
 	return f
 }
 
+// run is what the Provider framework does with one event: onEvent, then
+// (for Create and Update) isComplete with onEvent's answer merged in, once.
+func (f *fixture) run(ctx context.Context, e cfn.Event) (trafficdial.Response, trafficdial.CompletionResponse, error) {
+	resp, err := f.h.OnEvent(ctx, e)
+	if err != nil || e.RequestType == cfn.RequestDelete {
+		return resp, trafficdial.CompletionResponse{}, err
+	}
+	done, err := f.h.IsComplete(ctx, customresource.Completion(e, resp))
+	return resp, done, err
+}
+
+// merged is the resource's final Data: isComplete's over onEvent's.
+func merged(resp trafficdial.Response, done trafficdial.CompletionResponse) map[string]string {
+	out := maps.Clone(resp.Data)
+	maps.Copy(out, done.Data)
+	return out
+}
+
 func props(overrides map[string]any) map[string]any {
-	p := map[string]any{"ServiceToken": "arn:x", "ListenerArn": listenerArn, "PrimaryRegion": "us-east-1", "DialPercentage": "0"}
+	p := map[string]any{"ServiceToken": "arn:x", "ListenerArn": listenerArn, "PrimaryRegion": "us-east-1", "DialPercentage": "0",
+		"BackupRegion": "us-west-2", "HealthyTimeoutSeconds": "600"}
 	for k, v := range overrides {
 		if v == nil {
 			delete(p, k)
@@ -82,16 +109,17 @@ func TestCreateDrainsPrimaryGroupAndDeleteRestoresIt(t *testing.T) {
 	f := newFixture(t, nil) // an unset dial is 100
 	ctx := context.Background()
 
-	resp, err := f.h.OnEvent(ctx, event(cfn.RequestCreate, props(map[string]any{"DialPercentage": nil})))
-	if err != nil {
-		t.Fatalf("Create: %v", err)
+	resp, done, err := f.run(ctx, event(cfn.RequestCreate, props(map[string]any{"DialPercentage": nil})))
+	if err != nil || !done.IsComplete {
+		t.Fatalf("Create: complete %v, %v", done.IsComplete, err)
 	}
 	if resp.PhysicalResourceID != physicalID {
 		t.Errorf("PhysicalResourceId = %q, want %q", resp.PhysicalResourceID, physicalID)
 	}
-	want := map[string]string{"EndpointGroupArn": primaryArn, "PreviousDial": "100", "Dial": "0", "PrimaryGroup": "found"}
-	if !maps.Equal(resp.Data, want) {
-		t.Errorf("Data = %v, want %v", resp.Data, want)
+	want := map[string]string{"EndpointGroupArn": primaryArn, "PreviousDial": "100", "Dial": "0", "PrimaryGroup": "found",
+		"BackupEndpointGroupArn": backupArn, "WaitStartedAt": "2026-11-29T16:00:00Z"}
+	if got := merged(resp, done); !maps.Equal(got, want) {
+		t.Errorf("Data = %v, want %v", got, want)
 	}
 	updates := f.ga.CallsTo("UpdateEndpointGroup")
 	if len(updates) != 1 {
@@ -111,6 +139,8 @@ func TestCreateDrainsPrimaryGroupAndDeleteRestoresIt(t *testing.T) {
 		t.Errorf("backup group's dial changed to %v", *d)
 	}
 
+	// Delete does not wait for anything, even with the backup group unhealthy.
+	f.ga.SetEndpoints(backupArn, awsfake.Endpoint{ID: backupALB, Health: "UNHEALTHY"})
 	resp, err = f.h.OnEvent(ctx, event(cfn.RequestDelete, props(nil)))
 	if err != nil {
 		t.Fatalf("Delete: %v", err)
@@ -118,7 +148,10 @@ func TestCreateDrainsPrimaryGroupAndDeleteRestoresIt(t *testing.T) {
 	if d := dialOf(t, f, primaryArn); d == nil || *d != 100 {
 		t.Errorf("primary dial after Delete = %v, want 100", d)
 	}
-	want = map[string]string{"EndpointGroupArn": primaryArn, "PreviousDial": "0", "Dial": "100", "PrimaryGroup": "found"}
+	if done, err := f.h.IsComplete(ctx, customresource.Completion(event(cfn.RequestDelete, props(nil)), resp)); err != nil || !done.IsComplete {
+		t.Errorf("isComplete of Delete: complete %v, %v", done.IsComplete, err)
+	}
+	want = map[string]string{"EndpointGroupArn": primaryArn, "PreviousDial": "0", "Dial": "100", "PrimaryGroup": "found", "BackupEndpointGroupArn": "none"}
 	if resp.PhysicalResourceID != physicalID || !maps.Equal(resp.Data, want) {
 		t.Errorf("Delete answered %+v, want id %s and Data %v", resp, physicalID, want)
 	}
@@ -126,15 +159,15 @@ func TestCreateDrainsPrimaryGroupAndDeleteRestoresIt(t *testing.T) {
 
 func TestDialAlreadySetMakesNoChange(t *testing.T) {
 	f := newFixture(t, aws.Float32(0))
-	resp, err := f.h.OnEvent(context.Background(), event(cfn.RequestCreate, props(nil)))
-	if err != nil {
-		t.Fatalf("Create: %v", err)
+	_, done, err := f.run(context.Background(), event(cfn.RequestCreate, props(nil)))
+	if err != nil || !done.IsComplete {
+		t.Fatalf("Create: complete %v, %v", done.IsComplete, err)
 	}
 	if n := len(f.ga.CallsTo("UpdateEndpointGroup")); n != 0 {
 		t.Errorf("%d UpdateEndpointGroup calls for a dial already at 0", n)
 	}
-	if resp.Data["PreviousDial"] != "0" || resp.Data["Dial"] != "0" {
-		t.Errorf("Data = %v", resp.Data)
+	if done.Data["PreviousDial"] != "0" || done.Data["Dial"] != "0" {
+		t.Errorf("Data = %v", done.Data)
 	}
 }
 
@@ -142,15 +175,15 @@ func TestUpdateSetsNewDial(t *testing.T) {
 	f := newFixture(t, aws.Float32(0))
 	e := event(cfn.RequestUpdate, props(map[string]any{"DialPercentage": "12.5"}))
 	e.OldResourceProperties = props(nil)
-	resp, err := f.h.OnEvent(context.Background(), e)
-	if err != nil {
-		t.Fatalf("Update: %v", err)
+	resp, done, err := f.run(context.Background(), e)
+	if err != nil || !done.IsComplete {
+		t.Fatalf("Update: complete %v, %v", done.IsComplete, err)
 	}
 	if d := dialOf(t, f, primaryArn); d == nil || *d != 12.5 {
 		t.Errorf("primary dial = %v, want 12.5", d)
 	}
-	if resp.Data["PreviousDial"] != "0" || resp.Data["Dial"] != "12.5" || resp.PhysicalResourceID != physicalID {
-		t.Errorf("Update answered %+v", resp)
+	if done.Data["PreviousDial"] != "0" || done.Data["Dial"] != "12.5" || resp.PhysicalResourceID != physicalID {
+		t.Errorf("Update answered %+v then %+v", resp, done)
 	}
 }
 
@@ -159,13 +192,17 @@ func TestNoPrimaryGroupMeansNothingToDrain(t *testing.T) {
 		t.Run(string(rt), func(t *testing.T) {
 			f := newFixture(t, nil)
 			f.ga.PutListener(listenerArn, awsfake.EndpointGroup{Arn: backupArn, Region: "us-west-2"})
-			resp, err := f.h.OnEvent(context.Background(), event(rt, props(nil)))
+			resp, done, err := f.run(context.Background(), event(rt, props(nil)))
 			if err != nil {
 				t.Fatalf("%s: %v", rt, err)
 			}
-			want := map[string]string{"EndpointGroupArn": "none", "PreviousDial": "none", "Dial": "none", "PrimaryGroup": "none"}
-			if !maps.Equal(resp.Data, want) || resp.PhysicalResourceID != physicalID {
-				t.Errorf("answered %+v, want id %s and Data %v", resp, physicalID, want)
+			want := map[string]string{"EndpointGroupArn": "none", "PreviousDial": "none", "Dial": "none", "PrimaryGroup": "none",
+				"BackupEndpointGroupArn": "none"}
+			if rt != cfn.RequestDelete {
+				want["BackupEndpointGroupArn"], want["WaitStartedAt"] = backupArn, "2026-11-29T16:00:00Z"
+			}
+			if got := merged(resp, done); !maps.Equal(got, want) || resp.PhysicalResourceID != physicalID {
+				t.Errorf("answered %+v, want id %s and Data %v", got, physicalID, want)
 			}
 			if n := len(f.ga.CallsTo("UpdateEndpointGroup")); n != 0 {
 				t.Errorf("%d UpdateEndpointGroup calls with no primary group", n)
@@ -241,6 +278,19 @@ func TestEveryFailureIsOneLineNamingTheListener(t *testing.T) {
 			want: []string{"traffic dial PrimaryTrafficDial", `property DialPercentage is "half"`}},
 		{name: "dial not a string", rt: cfn.RequestCreate, props: map[string]any{"DialPercentage": 0.0},
 			want: []string{"traffic dial PrimaryTrafficDial", "property DialPercentage is 0 (float64)"}},
+		{name: "backup region missing", rt: cfn.RequestCreate, props: map[string]any{"BackupRegion": nil},
+			want: []string{"traffic dial PrimaryTrafficDial", `property BackupRegion is ""`}},
+		{name: "backup region is the primary", rt: cfn.RequestUpdate, props: map[string]any{"BackupRegion": "us-east-1"},
+			want: []string{`property BackupRegion is "us-east-1"`, "other than PrimaryRegion us-east-1"}},
+		{name: "healthy timeout not a number", rt: cfn.RequestCreate, props: map[string]any{"HealthyTimeoutSeconds": "10m"},
+			want: []string{`property HealthyTimeoutSeconds is "10m": give seconds above 0 and at most 6600`}},
+		{name: "healthy timeout beyond the provider's", rt: cfn.RequestCreate, props: map[string]any{"HealthyTimeoutSeconds": "7200"},
+			want: []string{`property HealthyTimeoutSeconds is "7200"`}},
+		{name: "describing the backup group denied", rt: cfn.RequestCreate,
+			fault: func(f *fixture) {
+				f.ga.Inject("DescribeEndpointGroup", awsfake.Fault{Code: "AccessDeniedException", Message: "denied"})
+			},
+			want: []string{"describe backup endpoint group " + backupArn + " (us-west-2) on listener " + listenerArn, "allow globalaccelerator:DescribeEndpointGroup"}},
 		{name: "unknown request type", rt: "Replace",
 			want: []string{`RequestType "Replace" is not Create, Update or Delete`}},
 	}
@@ -254,7 +304,7 @@ func TestEveryFailureIsOneLineNamingTheListener(t *testing.T) {
 			if tc.fault != nil {
 				tc.fault(f)
 			}
-			_, err := f.h.OnEvent(context.Background(), event(tc.rt, props(tc.props)))
+			_, _, err := f.run(context.Background(), event(tc.rt, props(tc.props)))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -279,9 +329,13 @@ func TestClientTalksToControlPlaneRegion(t *testing.T) {
 
 func TestPanicBecomesError(t *testing.T) {
 	h := trafficdial.Handler{Log: slog.New(slog.DiscardHandler)} // no client: the first call panics
-	_, err := h.OnEvent(context.Background(), event(cfn.RequestCreate, props(nil)))
+	_, err := h.OnEvent(context.Background(), event(cfn.RequestDelete, props(nil)))
 	if err == nil || !strings.Contains(err.Error(), "traffic dial: internal error") {
-		t.Errorf("error = %v, want an internal error instead of a panic", err)
+		t.Errorf("onEvent error = %v, want an internal error instead of a panic", err)
+	}
+	_, err = h.IsComplete(context.Background(), trafficdial.CompletionEvent{Event: event(cfn.RequestCreate, props(nil))})
+	if err == nil || !strings.Contains(err.Error(), "traffic dial: internal error") {
+		t.Errorf("isComplete error = %v, want an internal error instead of a panic", err)
 	}
 }
 
@@ -289,7 +343,7 @@ func TestResponseSpeaksTheProviderFrameworkJSON(t *testing.T) {
 	f := newFixture(t, nil)
 	var e cfn.Event
 	in := `{"RequestType":"Create","RequestId":"r","LogicalResourceId":"PrimaryTrafficDial","ResourceType":"Custom::TrafficDial",
-		"ResourceProperties":{"ServiceToken":"arn:x","ListenerArn":"` + listenerArn + `","PrimaryRegion":"us-east-1","DialPercentage":"0"}}`
+		"ResourceProperties":{"ServiceToken":"arn:x","ListenerArn":"` + listenerArn + `","PrimaryRegion":"us-east-1","DialPercentage":"0","BackupRegion":"us-west-2"}}`
 	if err := json.Unmarshal([]byte(in), &e); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +354,159 @@ func TestResponseSpeaksTheProviderFrameworkJSON(t *testing.T) {
 	raw, _ := json.Marshal(resp)
 	var out map[string]any
 	_ = json.Unmarshal(raw, &out)
-	if out["PhysicalResourceId"] != physicalID || out["Data"].(map[string]any)["Dial"] != "0" {
-		t.Errorf("answered %s", raw)
+	if out["PhysicalResourceId"] != physicalID || out["Data"].(map[string]any)["WaitStartedAt"] != "2026-11-29T16:00:00Z" {
+		t.Errorf("onEvent answered %s", raw)
+	}
+	// The framework hands isComplete the event with onEvent's answer merged in.
+	var c trafficdial.CompletionEvent
+	data, _ := json.Marshal(resp.Data)
+	if err := json.Unmarshal([]byte(in[:len(in)-1]+`,"PhysicalResourceId":"`+physicalID+`","Data":`+string(data)+`}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	done, err := f.h.IsComplete(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = json.Marshal(done)
+	if !strings.Contains(string(raw), `"IsComplete":true`) || !strings.Contains(string(raw), `"Dial":"0"`) {
+		t.Errorf("isComplete answered %s", raw)
+	}
+}
+
+func TestPrimaryDialMovesOnlyOnceTheBackupGroupIsHealthy(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	f.ga.SetEndpoints(backupArn, awsfake.Endpoint{ID: backupALB, Health: "INITIAL"})
+	e := event(cfn.RequestCreate, props(nil))
+	resp, err := f.h.OnEvent(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.ga.CallsTo("UpdateEndpointGroup")); n != 0 {
+		t.Fatalf("onEvent made %d UpdateEndpointGroup calls; the dial must wait for the backup group", n)
+	}
+	polls := []struct {
+		after  time.Duration
+		health string
+		done   bool
+	}{
+		{10 * time.Second, "INITIAL", false},
+		{time.Minute, "UNHEALTHY", false},
+		{2 * time.Minute, "HEALTHY", true},
+	}
+	for _, poll := range polls {
+		f.now = start.Add(poll.after)
+		f.ga.SetEndpoints(backupArn, awsfake.Endpoint{ID: backupALB, Health: poll.health})
+		done, err := f.h.IsComplete(ctx, customresource.Completion(e, resp))
+		if err != nil || done.IsComplete != poll.done {
+			t.Fatalf("poll with the backup ALB %s: complete %v, %v; want complete %v", poll.health, done.IsComplete, err, poll.done)
+		}
+		if !poll.done && done.Data != nil {
+			t.Errorf("a poll that is not complete answered Data %v; the framework refuses that", done.Data)
+		}
+		dial := dialOf(t, f, primaryArn)
+		if moved := dial != nil && *dial == 0; moved != poll.done {
+			t.Errorf("backup ALB %s: primary dial %v", poll.health, dial)
+		}
+	}
+}
+
+func TestOneHealthyWeightedEndpointIsEnough(t *testing.T) {
+	cases := []struct {
+		name      string
+		endpoints []awsfake.Endpoint
+		healthy   bool
+	}{
+		{"one of two HEALTHY", []awsfake.Endpoint{{ID: "alb-1", Health: "UNHEALTHY"}, {ID: "alb-2", Health: "HEALTHY"}}, true},
+		{"HEALTHY with weight 0 does not count", []awsfake.Endpoint{{ID: "alb-1", Health: "HEALTHY", Weight: aws.Int32(0)}}, false},
+		{"no endpoints", nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.ga.SetEndpoints(backupArn, tc.endpoints...)
+			_, done, err := f.run(context.Background(), event(cfn.RequestCreate, props(nil)))
+			if err != nil || done.IsComplete != tc.healthy {
+				t.Errorf("complete %v, %v; want %v", done.IsComplete, err, tc.healthy)
+			}
+		})
+	}
+}
+
+func TestBackupGroupNotHealthyInTimeFailsAndLeavesTheDial(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(f *fixture)
+		want  []string
+	}{
+		{"backup ALB unhealthy", func(f *fixture) {
+			f.ga.SetEndpoints(backupArn, awsfake.Endpoint{ID: backupALB, Health: "UNHEALTHY"})
+		}, []string{"backup endpoint group " + backupArn + " (us-west-2) on listener " + listenerArn,
+			"did not report a HEALTHY endpoint within 10m0s", "(endpoints: " + backupALB + "=UNHEALTHY)"}},
+		{"no backup group", func(f *fixture) {
+			f.ga.PutListener(listenerArn, awsfake.EndpointGroup{Arn: primaryArn, Region: "us-east-1"})
+		}, []string{"no endpoint group in us-west-2 on listener " + listenerArn, "(endpoints: none)"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, nil)
+			tc.setup(f)
+			e := event(cfn.RequestCreate, props(nil))
+			resp, err := f.h.OnEvent(ctx, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.now = start.Add(10 * time.Minute)
+			if done, err := f.h.IsComplete(ctx, customresource.Completion(e, resp)); err != nil || done.IsComplete {
+				t.Fatalf("at the timeout: complete %v, %v; want still waiting", done.IsComplete, err)
+			}
+			f.now = start.Add(10*time.Minute + time.Second)
+			_, err = f.h.IsComplete(ctx, customresource.Completion(e, resp))
+			if err == nil {
+				t.Fatal("no error past the timeout")
+			}
+			msg := err.Error()
+			want := append(tc.want, "the primary group's dial was left unchanged",
+				"check the ingest target group's health (GET /health), the Kinesis stream and the Firehose delivery stream in us-west-2", "run the same deploy again")
+			for _, w := range want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q\ndoes not contain %q", msg, w)
+				}
+			}
+			if strings.ContainsAny(msg, "\r\n") {
+				t.Errorf("error spans lines: %q", msg)
+			}
+			if n := len(f.ga.CallsTo("UpdateEndpointGroup")); n != 0 {
+				t.Errorf("%d UpdateEndpointGroup calls; the dial must stay", n)
+			}
+		})
+	}
+}
+
+func TestUnknownHandlerModeFailsEveryEventWithTheFix(t *testing.T) {
+	h := trafficdial.Handler{Log: slog.New(slog.DiscardHandler)}
+	_, err := h.Dispatch("onevent")(context.Background(), trafficdial.CompletionEvent{Event: event(cfn.RequestCreate, props(nil))})
+	if err == nil || err.Error() != `traffic dial function: environment variable HANDLER is "onevent": set it to onEvent or isComplete` {
+		t.Errorf("error = %v", err)
+	}
+	for _, mode := range []string{trafficdial.ModeOnEvent, trafficdial.ModeIsComplete} {
+		f := newFixture(t, nil)
+		if _, err := f.h.Dispatch(mode)(context.Background(), trafficdial.CompletionEvent{Event: event(cfn.RequestDelete, props(nil))}); err != nil {
+			t.Errorf("%s: %v", mode, err)
+		}
+	}
+}
+
+// Delete needs only the listener and the primary region: the dial goes back
+// to 100 whatever the wait's properties say.
+func TestDeleteResetsTheDialWithoutTheWaitProperties(t *testing.T) {
+	f := newFixture(t, aws.Float32(0))
+	e := event(cfn.RequestDelete, props(map[string]any{"BackupRegion": nil, "HealthyTimeoutSeconds": "never"}))
+	if _, err := f.h.OnEvent(context.Background(), e); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if d := dialOf(t, f, primaryArn); d == nil || *d != 100 {
+		t.Errorf("primary dial after Delete = %v, want 100", d)
 	}
 }

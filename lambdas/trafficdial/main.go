@@ -1,10 +1,12 @@
-// Command trafficdial is the failover traffic dial custom resource Lambda
-// (Provider framework onEvent). See internal/trafficdial.
+// Command trafficdial is the failover traffic dial custom resource Lambda.
+// One binary serves both Provider framework calls; HANDLER=onEvent or
+// HANDLER=isComplete picks the call. See internal/trafficdial.
 package main
 
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -18,5 +20,5 @@ func main() {
 		// Answer every event with the reason instead of crash-looping.
 		lambda.Start(func() error { return fmt.Errorf("traffic dial: load AWS config: %w", err) })
 	}
-	lambda.Start(trafficdial.New(cfg).OnEvent)
+	lambda.Start(trafficdial.New(cfg).Dispatch(os.Getenv("HANDLER")))
 }
