@@ -80,7 +80,9 @@ func NewProvider(scope constructs.Construct, id string, props ProviderProps) *Pr
 		}, target)
 		fn.AllowTo([]string{"backup:ListRecoveryPointsByBackupVault"}, vault)
 		fn.AllowTo([]string{"backup:StartRestoreJob"}, recoveryPoints)
-		fn.AllowTo([]string{"backup:DescribeRestoreJob"}, "*")
+		// Neither call has resource-level permissions: they find and follow
+		// this failover's running restore job instead of starting another.
+		fn.AllowTo([]string{"backup:ListRestoreJobs", "backup:GetRestoreJobMetadata"}, "*")
 		// Start records when the failover began, once (see naming.FailoverStartedParameter).
 		fn.AllowTo([]string{"ssm:PutParameter", "ssm:GetParameter"}, n.FailoverStartedParameterArn(props.BackupRegion))
 		fn.Role().AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -88,7 +90,7 @@ func NewProvider(scope constructs.Construct, id string, props ProviderProps) *Pr
 			Resources:  jsii.Strings(*props.RestoreRole.RoleArn()),
 			Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "backup.amazonaws.com"}},
 		}))
-		nag.Suppress(fn.Role(), "IAM5", "DescribeRestoreJob has no resource-level permissions, and the newest recovery point's id is only known at restore time; both are limited to AWS Backup in this account and region.",
+		nag.Suppress(fn.Role(), "IAM5", "ListRestoreJobs and GetRestoreJobMetadata have no resource-level permissions, and the newest recovery point's id is only known at restore time; both are limited to AWS Backup in this account and region.",
 			nag.AnyResource, nag.Resource(recoveryPoints))
 		return fn
 	}
@@ -155,8 +157,13 @@ func NewTableRestore(scope constructs.Construct, id string, props TableRestorePr
 	for k, v := range props.Tags {
 		tags[k] = v
 	}
-	properties := map[string]any{"Tags": tags, "WaitMinutes": strconv.Itoa(WaitMinutes)}
-	for _, key := range []string{"TableName", "Source", "PointInTime", "RestoreJobId", "RecoveryPointArn", "SourceTableArn"} {
+	// Ready can restore in place (a failed restore falls back to the vault),
+	// so it gets the vault and role as well.
+	properties := map[string]any{
+		"Tags": tags, "WaitMinutes": strconv.Itoa(WaitMinutes),
+		"VaultName": p.Names.BackupVault(), "RestoreRoleArn": p.RestoreRole.RoleArn(),
+	}
+	for _, key := range []string{"TableName", "Source", "PointInTime", "RestoreJobId", "RecoveryPointArn", "SourceTableArn", "FailoverStartedAt"} {
 		properties[key] = start.GetAttString(jsii.String(key))
 	}
 	ready := awscdk.NewCustomResource(scope, jsii.String("Ready"), &awscdk.CustomResourceProps{

@@ -258,6 +258,9 @@ func (h *Handler) restoreFromBackup(ctx context.Context, p properties, failoverS
 		TableName: p.TableName, TableArn: p.tableArn(h.Region), Source: SourceBackup,
 		// A DynamoDB backup holds the table as of the moment it was
 		// requested, so the recovery point's CreationDate is the data's time.
+		// A cross-region copy keeps its source's: "Copies retain their source
+		// configuration, including creation dates"
+		// (https://docs.aws.amazon.com/aws-backup/latest/devguide/recov-point-create-a-copy.html).
 		PointInTime:      formatTime(*rp.CreationDate),
 		RecoveryPointArn: aws.ToString(rp.RecoveryPointArn),
 		SourceTableArn:   p.SourceTableArn,
