@@ -66,6 +66,10 @@ type World struct {
 	overrides map[string]string
 }
 
+// MetricPublicationLag is a realistic delay for CloudWatch.SetPublicationLag:
+// CloudWatch publishes service metrics minutes after the fact.
+const MetricPublicationLag = 3 * time.Minute
+
 // CompactionStateMachineArn is the compaction state machine's ARN in a region.
 func (w *World) CompactionStateMachineArn(region string) string {
 	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, w.Names.Account, w.Names.StateMachine())
@@ -148,6 +152,12 @@ func (w *World) Endpoint(service, region string) string {
 	return ""
 }
 
+// BackupLoadBalancerArn is the failover stack's ingest load balancer, the
+// backup endpoint group's endpoint.
+func (w *World) BackupLoadBalancerArn() string {
+	return fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/%s/6d0ecf831eec9f09", w.Backup.Name, w.Names.Account, w.Names.IngestLoadBalancer())
+}
+
 // ReplicationRuleID is the rule id the product gives a purpose's rule.
 func (w *World) ReplicationRuleID(p naming.Purpose) string {
 	return fmt.Sprintf("%s-to-%s", p, w.Backup.Name)
@@ -204,7 +214,7 @@ func (w *World) Healthy(tb testing.TB) {
 	w.GlobalAccelerator.PutAccelerator(awsfake.Accelerator{Arn: w.AcceleratorArn, Name: n.Accelerator(), DNSName: "a1234567890abcdef.awsglobalaccelerator.com", Status: "DEPLOYED", Enabled: true})
 	w.GlobalAccelerator.PutListener(w.ListenerArn, awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: primary})
 	w.GlobalAccelerator.SetEndpoints(w.PrimaryGroupArn,
-		awsfake.Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/ingest/50dc6c495c0c9188", primary, n.Account), Health: "HEALTHY"})
+		awsfake.Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/%s/50dc6c495c0c9188", primary, n.Account, n.IngestLoadBalancer()), Health: "HEALTHY"})
 	w.Backup.CloudFormation.PutStack(Stack{Name: naming.BackupStack, Status: "UPDATE_COMPLETE", Created: deployed})
 	w.Backup.CloudFormation.PutStack(Stack{Name: "CDKToolkit", Status: "CREATE_COMPLETE", Created: deployed})
 	w.Primary.CloudFormation.PutStack(Stack{Name: naming.PrimaryStack, Status: "UPDATE_COMPLETE", Created: deployed})
@@ -226,6 +236,5 @@ func (w *World) Failover(at time.Time) {
 	w.GlobalAccelerator.PutListener(w.ListenerArn,
 		awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: w.Primary.Name, Dial: &zero},
 		awsfake.EndpointGroup{Arn: w.BackupGroupArn, Region: w.Backup.Name, Dial: &full})
-	w.GlobalAccelerator.SetEndpoints(w.BackupGroupArn,
-		awsfake.Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/ingest/6d0ecf831eec9f09", w.Backup.Name, w.Names.Account), Health: "HEALTHY"})
+	w.GlobalAccelerator.SetEndpoints(w.BackupGroupArn, awsfake.Endpoint{ID: w.BackupLoadBalancerArn(), Health: "HEALTHY"})
 }

@@ -120,9 +120,17 @@ type Input struct {
 	DryRun bool
 	// Workers copy objects in parallel; Segments scan the table in parallel.
 	Workers, Segments int
-	// DrainTimeout bounds the wait for the backup pipeline, e.g. 30m;
-	// DrainPoll is the interval between looks, e.g. 30s.
+	// DrainTimeout bounds the wait for the backup pipeline, e.g. 70m
+	// (above an ALB's default client keep-alive of an hour); DrainPoll is
+	// the interval between looks, e.g. 30s.
 	DrainTimeout, DrainPoll time.Duration
+	// QuietPeriod is how long the backup load balancer and stream must see
+	// nothing, e.g. 5m; MetricLag how late CloudWatch may publish, e.g. 5m.
+	QuietPeriod, MetricLag time.Duration
+	// DrainedAt, when set, replaces the drain's measurement with the
+	// operator's word (CloudWatch down, a stream that never empties); the
+	// report says so.
+	DrainedAt time.Time
 	// CompactionTimeout bounds the wait for the recompaction executions,
 	// e.g. 1h; CompactionPoll is the interval between looks, e.g. 30s.
 	CompactionTimeout, CompactionPoll time.Duration
@@ -146,7 +154,13 @@ func (in *Input) defaults() {
 		in.PreflightTimeout = 10 * time.Second
 	}
 	if in.DrainTimeout <= 0 {
-		in.DrainTimeout = 30 * time.Minute
+		in.DrainTimeout = 70 * time.Minute
+	}
+	if in.QuietPeriod <= 0 {
+		in.QuietPeriod = DefaultQuietPeriod
+	}
+	if in.MetricLag <= 0 {
+		in.MetricLag = DefaultMetricLag
 	}
 	if in.DrainPoll <= 0 {
 		in.DrainPoll = 30 * time.Second
@@ -273,12 +287,16 @@ func Run(ctx context.Context, in Input) (Report, error) {
 	names := in.Config.Names(pf.Account)
 	report.Started = in.Now().UTC()
 
+	var moved dials
 	steps := []struct {
 		name string
 		run  func(ctx context.Context, s *Step) error
 	}{
-		{"traffic dials", func(ctx context.Context, s *Step) error { return setDials(ctx, in, names, s) }},
-		{"drain backup pipeline", func(ctx context.Context, s *Step) error { return drain(ctx, in, names, pf.Failover, s) }},
+		{"traffic dials", func(ctx context.Context, s *Step) (err error) {
+			moved, err = setDials(ctx, in, names, s)
+			return err
+		}},
+		{"drain backup pipeline", func(ctx context.Context, s *Step) error { return drain(ctx, in, names, pf.Failover, moved, s) }},
 		{"copy objects", func(ctx context.Context, s *Step) error {
 			res, err := copyStep(ctx, in, names, pf.Failover, s)
 			report.copied = res.InWindow

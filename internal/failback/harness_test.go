@@ -67,6 +67,7 @@ func newHarness(t testing.TB) *harness {
 	h.w = drfake.NewWorld(t, h.names, cfg.PrimaryRegion, cfg.BackupRegion, now)
 	h.w.Healthy(t)
 	h.w.Failover(failover)
+	h.w.Backup.CloudWatch.SetPublicationLag(h.w.Clock, drfake.MetricPublicationLag)
 	for _, region := range []string{cfg.PrimaryRegion, cfg.BackupRegion} {
 		g := gluefake.New(t)
 		location := func(p naming.Purpose, prefix string) gluetypes.StorageDescriptor {
