@@ -47,9 +47,12 @@ const (
 	partWorkers = 4
 )
 
-// BucketPair is one replica bucket and the primary bucket it copies back to.
+// BucketPair is one replica bucket and the primary bucket it copies back
+// to, and the prefixes of the replica that DR can have written (see
+// DRPrefixes): only they are listed.
 type BucketPair struct {
 	Source, Dest string
+	Prefixes     []string
 }
 
 // CopyInput configures the copy step.
@@ -134,7 +137,7 @@ func CopyObjects(ctx context.Context, in CopyInput) (CopyResult, error) {
 	}
 	var jobs []job
 	for _, pair := range in.Pairs {
-		src, err := listSince(ctx, in.Source, pair.Source, in.Since)
+		src, err := listSince(ctx, in.Source, pair, in.Since)
 		if err != nil {
 			return res, err
 		}
@@ -230,7 +233,7 @@ func CopyObjects(ctx context.Context, in CopyInput) (CopyResult, error) {
 func verify(ctx context.Context, in CopyInput, res *CopyResult) error {
 	res.Verified, res.VerifiedBytes, res.Mismatches = 0, 0, nil
 	for _, pair := range in.Pairs {
-		src, err := listSince(ctx, in.Source, pair.Source, in.Since)
+		src, err := listSince(ctx, in.Source, pair, in.Since)
 		if err != nil {
 			return fmt.Errorf("final comparison: %w", err)
 		}
@@ -393,16 +396,58 @@ func copyMultipart(ctx context.Context, in CopyInput, pair BucketPair, o listedO
 	return retries, nil
 }
 
-// listSince lists a bucket's objects whose LastModified is at or after
-// since. S3 cannot filter by time, so the whole bucket is listed.
-func listSince(ctx context.Context, client S3API, bucket string, since time.Time) ([]listedObject, error) {
+// listSince lists the objects under the pair's prefixes in the replica
+// whose LastModified is at or after since. S3 cannot filter a listing by
+// time, so the prefixes bound what is read.
+func listSince(ctx context.Context, client S3API, pair BucketPair, since time.Time) ([]listedObject, error) {
 	var out []listedObject
-	err := listPrefix(ctx, client, bucket, "", func(o listedObject) {
+	err := listPrefixes(ctx, client, pair.Source, pair.Prefixes, func(o listedObject) {
 		if !o.lastModified.Before(since) {
 			out = append(out, o)
 		}
 	})
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out, err
+}
+
+// listConcurrency bounds the prefixes listed at once: each LIST waits on
+// S3 for tens of milliseconds, and a long disaster has many hour prefixes.
+const listConcurrency = 16
+
+// listPrefixes lists the prefixes of bucket in parallel; each is called
+// under a lock.
+func listPrefixes(ctx context.Context, client S3API, bucket string, prefixes []string, each func(listedObject)) error {
+	var (
+		mu       sync.Mutex
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		firstErr error
+	)
+	for range min(listConcurrency, len(prefixes)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(prefixes) {
+					return
+				}
+				err := listPrefix(ctx, client, bucket, prefixes[i], func(o listedObject) {
+					mu.Lock()
+					defer mu.Unlock()
+					each(o)
+				})
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
 }
 
 // listKeys finds which of keys exist in bucket. It lists each distinct
@@ -435,17 +480,12 @@ func listKeys(ctx context.Context, client S3API, bucket string, keys []string) (
 		prefixes = append(prefixes, d)
 	}
 	found := map[string]listedObject{}
-	for _, p := range prefixes {
-		err := listPrefix(ctx, client, bucket, p, func(o listedObject) {
-			if want[o.key] {
-				found[o.key] = o
-			}
-		})
-		if err != nil {
-			return nil, err
+	err := listPrefixes(ctx, client, bucket, prefixes, func(o listedObject) {
+		if want[o.key] {
+			found[o.key] = o
 		}
-	}
-	return found, nil
+	})
+	return found, err
 }
 
 func listPrefix(ctx context.Context, client S3API, bucket, prefix string, each func(listedObject)) error {

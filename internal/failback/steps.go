@@ -492,7 +492,7 @@ func metricValues(ctx context.Context, cw CloudWatchAPI, start, end time.Time, p
 func copyStep(ctx context.Context, in Input, names naming.Names, since time.Time, s *Step) (CopyResult, error) {
 	var pairs []BucketPair
 	for _, p := range []naming.Purpose{naming.Streaming, naming.Batch} {
-		pairs = append(pairs, BucketPair{Source: names.Bucket(p, in.Backup.Name), Dest: names.Bucket(p, in.Primary.Name)})
+		pairs = append(pairs, BucketPair{Source: names.Bucket(p, in.Backup.Name), Dest: names.Bucket(p, in.Primary.Name), Prefixes: DRPrefixes(p, since, in.Now())})
 	}
 	res, err := CopyObjects(ctx, CopyInput{
 		Source: in.Backup.S3, Dest: in.Primary.S3, Pairs: pairs, Since: since,
