@@ -3,6 +3,7 @@ package failback_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,20 +99,32 @@ func BenchmarkCopyPlanning(b *testing.B) {
 	b.ReportMetric(float64(whole), "whole-bucket-LIST-calls")
 }
 
-const benchItems = 2000
-
-// BenchmarkMerge merges 2,000 backup-region items into a fresh primary
-// table per iteration, against dynalite.
+// BenchmarkMerge merges 2,000 items the backup region wrote during DR
+// from a table that also holds 200,000 earlier items into a fresh primary
+// table per iteration, against dynalite, and reports the items read.
 func BenchmarkMerge(b *testing.B) {
+	const written, earlier = 2000, 200_000
 	endpoint := dynalite.Start(b)
 	client := dynamodb.NewFromConfig(awsfake.Config(endpoint, "us-west-2"))
 	createTable(b, client, "backup")
 	var items []map[string]ddbtypes.AttributeValue
-	for i := range benchItems {
+	for i := range earlier {
+		window := failover.Add(-time.Duration(i/8+1) * time.Minute)
+		items = append(items, aggregateItem(fmt.Sprintf("type-%d", i%8), "us-east-1", window, "shardId-000000000000", i, window.Add(61*time.Second)))
+	}
+	for i := range written {
 		window := failover.Add(time.Duration(i/8) * time.Minute)
 		items = append(items, aggregateItem(fmt.Sprintf("type-%d", i%8), "us-west-2", window, "shardId-000000000000", i, window.Add(61*time.Second)))
 	}
-	putItems(b, client, "backup", items)
+	var seed sync.WaitGroup
+	for w := range 8 {
+		seed.Go(func() {
+			for i := w * 25; i < len(items); i += 8 * 25 {
+				putItems(b, client, "backup", items[i:min(i+25, len(items))])
+			}
+		})
+	}
+	seed.Wait()
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
@@ -120,24 +133,25 @@ func BenchmarkMerge(b *testing.B) {
 		b.StartTimer()
 		res, err := failback.MergeItems(context.Background(), failback.MergeInput{
 			Source: &renamed{client, "backup"}, Dest: &renamed{client, table}, Table: table,
-			Region: "us-west-2", Since: failover, Segments: 8,
+			Region: "us-west-2", Since: failover, Until: failover.Add(5 * time.Hour), Segments: 8,
 		})
-		if err != nil || res.Written != benchItems {
+		if err != nil || res.Written != written {
 			b.Fatalf("wrote %d: %v", res.Written, err)
 		}
+		b.ReportMetric(float64(res.Read), "items-read")
 	}
-	b.ReportMetric(float64(benchItems*b.N)/b.Elapsed().Seconds(), "items/s")
+	b.ReportMetric(float64(written*b.N)/b.Elapsed().Seconds(), "items/s")
 }
 
-// renamed scans a differently named table, so both "regions" can live in
-// one dynalite (the real tables share a name across regions).
+// renamed queries a differently named table, so both "regions" can live
+// in one dynalite (the real tables share a name across regions).
 type renamed struct {
 	*dynamodb.Client
 	table string
 }
 
-func (r *renamed) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+func (r *renamed) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	copied := *in
 	copied.TableName = aws.String(r.table)
-	return r.Client.Scan(ctx, &copied, opts...)
+	return r.Client.Query(ctx, &copied, opts...)
 }

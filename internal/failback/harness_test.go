@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/drfake"
@@ -145,10 +146,15 @@ func (h *harness) input() failback.Input {
 func createTable(t testing.TB, client *dynamodb.Client, name string) {
 	t.Helper()
 	_, err := client.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
+		TableName: aws.String(name),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(writerhour.Attribute), AttributeType: ddbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String(writerhour.SortKey), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:   []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+		// The index the table construct declares (constructs/datatier).
+		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String(writerhour.Index),
+			KeySchema:  []ddbtypes.KeySchemaElement{{AttributeName: aws.String(writerhour.Attribute), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String(writerhour.SortKey), KeyType: ddbtypes.KeyTypeRange}},
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}},
 	})
 	if err != nil {
 		t.Fatalf("create table %s: %v", name, err)
@@ -170,6 +176,7 @@ func aggregateItem(key, region string, window time.Time, shard string, count int
 		"window_start": s(start), "window_end": s(window.Add(time.Minute).UTC().Format(time.RFC3339)),
 		"count": &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(count)}, "region": s(region),
 		"shard_id": s(shard), "aggregate_key": s("type"), "written_at": s(written.UTC().Format(time.RFC3339Nano)),
+		writerhour.Attribute: s(writerhour.Value(region, written, key)),
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
 
@@ -520,14 +521,15 @@ func copyStep(ctx context.Context, in Input, names naming.Names, since time.Time
 func mergeStep(ctx context.Context, in Input, names naming.Names, since time.Time, s *Step) error {
 	res, err := MergeItems(ctx, MergeInput{
 		Source: in.Backup.DynamoDB, Dest: in.Primary.DynamoDB, Table: names.Table(), Region: in.Backup.Name,
-		Since: since, Segments: in.Segments, DryRun: in.DryRun, Retry: in.Retry, Progress: in.Progress,
+		Since: since, Until: in.Now(), Segments: in.Segments, DryRun: in.DryRun, Retry: in.Retry, Progress: in.Progress,
 	})
 	verb := "wrote"
 	if in.DryRun {
 		verb = "would write"
 	}
-	s.Actions = append(s.Actions, fmt.Sprintf("%s %d items, %d already present, %d kept (newer in the primary), %d retries",
-		verb, res.Written, res.AlreadyPresent, res.KeptNewer, res.Retries))
+	s.Actions = append(s.Actions, fmt.Sprintf("read %d items from index %s (what %s wrote since failover, not the table)", res.Read, writerhour.Index, in.Backup.Name),
+		fmt.Sprintf("%s %d items, %d already present, %d kept (newer in the primary), %d retries",
+			verb, res.Written, res.AlreadyPresent, res.KeptNewer, res.Retries))
 	primaryCount := int64(res.Verified)
 	if in.DryRun {
 		primaryCount = int64(res.AlreadyPresent + res.KeptNewer)
