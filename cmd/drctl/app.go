@@ -62,7 +62,8 @@ Usage:
       Readiness checklist for both regions (OK / WARN / FAIL per line) and the
       estimated RPO right now. Exits 1 when any line FAILs.
   drctl failback [-dry-run] [-since RFC3339] [-workers 32] [-segments 8]
-                 [-drain-timeout 70m] [-quiet-period 5m] [-drained-at RFC3339]
+                 [-engine auto|local|batch] [-drain-timeout 70m] [-quiet-period 5m]
+                 [-drained-at RFC3339]
                  [-compaction-timeout 1h] [-progress]
       Brings traffic and everything written during the disaster back to the
       primary region: dials, drain, copy objects, merge table items, repair
@@ -268,6 +269,7 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 	drainPoll := fs.Duration("drain-poll", 30*time.Second, "interval between looks at the backup pipeline's metrics")
 	compactionTimeout := fs.Duration("compaction-timeout", time.Hour, "how long to wait for the primary's compaction of the days since failover")
 	compactionPoll := fs.Duration("compaction-poll", 30*time.Second, "interval between looks at the compaction executions")
+	engine := fs.String("engine", failback.EngineAuto, fmt.Sprintf("how to copy objects: auto (S3 Batch Operations from %d objects, or when an earlier run started a job), local (this process) or batch (S3 Batch Operations in the primary region)", failback.DefaultBatchThreshold))
 	partSize := fs.Int64("part-size", failback.DefaultPartSize>>20, "part size in MiB of multipart copies of objects over 5 GiB (5-5120)")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of the pre-flight calls (credentials, primary region)")
 	progress := fs.Bool("progress", false, "draw progress bars on stderr even when it is not a terminal")
@@ -293,6 +295,7 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 		{*compactionTimeout > 0, "compaction-timeout", "a positive duration such as 1h", *compactionTimeout},
 		{*compactionPoll > 0, "compaction-poll", "a positive duration such as 30s", *compactionPoll},
 		{*partSize >= 5 && *partSize <= 5120, "part-size", "MiB from 5 to 5120", *partSize},
+		{*engine == failback.EngineAuto || *engine == failback.EngineLocal || *engine == failback.EngineBatch, "engine", "auto, local or batch", *engine},
 		{*timeout > 0, "timeout", "a positive duration such as 10s", *timeout},
 		{since.t.IsZero() || !since.t.After(env.now()), "since", "a time in the past", since.String()},
 	} {
@@ -317,7 +320,7 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 		Since: since.t, DryRun: *dryRun, Workers: *workers, Segments: *segments,
 		DrainTimeout: *drainTimeout, DrainPoll: *drainPoll, QuietPeriod: *quietPeriod, DrainedAt: drainedAt.t, PreflightTimeout: *timeout,
 		CompactionTimeout: *compactionTimeout, CompactionPoll: *compactionPoll,
-		PartSize: *partSize << 20, Now: env.now, Retry: backoff.Policy{Sleep: env.sleep},
+		PartSize: *partSize << 20, Engine: *engine, Now: env.now, Retry: backoff.Policy{Sleep: env.sleep},
 	}
 	if *progress || env.terminal {
 		in.Progress = newProgressBar(env.stderr, env.now)

@@ -117,3 +117,13 @@ func (l *Listing) CompleteMultipartUpload(context.Context, *s3.CompleteMultipart
 func (l *Listing) AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
 	return nil, l.refuse("AbortMultipartUpload")
 }
+
+// PutObject is refused.
+func (l *Listing) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	return nil, l.refuse("PutObject")
+}
+
+// GetObject is refused.
+func (l *Listing) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	return nil, l.refuse("GetObject")
+}

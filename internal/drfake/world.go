@@ -24,6 +24,7 @@ const (
 	ServiceLambda            = "lambda"
 	ServiceSQS               = "sqs"
 	ServiceStepFunctions     = "sfn"
+	ServiceS3Control         = "s3control"
 )
 
 // Region is one region's fakes.
@@ -39,6 +40,8 @@ type Region struct {
 	Lambda        *Lambda
 	SQS           *SQS
 	StepFunctions *StepFunctions
+	// S3Control runs S3 Batch Operations jobs on the world's S3 store.
+	S3Control *S3Control
 }
 
 // World is both regions of one deployment, faked on loopback: every
@@ -103,6 +106,7 @@ func NewWorld(tb testing.TB, names naming.Names, primary, backup string, now tim
 			Lambda:         NewLambda(tb, name, names.Account),
 			SQS:            NewSQS(tb, name, names.Account),
 			StepFunctions:  NewStepFunctions(tb, clock),
+			S3Control:      NewS3Control(tb, w.S3, clock, names.Account, name),
 		}
 	}
 	w.Primary, w.Backup = newRegion(primary), newRegion(backup)
@@ -148,6 +152,8 @@ func (w *World) Endpoint(service, region string) string {
 		return r.SQS.URL()
 	case ServiceStepFunctions:
 		return r.StepFunctions.URL()
+	case ServiceS3Control:
+		return r.S3Control.URL()
 	}
 	return ""
 }
@@ -211,6 +217,9 @@ func (w *World) Healthy(tb testing.TB) {
 	w.Backup.Lambda.PutFunction(n.Function("aggregator"))
 	w.Backup.SQS.CreateQueue(w.AggregatorFailures)
 	w.Primary.StepFunctions.AddStateMachine(w.CompactionStateMachineArn(primary))
+	// The results buckets (failback's batch manifests and reports).
+	w.S3.CreateBucket(tb, n.Bucket(naming.AthenaResults, primary))
+	w.S3.CreateBucket(tb, n.Bucket(naming.AthenaResults, backup))
 	w.GlobalAccelerator.PutAccelerator(awsfake.Accelerator{Arn: w.AcceleratorArn, Name: n.Accelerator(), DNSName: "a1234567890abcdef.awsglobalaccelerator.com", Status: "DEPLOYED", Enabled: true})
 	w.GlobalAccelerator.PutListener(w.ListenerArn, awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: primary})
 	w.GlobalAccelerator.SetEndpoints(w.PrimaryGroupArn,

@@ -29,6 +29,9 @@ type S3API interface {
 	UploadPartCopy(context.Context, *s3.UploadPartCopyInput, ...func(*s3.Options)) (*s3.UploadPartCopyOutput, error)
 	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	// PutObject and GetObject write batch manifests and read reports.
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
 // Limits of S3's copy operations.
@@ -72,8 +75,14 @@ type CopyInput struct {
 	// PartSize parts. Defaults MaxCopyObjectSize and DefaultPartSize;
 	// tests lower them.
 	MultipartThreshold, PartSize int64
-	Retry                        backoff.Policy
-	Progress                     Progress
+	// Engine is EngineAuto (default), EngineLocal or EngineBatch;
+	// BatchThreshold is EngineAuto's object count for Batch Operations
+	// (DefaultBatchThreshold); Batch configures it.
+	Engine         string
+	BatchThreshold int
+	Batch          BatchConfig
+	Retry          backoff.Policy
+	Progress       Progress
 }
 
 // Object is an object copied (or found already copied) back.
@@ -103,6 +112,16 @@ type CopyResult struct {
 	Verified      int
 	VerifiedBytes int64
 	Mismatches    []string
+	// Engine copied (or would copy), and why it was chosen; Jobs are the
+	// batch jobs it ran or followed.
+	Engine, EngineWhy string
+	Jobs              []JobResult
+}
+
+// copyJob is one object to copy.
+type copyJob struct {
+	pair BucketPair
+	obj  listedObject
 }
 
 type listedObject struct {
@@ -131,11 +150,7 @@ func CopyObjects(ctx context.Context, in CopyInput) (CopyResult, error) {
 		in.Progress = noProgress{}
 	}
 	var res CopyResult
-	type job struct {
-		pair BucketPair
-		obj  listedObject
-	}
-	var jobs []job
+	var jobs []copyJob
 	for _, pair := range in.Pairs {
 		src, err := listSince(ctx, in.Source, pair, in.Since)
 		if err != nil {
@@ -162,10 +177,11 @@ func CopyObjects(ctx context.Context, in CopyInput) (CopyResult, error) {
 				// nothing from being lost either way.
 				res.KeptNewer++
 			default:
-				jobs = append(jobs, job{pair, o})
+				jobs = append(jobs, copyJob{pair, o})
 			}
 		}
 	}
+	res.Engine, res.EngineWhy = chooseEngine(ctx, in, len(jobs))
 	if in.DryRun {
 		for _, j := range jobs {
 			res.Copied++
@@ -178,6 +194,13 @@ func CopyObjects(ctx context.Context, in CopyInput) (CopyResult, error) {
 		return res, nil
 	}
 
+	if res.Engine == EngineBatch && len(jobs) > 0 {
+		local, err := copyBatch(ctx, in, jobs, &res)
+		if err != nil {
+			return res, err
+		}
+		jobs = local
+	}
 	var total int64
 	for _, j := range jobs {
 		total += j.obj.size

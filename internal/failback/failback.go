@@ -87,6 +87,8 @@ type Region struct {
 	Lambda         LambdaAPI
 	SQS            SQSAPI
 	StepFunctions  StepFunctionsAPI
+	// S3Control runs batch copy jobs (the primary region's).
+	S3Control S3ControlAPI
 }
 
 // Progress shows a long step's progress; drctl draws a bar on a terminal.
@@ -138,6 +140,13 @@ type Input struct {
 	PreflightTimeout time.Duration
 	// MultipartThreshold and PartSize tune big-object copies (tests).
 	MultipartThreshold, PartSize int64
+	// Engine copies objects: EngineAuto (default), EngineLocal or
+	// EngineBatch; BatchThreshold is EngineAuto's object count for S3 Batch
+	// Operations (DefaultBatchThreshold); BatchPoll the interval between
+	// looks at a job, e.g. 30s.
+	Engine         string
+	BatchThreshold int
+	BatchPoll      time.Duration
 	// Retry is the policy of every retried call; its Sleep also waits
 	// between drain and compaction polls.
 	Retry    backoff.Policy
@@ -170,6 +179,9 @@ func (in *Input) defaults() {
 	}
 	if in.CompactionPoll <= 0 {
 		in.CompactionPoll = 30 * time.Second
+	}
+	if in.BatchPoll <= 0 {
+		in.BatchPoll = 30 * time.Second
 	}
 	if in.Progress == nil {
 		in.Progress = noProgress{}

@@ -16,6 +16,7 @@ import (
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -119,6 +120,7 @@ func (h *harness) region(name, s3Endpoint string) failback.Region {
 		Lambda:         lambda.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceLambda, name), name)),
 		SQS:            sqs.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceSQS, name), name)),
 		StepFunctions:  sfn.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceStepFunctions, name), name)),
+		S3Control:      s3control.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceS3Control, name), name)),
 	}
 }
 
@@ -145,26 +147,7 @@ func (h *harness) input() failback.Input {
 
 func createTable(t testing.TB, client *dynamodb.Client, name string) {
 	t.Helper()
-	_, err := client.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName: aws.String(name),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
-			{AttributeName: aws.String(writerhour.Attribute), AttributeType: ddbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String(writerhour.SortKey), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:   []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
-		BillingMode: ddbtypes.BillingModePayPerRequest,
-		// The index the table construct declares (constructs/datatier).
-		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String(writerhour.Index),
-			KeySchema:  []ddbtypes.KeySchemaElement{{AttributeName: aws.String(writerhour.Attribute), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String(writerhour.SortKey), KeyType: ddbtypes.KeyTypeRange}},
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}},
-	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", name, err)
-	}
-	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
-	})
-	if err := w.Wait(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 30*time.Second); err != nil {
-		t.Fatalf("table %s not active: %v", name, err)
-	}
+	drfake.CreateAggregatesTable(t, client, name)
 }
 
 // aggregateItem is an item as the aggregator writes it.

@@ -498,11 +498,37 @@ func copyStep(ctx context.Context, in Input, names naming.Names, since time.Time
 	res, err := CopyObjects(ctx, CopyInput{
 		Source: in.Backup.S3, Dest: in.Primary.S3, Pairs: pairs, Since: since,
 		Workers: in.Workers, DryRun: in.DryRun, MultipartThreshold: in.MultipartThreshold, PartSize: in.PartSize,
+		Engine: in.Engine, BatchThreshold: in.BatchThreshold,
+		Batch: BatchConfig{
+			Control: in.Primary.S3Control, Account: names.Account, RoleArn: names.FailbackCopyRoleArn(),
+			Bucket: names.Bucket(naming.AthenaResults, in.Primary.Name),
+			RunID:  in.Backup.Name + ">" + in.Primary.Name + "@" + since.UTC().Format(time.RFC3339),
+			Poll:   in.BatchPoll, Sleep: in.Retry.Sleep,
+		},
 		Retry: in.Retry, Progress: in.Progress,
 	})
 	verb := "copied"
 	if in.DryRun {
 		verb = "would copy"
+	}
+	engine := map[string]string{EngineLocal: "in this process (CopyObject)", EngineBatch: "with S3 Batch Operations"}[res.Engine]
+	if res.Engine != "" {
+		s.Actions = append(s.Actions, fmt.Sprintf("engine: %s: %s", engine, res.EngineWhy))
+	}
+	for _, j := range res.Jobs {
+		how := "created"
+		if j.Resumed {
+			how = "followed the job an earlier run created"
+		}
+		rate := ""
+		if j.Active > 0 {
+			rate = fmt.Sprintf(", %.1f tasks/s", float64(j.Succeeded+j.Failed)/j.Active.Seconds())
+		}
+		s.Actions = append(s.Actions, fmt.Sprintf("job %s (%s) to %s: %s, %d of %d tasks succeeded, %d failed, active %s%s",
+			j.ID, how, j.Bucket, j.Status, j.Succeeded, j.Total, j.Failed, j.Active, rate))
+		for _, t := range j.FailedTasks {
+			s.Actions = append(s.Actions, "  failed task, copied again in this process: "+t)
+		}
 	}
 	s.Actions = append(s.Actions, fmt.Sprintf("%s %d objects (%s, %d multipart), %d already present, %d kept (newer in the primary), %d retries",
 		verb, res.Copied, bytesText(res.BytesCopied), res.Multipart, res.AlreadyPresent, res.KeptNewer, res.Retries))
