@@ -74,6 +74,18 @@ type MergeResult struct {
 	Mismatches []string
 }
 
+// add counts o into r.
+func (r *MergeResult) add(o MergeResult) {
+	r.Read += o.Read
+	r.Matched += o.Matched
+	r.Written += o.Written
+	r.AlreadyPresent += o.AlreadyPresent
+	r.KeptNewer += o.KeptNewer
+	r.Retries += o.Retries
+	r.Verified += o.Verified
+	r.Mismatches = append(r.Mismatches, o.Mismatches...)
+}
+
 // MergeItems copies the aggregate items the backup region wrote since
 // failover into the primary table. It reads them from the table's index by
 // writing region and hour (see writerhour), so it reads what DR wrote, not
@@ -116,14 +128,7 @@ func MergeItems(ctx context.Context, in MergeInput) (MergeResult, error) {
 				}
 				res, err := mergePartition(ctx, in, partitions[i])
 				mu.Lock()
-				total.Read += res.Read
-				total.Matched += res.Matched
-				total.Written += res.Written
-				total.AlreadyPresent += res.AlreadyPresent
-				total.KeptNewer += res.KeptNewer
-				total.Retries += res.Retries
-				total.Verified += res.Verified
-				total.Mismatches = append(total.Mismatches, res.Mismatches...)
+				total.add(res)
 				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("index partition %s: %w", partitions[i], err)
 					cancel()
@@ -174,13 +179,7 @@ func mergePartition(ctx context.Context, in MergeInput, partition string) (Merge
 		}
 		for i := 0; i < len(items); i += batchGetMax {
 			page, err := mergePage(ctx, in, items[i:min(i+batchGetMax, len(items))])
-			res.Matched += page.Matched
-			res.Written += page.Written
-			res.AlreadyPresent += page.AlreadyPresent
-			res.KeptNewer += page.KeptNewer
-			res.Retries += page.Retries
-			res.Verified += page.Verified
-			res.Mismatches = append(res.Mismatches, page.Mismatches...)
+			res.add(page)
 			if err != nil {
 				return res, err
 			}
