@@ -3,7 +3,10 @@ package failback_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,16 +85,53 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
-// withTables starts one dynalite per region, each holding that region's
-// aggregates table.
+// withTables gives each region its aggregates table: a table of its own
+// in the package's one dynalite, which the region's endpoint shows under
+// the real name.
 func (h *harness) withTables(t testing.TB) *harness {
 	t.Helper()
+	id := tablesMade.Add(1)
 	for _, region := range []string{h.cfg.PrimaryRegion, h.cfg.BackupRegion} {
-		h.ddb[region] = dynalite.Start(t)
+		alias := fmt.Sprintf("t%d-%s", id, region)
+		h.ddb[region] = drfake.TableAlias(t, sharedDynalite(t), h.names.Table(), alias)
 		h.w.SetEndpoint(drfake.ServiceDynamoDB, region, h.ddb[region])
 		createTable(t, h.dynamo(region), h.names.Table())
 	}
 	return h
+}
+
+var (
+	tablesMade   atomic.Int64
+	dynaliteMu   sync.Mutex
+	dynaliteURL  string
+	stopDynalite []func()
+)
+
+// sharedDynalite is the package's one dynalite, started on first use and
+// stopped by TestMain: a start costs a Node.js process, and tables give
+// tests their isolation.
+func sharedDynalite(t testing.TB) string {
+	t.Helper()
+	dynaliteMu.Lock()
+	defer dynaliteMu.Unlock()
+	if dynaliteURL == "" {
+		dynaliteURL = dynalite.Start(packageTB{t})
+	}
+	return dynaliteURL
+}
+
+// packageTB hands dynalite.Start a test's failure reporting but keeps its
+// cleanups for the end of the package.
+type packageTB struct{ testing.TB }
+
+func (p packageTB) Cleanup(f func()) { stopDynalite = append(stopDynalite, f) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, stop := range stopDynalite {
+		stop()
+	}
+	os.Exit(code)
 }
 
 func (h *harness) dynamo(region string) *dynamodb.Client {
