@@ -1,18 +1,23 @@
 // Package failback brings a deployment back to its primary region after a
 // disaster, in the order that loses nothing: traffic back to the primary,
-// drain the backup pipeline (and find the windows its aggregator gave up
-// on), copy the replica buckets' new objects back, merge the backup
-// region's aggregate items into the primary table, repair the primary's
-// Glue partitions, recompact every whole day since the failover from the
-// now complete primary raw data, forget the recorded failover start, and
-// report what moved on both sides.
+// drain the backup pipeline (judged on the metrics the services publish,
+// or on the operator's -drained-at, said to be theirs; and find the
+// windows its aggregator gave up on), copy the replica buckets' new
+// objects back (in this process, or with S3 Batch Operations for large
+// sets), merge the backup region's aggregate items into the primary table,
+// repair the primary's Glue partitions, recompact every whole day since
+// the failover from the now complete primary raw data, forget the recorded
+// failover start, and report what moved on both sides.
 //
 // Guarantees: every step is idempotent and resumable (a second run finds
-// the work done and changes nothing); a dry run reads and reports but
-// changes nothing; nothing is deleted (no table, no object) but the
-// failover-start parameter, and that only after a run in which everything
-// matched; a run refuses to start without working credentials, an
-// answering primary region or a known failover time, saying why; the
+// the work done and changes nothing, and follows a batch job an earlier run
+// started instead of starting another); its reads grow with what DR wrote,
+// not with the buckets or the table (partition prefixes since the failover,
+// the table's index by writing region and hour); a dry run reads and
+// reports but changes nothing; nothing is deleted (no table, no object) but
+// the failover-start parameter, and that only after a run in which
+// everything matched; a run refuses to start without working credentials,
+// an answering primary region or a known failover time, saying why; the
 // failover time reaches back to the first failover attempt; every step's
 // counts come from reading both sides.
 package failback
