@@ -8,9 +8,9 @@
 // in-process ListObjectsV2 model for millions of keys, a DynamoDB router
 // that makes dynalite and awsfake's DynamoDB control plane one endpoint, a
 // table alias that lets tests share one dynalite, and the metrics a
-// failover pipeline publishes (PublishBackupPipeline). A World composes them with awsfake's fakes (SSM, DynamoDB's
-// control plane, AWS Backup, Global Accelerator) into both regions of a
-// deployment. Every fake decodes requests exactly as the SDK encodes them,
+// failover pipeline publishes (PublishBackupPipeline). A World composes
+// them with awsfake's fakes (SSM, DynamoDB's control plane, AWS Backup,
+// Global Accelerator) into both regions of a deployment. Every fake decodes requests exactly as the SDK encodes them,
 // so the code under test uses real SDK clients, and takes its server,
 // request log, faults and JSON protocol handling from awsfake. Test support
 // only.
