@@ -36,7 +36,7 @@ func TestS3ControlFollowsTheJobsAPI(t *testing.T) {
 	job := func(token, etag string, edit func(*s3control.CreateJobInput)) *s3control.CreateJobInput {
 		in := &s3control.CreateJobInput{
 			AccountId: aws.String("123456789012"), ClientRequestToken: aws.String(token), Priority: aws.Int32(10),
-			RoleArn:   aws.String("arn:aws:iam::123456789012:role/copy"), ConfirmationRequired: aws.Bool(false),
+			RoleArn: aws.String("arn:aws:iam::123456789012:role/copy"), ConfirmationRequired: aws.Bool(false),
 			Operation: &s3ctypes.JobOperation{S3PutObjectCopy: &s3ctypes.S3CopyObjectOperation{TargetResource: aws.String("arn:aws:s3:::dst")}},
 			Manifest: &s3ctypes.JobManifest{
 				Spec:     &s3ctypes.JobManifestSpec{Format: s3ctypes.JobManifestFormatS3BatchOperationsCsv20180820, Fields: []s3ctypes.JobManifestFieldName{"Bucket", "Key"}},
