@@ -267,14 +267,16 @@ func s3Operation(r *http.Request) string {
 	return "Object" + r.Method
 }
 
+// s3Error is S3's error body, <Error><Code/><Message/><RequestId/></Error>.
+type s3Error struct {
+	XMLName   xml.Name `xml:"Error"`
+	Code      string   `xml:"Code"`
+	Message   string   `xml:"Message"`
+	RequestID string   `xml:"RequestId"`
+}
+
 func writeS3Error(w http.ResponseWriter, status int, code, message string) {
-	type errorBody struct {
-		XMLName   xml.Name `xml:"Error"`
-		Code      string   `xml:"Code"`
-		Message   string   `xml:"Message"`
-		RequestID string   `xml:"RequestId"`
-	}
-	writeXML(w, status, errorBody{Code: code, Message: message, RequestID: "drfake"})
+	writeXML(w, status, s3Error{Code: code, Message: message, RequestID: "drfake"})
 }
 
 func (s *S3) getBucketReplication(w http.ResponseWriter, r *http.Request) {

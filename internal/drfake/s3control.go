@@ -165,14 +165,13 @@ func (c *S3Control) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 }
 
+// writeS3ControlError answers S3 Control's error body, S3's wrapped in
+// <ErrorResponse> (the SDK reads it "wrapped with the Error tag").
 func writeS3ControlError(w http.ResponseWriter, status int, code, message string) {
-	type errorBody struct {
-		XMLName   xml.Name `xml:"ErrorResponse"`
-		Code      string   `xml:"Error>Code"`
-		Message   string   `xml:"Error>Message"`
-		RequestID string   `xml:"RequestId"`
-	}
-	writeXML(w, status, errorBody{Code: code, Message: message, RequestID: "drfake"})
+	writeXML(w, status, struct {
+		XMLName xml.Name `xml:"ErrorResponse"`
+		Error   s3Error
+	}{Error: s3Error{Code: code, Message: message}})
 }
 
 func (c *S3Control) createJob(w http.ResponseWriter, body []byte) {
