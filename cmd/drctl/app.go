@@ -261,7 +261,7 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 	fs.Var(&since, "since", "failover time (RFC 3339); default: the earlier of the first failover attempt's start (recorded in SSM) and BackupFailoverStack's creation")
 	dryRun := fs.Bool("dry-run", false, "read and report what would be done; change nothing")
 	workers := fs.Int("workers", 32, "objects copied in parallel (1-1024)")
-	segments := fs.Int("segments", 8, "parallel scan segments of the backup table (1-1000)")
+	segments := fs.Int("segments", 8, "parallel queries of the backup table's index by writing region and hour (1-1000)")
 	drainTimeout := fs.Duration("drain-timeout", 70*time.Minute, "how long to wait for producers to leave the backup region and its stream and Firehose to drain (an ALB keeps a busy client connection up to an hour)")
 	quietPeriod := fs.Duration("quiet-period", failback.DefaultQuietPeriod, "how long the backup load balancer and stream must see nothing before the pipeline counts as drained")
 	var drainedAt timeFlag
