@@ -84,6 +84,8 @@ func setDials(ctx context.Context, in Input, names naming.Names, s *Step) (dials
 		found bool
 	}{"backup", backup, backupDial, found})
 	var percent [2]int64
+	// An ALB endpoint's EndpointId is its ARN (EndpointDescription, Global
+	// Accelerator API Reference); the drain reads its RequestCount.
 	for _, e := range backup.EndpointDescriptions {
 		if arn := aws.ToString(e.EndpointId); strings.Contains(arn, ":loadbalancer/app/") {
 			res.loadBalancers = append(res.loadBalancers, arn)
