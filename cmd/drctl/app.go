@@ -62,7 +62,9 @@ Usage:
       Readiness checklist for both regions (OK / WARN / FAIL per line) and the
       estimated RPO right now. Exits 1 when any line FAILs.
   drctl failback [-dry-run] [-since RFC3339] [-workers 32] [-segments 8]
-                 [-drain-timeout 30m] [-compaction-timeout 1h] [-progress]
+                 [-engine auto|local|batch] [-drain-timeout 70m] [-quiet-period 5m]
+                 [-drained-at RFC3339]
+                 [-compaction-timeout 1h] [-progress]
       Brings traffic and everything written during the disaster back to the
       primary region: dials, drain, copy objects, merge table items, repair
       partitions, recompact the days since failover, clear the failover
@@ -259,11 +261,15 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 	fs.Var(&since, "since", "failover time (RFC 3339); default: the earlier of the first failover attempt's start (recorded in SSM) and BackupFailoverStack's creation")
 	dryRun := fs.Bool("dry-run", false, "read and report what would be done; change nothing")
 	workers := fs.Int("workers", 32, "objects copied in parallel (1-1024)")
-	segments := fs.Int("segments", 8, "parallel scan segments of the backup table (1-1000)")
-	drainTimeout := fs.Duration("drain-timeout", 30*time.Minute, "how long to wait for the backup stream and Firehose to drain")
+	segments := fs.Int("segments", 8, "parallel queries of the backup table's index by writing region and hour (1-1000)")
+	drainTimeout := fs.Duration("drain-timeout", 70*time.Minute, "how long to wait for producers to leave the backup region and its stream and Firehose to drain (an ALB keeps a busy client connection up to an hour)")
+	quietPeriod := fs.Duration("quiet-period", failback.DefaultQuietPeriod, "how long the backup load balancer and stream must see nothing before the pipeline counts as drained")
+	var drainedAt timeFlag
+	fs.Var(&drainedAt, "drained-at", "skip the drain's measurement: the backup pipeline drained at this time (RFC 3339), on your word (CloudWatch down, a stream that never empties); the report records it as yours")
 	drainPoll := fs.Duration("drain-poll", 30*time.Second, "interval between looks at the backup pipeline's metrics")
 	compactionTimeout := fs.Duration("compaction-timeout", time.Hour, "how long to wait for the primary's compaction of the days since failover")
 	compactionPoll := fs.Duration("compaction-poll", 30*time.Second, "interval between looks at the compaction executions")
+	engine := fs.String("engine", failback.EngineAuto, fmt.Sprintf("how to copy objects: auto (S3 Batch Operations from %d objects, or when an earlier run started a job), local (this process) or batch (S3 Batch Operations in the primary region)", failback.DefaultBatchThreshold))
 	partSize := fs.Int64("part-size", failback.DefaultPartSize>>20, "part size in MiB of multipart copies of objects over 5 GiB (5-5120)")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of the pre-flight calls (credentials, primary region)")
 	progress := fs.Bool("progress", false, "draw progress bars on stderr even when it is not a terminal")
@@ -284,9 +290,12 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 		{*segments >= 1 && *segments <= 1000, "segments", "a whole number from 1 to 1000", *segments},
 		{*drainTimeout > 0, "drain-timeout", "a positive duration such as 30m", *drainTimeout},
 		{*drainPoll > 0, "drain-poll", "a positive duration such as 30s", *drainPoll},
+		{*quietPeriod >= time.Minute, "quiet-period", "a duration of at least 1m, such as 5m", *quietPeriod},
+		{drainedAt.t.IsZero() || !drainedAt.t.After(env.now()), "drained-at", "a time in the past", drainedAt.String()},
 		{*compactionTimeout > 0, "compaction-timeout", "a positive duration such as 1h", *compactionTimeout},
 		{*compactionPoll > 0, "compaction-poll", "a positive duration such as 30s", *compactionPoll},
 		{*partSize >= 5 && *partSize <= 5120, "part-size", "MiB from 5 to 5120", *partSize},
+		{*engine == failback.EngineAuto || *engine == failback.EngineLocal || *engine == failback.EngineBatch, "engine", "auto, local or batch", *engine},
 		{*timeout > 0, "timeout", "a positive duration such as 10s", *timeout},
 		{since.t.IsZero() || !since.t.After(env.now()), "since", "a time in the past", since.String()},
 	} {
@@ -309,9 +318,9 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 		Config: cfg, Primary: clients.failbackRegion(cfg.PrimaryRegion), Backup: clients.failbackRegion(cfg.BackupRegion),
 		GlobalAccelerator: clients.globalAccelerator(), STS: clients.sts(cfg.BackupRegion),
 		Since: since.t, DryRun: *dryRun, Workers: *workers, Segments: *segments,
-		DrainTimeout: *drainTimeout, DrainPoll: *drainPoll, PreflightTimeout: *timeout,
+		DrainTimeout: *drainTimeout, DrainPoll: *drainPoll, QuietPeriod: *quietPeriod, DrainedAt: drainedAt.t, PreflightTimeout: *timeout,
 		CompactionTimeout: *compactionTimeout, CompactionPoll: *compactionPoll,
-		PartSize: *partSize << 20, Now: env.now, Retry: backoff.Policy{Sleep: env.sleep},
+		PartSize: *partSize << 20, Engine: *engine, Now: env.now, Retry: backoff.Policy{Sleep: env.sleep},
 	}
 	if *progress || env.terminal {
 		in.Progress = newProgressBar(env.stderr, env.now)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -39,6 +40,7 @@ const (
 	serviceLambda            = "lambda"
 	serviceSQS               = "sqs"
 	serviceStepFunctions     = "sfn"
+	serviceS3Control         = "s3control"
 )
 
 // clientFactory builds SDK clients per region from one base config. The
@@ -166,6 +168,15 @@ func (f clientFactory) stepFunctions(region string) *sfn.Client {
 	})
 }
 
+// s3Control runs failback's S3 Batch Operations jobs.
+func (f clientFactory) s3Control(region string) *s3control.Client {
+	return s3control.NewFromConfig(f.config(region), func(o *s3control.Options) {
+		if ep := f.override(serviceS3Control, region); ep != nil {
+			o.BaseEndpoint = ep
+		}
+	})
+}
+
 func (f clientFactory) globalAccelerator() *globalaccelerator.Client {
 	return globalaccelerator.NewFromConfig(f.config(config.GlobalAcceleratorControlRegion), func(o *globalaccelerator.Options) {
 		if ep := f.override(serviceGlobalAccelerator, config.GlobalAcceleratorControlRegion); ep != nil {
@@ -186,5 +197,6 @@ func (f clientFactory) failbackRegion(region string) failback.Region {
 		Name: region, S3: f.s3(region), DynamoDB: f.dynamoDB(region), CloudWatch: f.cloudWatch(region),
 		SSM: f.ssm(region), CloudFormation: f.cloudFormation(region), Glue: f.glue(region),
 		Lambda: f.lambda(region), SQS: f.sqs(region), StepFunctions: f.stepFunctions(region),
+		S3Control: f.s3Control(region),
 	}
 }

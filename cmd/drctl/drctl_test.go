@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/drfake"
 	"github.com/dr-analytics/drplan/internal/dynalite"
@@ -87,6 +89,8 @@ func (e *testEnv) runWith(t *testing.T, loadAWS func(context.Context) (aws.Confi
 		getenv: func(string) string { return "" },
 		loadAWS: func(context.Context) (aws.Config, error) {
 			return aws.Config{
+				// S3 Control prefixes the account to the fake's host.
+				HTTPClient:  awsfake.HTTPClient(),
 				Credentials: credentials.NewStaticCredentialsProvider("AKIDFAKE", "fake-secret", ""),
 				Retryer: func() aws.Retryer {
 					return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -195,21 +199,7 @@ func (e *testEnv) withTables(t *testing.T) {
 		}
 		e.world.SetEndpoint(drfake.ServiceDynamoDB, region, drfake.NewDynamoDBRouter(t, endpoint, control.URL()).URL())
 		client := dynamodb.NewFromConfig(awsfake.Config(endpoint, region))
-		_, err := client.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-			TableName:            aws.String(names.Table()),
-			AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-			KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
-			BillingMode:          ddbtypes.BillingModePayPerRequest,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
-			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
-		})
-		if err := waiter.Wait(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(names.Table())}, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
+		drfake.CreateAggregatesTable(t, client, names.Table())
 		g := gluefake.New(t)
 		g.AddTable(names.Database(), naming.RawTable, schema.RawPartitionKeys, gluetypes.StorageDescriptor{Location: aws.String("s3://" + names.Bucket(naming.Streaming, region) + "/raw/")})
 		g.AddTable(names.Database(), naming.CompactedTable, schema.CompactedPartitionKeys, gluetypes.StorageDescriptor{Location: aws.String("s3://" + names.Bucket(naming.Batch, region) + "/compacted/")})
@@ -247,7 +237,8 @@ func (e *testEnv) seedDisaster(t *testing.T) {
 			"window_start": s(start), "window_end": s(window.Add(time.Minute).Format(time.RFC3339)),
 			"count": &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(100 + i)}, "region": s(backupRegion),
 			"shard_id": s("shardId-000000000000"), "aggregate_key": s("type"),
-			"written_at": s(window.Add(62 * time.Second).Format(time.RFC3339Nano)),
+			"written_at":         s(window.Add(62 * time.Second).Format(time.RFC3339Nano)),
+			writerhour.Attribute: s(writerhour.Value(backupRegion, window.Add(62*time.Second), []string{"click", "view", "buy"}[i%3])),
 		}}})
 	}
 	for i := 0; i < len(reqs); i += 25 {
@@ -261,21 +252,11 @@ func (e *testEnv) seedDisaster(t *testing.T) {
 		}
 	}
 
-	stream := map[string]string{"StreamName": names.Stream()}
-	delivery := map[string]string{"DeliveryStreamName": names.DeliveryStream()}
-	cw := w.Backup.CloudWatch
-	total := 0.0
-	for at := failover; at.Before(now.Add(-time.Minute)); at = at.Add(time.Minute) {
-		cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 400})
-		total += 400
-	}
-	// Producers moved away a minute ago; an idle stream still reports zeros.
-	for at := now.Add(-time.Minute); at.Before(now.Add(time.Hour)); at = at.Add(time.Minute) {
-		cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 0})
-	}
-	cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "GetRecords.IteratorAgeMilliseconds", Dimensions: stream}, drfake.Point{Time: now.Add(-2 * time.Minute), Value: 850})
-	cw.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "IncomingRecords", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: total})
-	cw.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "DeliveryToS3.Records", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: total})
+	// Producers leave when failback moves the dials (now); the consumers
+	// catch up two minutes later. CloudWatch publishes 3 minutes late.
+	w.PublishBackupPipeline(drfake.Traffic{From: failover, Until: now, RequestsPerMinute: 40, RecordsPerMinute: 400,
+		CaughtUp: now.Add(2 * time.Minute), Buffer: time.Minute})
+	w.Backup.CloudWatch.SetPublicationLag(w.Clock, drfake.MetricPublicationLag)
 }
 
 func TestFailbackEndToEnd(t *testing.T) {
@@ -317,7 +298,9 @@ func TestFailbackEndToEnd(t *testing.T) {
 	if !strings.Contains(e.stdout.String(), "dial 100%, 1/1 endpoints healthy") {
 		t.Errorf("after failback the primary group must take all traffic:\n%s", e.stdout.String())
 	}
-	_ = code
+	if code != exitOK {
+		t.Errorf("status after failback: exit %d, want %d (the failover stack left behind is a WARN, not a FAIL):\n%s", code, exitOK, e.stdout.String())
+	}
 }
 
 // Windows the aggregator gave up on are in neither table: failback does
@@ -441,5 +424,50 @@ func TestClientFactoryHonoursEndpointEnvironment(t *testing.T) {
 	id, err := clientFactory{base: base}.sts(primaryRegion).GetCallerIdentity(context.Background(), nil)
 	if err != nil || aws.ToString(id.Account) != "210987654321" || sts.Calls("GetCallerIdentity") != 1 {
 		t.Errorf("GetCallerIdentity through AWS_ENDPOINT_URL_STS = %v, %v", id, err)
+	}
+}
+
+// With -engine batch the copy runs as an S3 Batch Operations job in the
+// primary region; its failed tasks are read from the completion report,
+// listed and copied again; a second run starts no second job.
+func TestFailbackOnBatchOperations(t *testing.T) {
+	e := newTestEnv(t)
+	e.withTables(t)
+	e.seedDisaster(t)
+	control := e.world.Primary.S3Control
+	control.TasksPerLook = 50
+	control.FailTask(func(key string) (int, string, string, bool) {
+		return http.StatusForbidden, "AccessDenied", "Access Denied", strings.Contains(key, "hour=12/dr-analytics-raw-delivery-1-2026-11-25-12-00-00")
+	})
+	config := cdkJSON(t)
+	code := e.run(t, "failback", "-config", config, "-engine", "batch")
+	t.Logf("drctl failback -engine batch (exit %d):\n%s", code, e.stdout.String())
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+	for _, want := range []string{
+		"engine: with S3 Batch Operations: -engine batch",
+		"(created) to dr-analytics-streaming-123456789012-us-east-1: Complete, 179 of 180 tasks succeeded, 1 failed",
+		"(created) to dr-analytics-batch-123456789012-us-east-1: Complete, 1 of 1 tasks succeeded, 0 failed",
+		"failed task, copied again in this process: s3://dr-analytics-streaming-123456789012-us-west-2/raw/year=2026/month=11/day=25/hour=12/dr-analytics-raw-delivery-1-2026-11-25-12-00-00-7f3c.gz: 403 AccessDenied Access Denied",
+		"copied 181 objects", "all steps done, both sides match",
+	} {
+		if !strings.Contains(e.stdout.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if control.Jobs() != 2 {
+		t.Errorf("%d jobs, want one per bucket", control.Jobs())
+	}
+	code = e.run(t, "failback", "-config", config, "-engine", "batch", "-since", failover.Format(time.RFC3339))
+	if code != exitOK || control.Jobs() != 2 || !strings.Contains(e.stdout.String(), "copied 0 objects (0 B, 0 multipart), 181 already present") {
+		t.Errorf("second run: exit %d, %d jobs:\n%s%s", code, control.Jobs(), e.stdout.String(), e.stderr.String())
+	}
+}
+
+func TestFailbackRefusesAnUnknownEngine(t *testing.T) {
+	e := newTestEnv(t)
+	if code := e.run(t, "failback", "-config", cdkJSON(t), "-engine", "fast"); code != exitUsage || !strings.Contains(e.stderr.String(), "-engine must be auto, local or batch; got fast") {
+		t.Errorf("exit %d, stderr %q", code, e.stderr.String())
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/databucket"
 	"github.com/dr-analytics/drplan/constructs/registrar"
 	"github.com/dr-analytics/drplan/constructs/tablebackup"
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
 
@@ -84,6 +85,17 @@ func NewPrimary(scope constructs.Construct, id string, props PrimaryProps) *Data
 		// delete: see README "When the first deploy fails".
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE,
 	})
+	// What a region wrote, by hour, for failback's merge (see writerhour).
+	// Restores, point-in-time or from a backup, bring the index along
+	// ("RestoreTableToPointInTime", DynamoDB API Reference), so the table
+	// restored in the backup region has it too.
+	d.table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(writerhour.Index),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(writerhour.Attribute), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(writerhour.SortKey), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	newFailbackCopyRole(scope, props.Names, props.Region, props.BackupRegion)
 	d.vault = tablebackup.NewVault(scope, "LocalVault", props.Names.BackupVault())
 	tablebackup.NewPlan(scope, "TableBackup", tablebackup.PlanProps{
 		Table:                 d.table,

@@ -143,6 +143,14 @@ func (s *Standby) newCompaction(scope constructs.Construct) {
 			Expiration: awscdk.Duration_Days(jsii.Number(7)),
 		})
 	}
+	// Failback's S3 Batch Operations manifests and completion reports:
+	// kept as long as S3 keeps the jobs (90 days after they end,
+	// "Troubleshooting S3 Batch Operations").
+	results.AddLifecycleRule(&awss3.LifecycleRule{
+		Id:         jsii.String("expire-failback-jobs"),
+		Prefix:     jsii.String(naming.FailbackJobsPrefix),
+		Expiration: awscdk.Duration_Days(jsii.Number(90)),
+	})
 
 	workGroup := awsathena.NewCfnWorkGroup(scope, jsii.String("WorkGroup"), &awsathena.CfnWorkGroupProps{
 		Name:                  jsii.String(n.WorkGroup()),

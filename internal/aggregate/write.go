@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/backoff"
 )
 
@@ -40,7 +41,8 @@ func (a *Aggregator) writeWindow(ctx context.Context, window events.Window, shar
 	start := window.Start.UTC().Format(time.RFC3339)
 	end := window.End.UTC().Format(time.RFC3339)
 	sk := start + "#" + a.cfg.Region + "#" + shard
-	writtenAt := a.now().UTC().Format(time.RFC3339Nano)
+	now := a.now().UTC()
+	writtenAt := now.Format(time.RFC3339Nano)
 
 	clock := a.retry.Start()
 	var total int64
@@ -59,6 +61,8 @@ func (a *Aggregator) writeWindow(ctx context.Context, window events.Window, shar
 				"shard_id":      &types.AttributeValueMemberS{Value: shard},
 				"aggregate_key": &types.AttributeValueMemberS{Value: a.cfg.Field},
 				"written_at":    &types.AttributeValueMemberS{Value: writtenAt},
+				// Failback finds the items a region wrote by this index.
+				writerhour.Attribute: &types.AttributeValueMemberS{Value: writerhour.Value(a.cfg.Region, now, key)},
 			}}}
 		}
 		if err := a.writeBatch(ctx, clock, requests, start, shard); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/dynalite"
 )
@@ -175,7 +176,8 @@ func TestWindowWrites(t *testing.T) {
 		}
 		want := map[string]map[string]string{}
 		for key, count := range map[string]string{"click": "2", "view": "1", InvalidJSONKey: "1", MissingKey: "1"} {
-			item := map[string]string{"pk": key, "count": "N:" + count}
+			item := map[string]string{"pk": key, "count": "N:" + count,
+				writerhour.Attribute: writerhour.Value("us-east-1", time.Date(2026, 11, 25, 10, 1, 2, 0, time.UTC), key)}
 			for k, v := range common {
 				item[k] = v
 			}

@@ -1,6 +1,11 @@
 package awsfake
 
 import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,6 +24,7 @@ func Config(endpoint, region string) aws.Config {
 	return aws.Config{
 		Region:       region,
 		BaseEndpoint: aws.String(endpoint),
+		HTTPClient:   HTTPClient(),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDFAKE", "fake-secret", ""),
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -44,3 +50,20 @@ func (b *Backup) Client() *backup.Client { return backup.NewFromConfig(Config(b.
 func (g *GlobalAccelerator) Client() *globalaccelerator.Client {
 	return globalaccelerator.NewFromConfig(Config(g.URL(), "us-west-2"))
 }
+
+// HTTPClient reaches a loopback fake under any host name ending in
+// ".127.0.0.1": S3 Control's endpoint rules put the account id in front of
+// a custom endpoint's host ("123456789012.127.0.0.1:PORT"), which no
+// resolver knows. One client is shared, like the SDK's default.
+var HTTPClient = sync.OnceValue(func() *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err == nil && strings.HasSuffix(host, ".127.0.0.1") {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+	return &http.Client{Transport: transport}
+})

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,12 +41,19 @@ type Point struct {
 // for CloudWatch now: smithy rpcv2Cbor (POST
 // /service/GraniteServiceVersion20100801/operation/GetMetricData, CBOR
 // bodies, timestamps as tag-1 epoch seconds). Raw points are aggregated per
-// period with the requested statistic, like the service does.
+// period with the requested statistic, like the service does; a period
+// without points has no datapoint (GetMetricData returns only periods with
+// data). Of metric math it serves FILL(id, value), which fills every
+// missing period of the referenced series between StartTime and EndTime
+// ("Metric math syntax and functions", CloudWatch User Guide). Newer
+// points than the publication lag are withheld.
 type CloudWatch struct {
 	base
 
 	mu     sync.Mutex
 	series map[string][]Point
+	clock  *Clock
+	lag    time.Duration
 }
 
 // NewCloudWatch starts a fake; it stops when the test ends.
@@ -60,6 +68,30 @@ func (c *CloudWatch) Put(m Metric, points ...Point) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.series[m.key()] = append(c.series[m.key()], points...)
+}
+
+// SetPublicationLag withholds the points of the last lag before the
+// clock's now: CloudWatch publishes a service's datapoints a few minutes
+// after the period they describe, so the newest minutes read as missing.
+func (c *CloudWatch) SetPublicationLag(clock *Clock, lag time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clock, c.lag = clock, lag
+}
+
+// published is what a reader sees of points now.
+func (c *CloudWatch) published(points []Point) []Point {
+	if c.clock == nil {
+		return slices.Clone(points)
+	}
+	cutoff := c.clock.Now().Add(-c.lag)
+	var out []Point
+	for _, p := range points {
+		if !p.Time.After(cutoff) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Reset removes every data point.
@@ -120,13 +152,36 @@ func (c *CloudWatch) getMetricData(body []byte) (cbor.Value, error) {
 	}
 	ascending := cborString(in["ScanBy"]) == "TimestampAscending"
 	queries, _ := in["MetricDataQueries"].(cbor.List)
-	results := cbor.List{}
+	// Metric queries first, then expressions over them, as GetMetricData
+	// evaluates them; ReturnData false keeps a query out of the answer.
+	type series struct {
+		label        string
+		times        []time.Time
+		values       []float64
+		period       time.Duration
+		returnData   bool
+		id           cbor.Value
+		isExpression bool
+	}
+	byID := map[string]*series{}
+	var order []*series
 	for _, q := range queries {
 		qm, _ := q.(cbor.Map)
+		id := cborString(qm["Id"])
+		s := &series{id: qm["Id"], returnData: true}
+		if rd, ok := qm["ReturnData"].(cbor.Bool); ok {
+			s.returnData = bool(rd)
+		}
+		byID[id] = s
+		order = append(order, s)
+		if expr := cborString(qm["Expression"]); expr != "" {
+			s.isExpression, s.label = true, expr
+			continue
+		}
 		stat, _ := qm["MetricStat"].(cbor.Map)
 		metricMap, _ := stat["Metric"].(cbor.Map)
 		if stat == nil || metricMap == nil {
-			return nil, fmt.Errorf("query %q: only MetricStat queries are served", cborString(qm["Id"]))
+			return nil, fmt.Errorf("query %q: a query needs MetricStat or Expression", id)
 		}
 		m := Metric{Namespace: cborString(metricMap["Namespace"]), Name: cborString(metricMap["MetricName"]), Dimensions: map[string]string{}}
 		dims, _ := metricMap["Dimensions"].(cbor.List)
@@ -136,16 +191,37 @@ func (c *CloudWatch) getMetricData(body []byte) (cbor.Value, error) {
 		}
 		period, err := cbor.AsInt64(stat["Period"])
 		if err != nil || period <= 0 {
-			return nil, fmt.Errorf("query %q: Period must be a positive number of seconds", cborString(qm["Id"]))
+			return nil, fmt.Errorf("query %q: Period must be a positive number of seconds", id)
 		}
-		statName := cborString(stat["Stat"])
 		c.mu.Lock()
-		points := slices.Clone(c.series[m.key()])
+		points := c.published(c.series[m.key()])
 		c.mu.Unlock()
-		times, values, err := aggregate(points, start, end, time.Duration(period)*time.Second, statName)
+		s.label, s.period = m.Name, time.Duration(period)*time.Second
+		s.times, s.values, err = aggregate(points, start, end, s.period, cborString(stat["Stat"]))
 		if err != nil {
-			return nil, fmt.Errorf("query %q: %v", cborString(qm["Id"]), err)
+			return nil, fmt.Errorf("query %q: %v", id, err)
 		}
+	}
+	for _, s := range order {
+		if !s.isExpression {
+			continue
+		}
+		ref, fill, err := parseFill(s.label)
+		if err != nil {
+			return nil, fmt.Errorf("query %q: %v", cborString(s.id), err)
+		}
+		src, ok := byID[ref]
+		if !ok || src.isExpression {
+			return nil, fmt.Errorf("query %q: %s does not name a metric query of this request", cborString(s.id), ref)
+		}
+		s.times, s.values = fillSeries(src.times, src.values, start, end, src.period, fill)
+	}
+	results := cbor.List{}
+	for _, s := range order {
+		if !s.returnData {
+			continue
+		}
+		times, values := slices.Clone(s.times), slices.Clone(s.values)
 		if !ascending {
 			slices.Reverse(times)
 			slices.Reverse(values)
@@ -156,8 +232,8 @@ func (c *CloudWatch) getMetricData(body []byte) (cbor.Value, error) {
 			vs = append(vs, cbor.Float64(values[i]))
 		}
 		results = append(results, cbor.Map{
-			"Id":         qm["Id"],
-			"Label":      cbor.String(m.Name),
+			"Id":         s.id,
+			"Label":      cbor.String(s.label),
 			"Timestamps": ts,
 			"Values":     vs,
 			"StatusCode": cbor.String("Complete"),
@@ -215,4 +291,42 @@ func cborString(v cbor.Value) string {
 		return string(s)
 	}
 	return ""
+}
+
+// parseFill reads "FILL(id, number)", the one metric math function served.
+func parseFill(expr string) (ref string, value float64, err error) {
+	inner, ok := strings.CutPrefix(strings.TrimSpace(expr), "FILL(")
+	inner, ok2 := strings.CutSuffix(inner, ")")
+	args := strings.Split(inner, ",")
+	if !ok || !ok2 || len(args) != 2 {
+		return "", 0, fmt.Errorf("expression %q is not served (only FILL(id, number))", expr)
+	}
+	value, err = strconv.ParseFloat(strings.TrimSpace(args[1]), 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("expression %q: FILL's value must be a number here", expr)
+	}
+	return strings.TrimSpace(args[0]), value, nil
+}
+
+// fillSeries puts value in every period boundary in [start, end) that has
+// no datapoint.
+func fillSeries(times []time.Time, values []float64, start, end time.Time, period time.Duration, value float64) ([]time.Time, []float64) {
+	have := map[int64]float64{}
+	for i, t := range times {
+		have[t.Unix()] = values[i]
+	}
+	var outT []time.Time
+	var outV []float64
+	first := start.Truncate(period)
+	if first.Before(start) {
+		first = first.Add(period)
+	}
+	for t := first; t.Before(end); t = t.Add(period) {
+		v, ok := have[t.Unix()]
+		if !ok {
+			v = value
+		}
+		outT, outV = append(outT, t), append(outV, v)
+	}
+	return outT, outV
 }

@@ -3,11 +3,14 @@
 // CloudWatch (smithy rpcv2Cbor, as aws-sdk-go-v2 sends it now), Lambda's
 // event source mappings (restJson1), SQS queue depths and Step Functions
 // executions (awsJson1_0), an S3 front for gofakes3 that adds replication
-// configuration, UploadPartCopy, fault injection and call counts, and a
-// DynamoDB router that makes dynalite and awsfake's DynamoDB control plane
-// one endpoint. A World composes them with awsfake's fakes (SSM, DynamoDB's
-// control plane, AWS Backup, Global Accelerator) into both regions of a
-// deployment. Every fake decodes requests exactly as the SDK encodes them,
+// configuration, UploadPartCopy, request latency, fault injection and call
+// counts, S3 Control's Batch Operations jobs on that store (restXml), an
+// in-process ListObjectsV2 model for millions of keys, a DynamoDB router
+// that makes dynalite and awsfake's DynamoDB control plane one endpoint, a
+// table alias that lets tests share one dynalite, and the metrics a
+// failover pipeline publishes (PublishBackupPipeline). A World composes
+// them with awsfake's fakes (SSM, DynamoDB's control plane, AWS Backup,
+// Global Accelerator) into both regions of a deployment. Every fake decodes requests exactly as the SDK encodes them,
 // so the code under test uses real SDK clients, and takes its server,
 // request log, faults and JSON protocol handling from awsfake. Test support
 // only.

@@ -46,6 +46,7 @@ type S3 struct {
 	mu          sync.Mutex
 	replication map[string][]ReplicationRule
 	afterServe  func(op string)
+	latency     time.Duration
 }
 
 // Clock is a settable time source.
@@ -163,6 +164,15 @@ func (s *S3) SetReplication(bucket string, rules ...ReplicationRule) {
 	s.replication[bucket] = rules
 }
 
+// SetLatency makes every request wait d before it is served, like the
+// tens of milliseconds a real S3 request takes (benchmarks: a zero-latency
+// server measures the CPU, not the design).
+func (s *S3) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
 // AfterServe registers f, called with the operation name after each
 // request has been fully served (success or error).
 func (s *S3) AfterServe(f func(op string)) {
@@ -175,6 +185,10 @@ func (s *S3) AfterServe(f func(op string)) {
 // gofakes3 for the rest.
 func (s *S3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := s3Operation(r)
+	s.mu.Lock()
+	latency := s.latency
+	s.mu.Unlock()
+	time.Sleep(latency)
 	defer func() {
 		s.mu.Lock()
 		after := s.afterServe
@@ -253,14 +267,16 @@ func s3Operation(r *http.Request) string {
 	return "Object" + r.Method
 }
 
+// s3Error is S3's error body, <Error><Code/><Message/><RequestId/></Error>.
+type s3Error struct {
+	XMLName   xml.Name `xml:"Error"`
+	Code      string   `xml:"Code"`
+	Message   string   `xml:"Message"`
+	RequestID string   `xml:"RequestId"`
+}
+
 func writeS3Error(w http.ResponseWriter, status int, code, message string) {
-	type errorBody struct {
-		XMLName   xml.Name `xml:"Error"`
-		Code      string   `xml:"Code"`
-		Message   string   `xml:"Message"`
-		RequestID string   `xml:"RequestId"`
-	}
-	writeXML(w, status, errorBody{Code: code, Message: message, RequestID: "drfake"})
+	writeXML(w, status, s3Error{Code: code, Message: message, RequestID: "drfake"})
 }
 
 func (s *S3) getBucketReplication(w http.ResponseWriter, r *http.Request) {

@@ -24,6 +24,7 @@ const (
 	ServiceLambda            = "lambda"
 	ServiceSQS               = "sqs"
 	ServiceStepFunctions     = "sfn"
+	ServiceS3Control         = "s3control"
 )
 
 // Region is one region's fakes.
@@ -39,6 +40,8 @@ type Region struct {
 	Lambda        *Lambda
 	SQS           *SQS
 	StepFunctions *StepFunctions
+	// S3Control runs S3 Batch Operations jobs on the world's S3 store.
+	S3Control *S3Control
 }
 
 // World is both regions of one deployment, faked on loopback: every
@@ -65,6 +68,10 @@ type World struct {
 
 	overrides map[string]string
 }
+
+// MetricPublicationLag is a realistic delay for CloudWatch.SetPublicationLag:
+// CloudWatch publishes service metrics minutes after the fact.
+const MetricPublicationLag = 3 * time.Minute
 
 // CompactionStateMachineArn is the compaction state machine's ARN in a region.
 func (w *World) CompactionStateMachineArn(region string) string {
@@ -99,6 +106,7 @@ func NewWorld(tb testing.TB, names naming.Names, primary, backup string, now tim
 			Lambda:         NewLambda(tb, name, names.Account),
 			SQS:            NewSQS(tb, name, names.Account),
 			StepFunctions:  NewStepFunctions(tb, clock),
+			S3Control:      NewS3Control(tb, w.S3, clock, names.Account, name),
 		}
 	}
 	w.Primary, w.Backup = newRegion(primary), newRegion(backup)
@@ -144,8 +152,16 @@ func (w *World) Endpoint(service, region string) string {
 		return r.SQS.URL()
 	case ServiceStepFunctions:
 		return r.StepFunctions.URL()
+	case ServiceS3Control:
+		return r.S3Control.URL()
 	}
 	return ""
+}
+
+// BackupLoadBalancerArn is the failover stack's ingest load balancer, the
+// backup endpoint group's endpoint.
+func (w *World) BackupLoadBalancerArn() string {
+	return fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/%s/6d0ecf831eec9f09", w.Backup.Name, w.Names.Account, w.Names.IngestLoadBalancer())
 }
 
 // ReplicationRuleID is the rule id the product gives a purpose's rule.
@@ -201,13 +217,16 @@ func (w *World) Healthy(tb testing.TB) {
 	w.Backup.Lambda.PutFunction(n.Function("aggregator"))
 	w.Backup.SQS.CreateQueue(w.AggregatorFailures)
 	w.Primary.StepFunctions.AddStateMachine(w.CompactionStateMachineArn(primary))
+	// The results buckets (failback's batch manifests and reports).
+	w.S3.CreateBucket(tb, n.Bucket(naming.AthenaResults, primary))
+	w.S3.CreateBucket(tb, n.Bucket(naming.AthenaResults, backup))
 	w.GlobalAccelerator.PutAccelerator(awsfake.Accelerator{Arn: w.AcceleratorArn, Name: n.Accelerator(), DNSName: "a1234567890abcdef.awsglobalaccelerator.com", Status: "DEPLOYED", Enabled: true})
 	w.GlobalAccelerator.PutListener(w.ListenerArn, awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: primary})
 	w.GlobalAccelerator.SetEndpoints(w.PrimaryGroupArn,
-		awsfake.Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/ingest/50dc6c495c0c9188", primary, n.Account), Health: "HEALTHY"})
-	w.Backup.CloudFormation.PutStack(Stack{Name: naming.BackupStack, Status: "UPDATE_COMPLETE", Created: deployed})
+		awsfake.Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/%s/50dc6c495c0c9188", primary, n.Account, n.IngestLoadBalancer()), Health: "HEALTHY"})
+	w.Backup.CloudFormation.PutStack(Stack{Name: n.StackName(naming.BackupStack), Status: "UPDATE_COMPLETE", Created: deployed})
 	w.Backup.CloudFormation.PutStack(Stack{Name: "CDKToolkit", Status: "CREATE_COMPLETE", Created: deployed})
-	w.Primary.CloudFormation.PutStack(Stack{Name: naming.PrimaryStack, Status: "UPDATE_COMPLETE", Created: deployed})
+	w.Primary.CloudFormation.PutStack(Stack{Name: n.StackName(naming.PrimaryStack), Status: "UPDATE_COMPLETE", Created: deployed})
 }
 
 // Failover puts the world in DR as `cdk deploy BackupFailoverStack` at
@@ -219,13 +238,12 @@ func (w *World) Failover(at time.Time) {
 	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: w.Names.FailoverStartedParameter(), Value: at.UTC().Format(time.RFC3339), LastModified: at})
 	w.Backup.Lambda.PutEventSourceMapping(EventSourceMapping{Function: w.Names.Function("aggregator"),
 		EventSourceArn: w.Names.StreamArn(w.Backup.Name), OnFailure: w.Backup.SQS.QueueArn(w.AggregatorFailures)})
-	w.Backup.CloudFormation.PutStack(Stack{Name: naming.BackupFailoverStack, Status: "CREATE_COMPLETE", Created: at,
+	w.Backup.CloudFormation.PutStack(Stack{Name: w.Names.StackName(naming.BackupFailoverStack), Status: "CREATE_COMPLETE", Created: at,
 		Outputs: map[string]string{"RestoreSource": "backup", "RestorePointInTime": at.Add(-37 * time.Minute).UTC().Format(time.RFC3339)}})
 	w.Backup.DynamoDB.PutTable(awsfake.Table{Name: w.Names.Table(), PITR: true, DeletionProtection: true})
 	zero, full := float32(0), float32(100)
 	w.GlobalAccelerator.PutListener(w.ListenerArn,
 		awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: w.Primary.Name, Dial: &zero},
 		awsfake.EndpointGroup{Arn: w.BackupGroupArn, Region: w.Backup.Name, Dial: &full})
-	w.GlobalAccelerator.SetEndpoints(w.BackupGroupArn,
-		awsfake.Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/ingest/6d0ecf831eec9f09", w.Backup.Name, w.Names.Account), Health: "HEALTHY"})
+	w.GlobalAccelerator.SetEndpoints(w.BackupGroupArn, awsfake.Endpoint{ID: w.BackupLoadBalancerArn(), Health: "HEALTHY"})
 }

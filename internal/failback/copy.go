@@ -29,6 +29,9 @@ type S3API interface {
 	UploadPartCopy(context.Context, *s3.UploadPartCopyInput, ...func(*s3.Options)) (*s3.UploadPartCopyOutput, error)
 	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
 	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	// PutObject and GetObject write batch manifests and read reports.
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
 // Limits of S3's copy operations.
@@ -47,9 +50,12 @@ const (
 	partWorkers = 4
 )
 
-// BucketPair is one replica bucket and the primary bucket it copies back to.
+// BucketPair is one replica bucket and the primary bucket it copies back
+// to, and the prefixes of the replica that DR can have written (see
+// DRPrefixes): only they are listed.
 type BucketPair struct {
 	Source, Dest string
+	Prefixes     []string
 }
 
 // CopyInput configures the copy step.
@@ -69,8 +75,14 @@ type CopyInput struct {
 	// PartSize parts. Defaults MaxCopyObjectSize and DefaultPartSize;
 	// tests lower them.
 	MultipartThreshold, PartSize int64
-	Retry                        backoff.Policy
-	Progress                     Progress
+	// Engine is EngineAuto (default), EngineLocal or EngineBatch;
+	// BatchThreshold is EngineAuto's object count for Batch Operations
+	// (DefaultBatchThreshold); Batch configures it.
+	Engine         string
+	BatchThreshold int
+	Batch          BatchConfig
+	Retry          backoff.Policy
+	Progress       Progress
 }
 
 // Object is an object copied (or found already copied) back.
@@ -100,6 +112,16 @@ type CopyResult struct {
 	Verified      int
 	VerifiedBytes int64
 	Mismatches    []string
+	// Engine copied (or would copy), and why it was chosen; Jobs are the
+	// batch jobs it ran or followed.
+	Engine, EngineWhy string
+	Jobs              []JobResult
+}
+
+// copyJob is one object to copy.
+type copyJob struct {
+	pair BucketPair
+	obj  listedObject
 }
 
 type listedObject struct {
@@ -128,13 +150,9 @@ func CopyObjects(ctx context.Context, in CopyInput) (CopyResult, error) {
 		in.Progress = noProgress{}
 	}
 	var res CopyResult
-	type job struct {
-		pair BucketPair
-		obj  listedObject
-	}
-	var jobs []job
+	var jobs []copyJob
 	for _, pair := range in.Pairs {
-		src, err := listSince(ctx, in.Source, pair.Source, in.Since)
+		src, err := listSince(ctx, in.Source, pair, in.Since)
 		if err != nil {
 			return res, err
 		}
@@ -159,10 +177,11 @@ func CopyObjects(ctx context.Context, in CopyInput) (CopyResult, error) {
 				// nothing from being lost either way.
 				res.KeptNewer++
 			default:
-				jobs = append(jobs, job{pair, o})
+				jobs = append(jobs, copyJob{pair, o})
 			}
 		}
 	}
+	res.Engine, res.EngineWhy = chooseEngine(ctx, in, len(jobs))
 	if in.DryRun {
 		for _, j := range jobs {
 			res.Copied++
@@ -175,6 +194,13 @@ func CopyObjects(ctx context.Context, in CopyInput) (CopyResult, error) {
 		return res, nil
 	}
 
+	if res.Engine == EngineBatch && len(jobs) > 0 {
+		local, err := copyBatch(ctx, in, jobs, &res)
+		if err != nil {
+			return res, err
+		}
+		jobs = local
+	}
 	var total int64
 	for _, j := range jobs {
 		total += j.obj.size
@@ -230,7 +256,7 @@ func CopyObjects(ctx context.Context, in CopyInput) (CopyResult, error) {
 func verify(ctx context.Context, in CopyInput, res *CopyResult) error {
 	res.Verified, res.VerifiedBytes, res.Mismatches = 0, 0, nil
 	for _, pair := range in.Pairs {
-		src, err := listSince(ctx, in.Source, pair.Source, in.Since)
+		src, err := listSince(ctx, in.Source, pair, in.Since)
 		if err != nil {
 			return fmt.Errorf("final comparison: %w", err)
 		}
@@ -393,16 +419,58 @@ func copyMultipart(ctx context.Context, in CopyInput, pair BucketPair, o listedO
 	return retries, nil
 }
 
-// listSince lists a bucket's objects whose LastModified is at or after
-// since. S3 cannot filter by time, so the whole bucket is listed.
-func listSince(ctx context.Context, client S3API, bucket string, since time.Time) ([]listedObject, error) {
+// listSince lists the objects under the pair's prefixes in the replica
+// whose LastModified is at or after since. S3 cannot filter a listing by
+// time, so the prefixes bound what is read.
+func listSince(ctx context.Context, client S3API, pair BucketPair, since time.Time) ([]listedObject, error) {
 	var out []listedObject
-	err := listPrefix(ctx, client, bucket, "", func(o listedObject) {
+	err := listPrefixes(ctx, client, pair.Source, pair.Prefixes, func(o listedObject) {
 		if !o.lastModified.Before(since) {
 			out = append(out, o)
 		}
 	})
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out, err
+}
+
+// listConcurrency bounds the prefixes listed at once: each LIST waits on
+// S3 for tens of milliseconds, and a long disaster has many hour prefixes.
+const listConcurrency = 16
+
+// listPrefixes lists the prefixes of bucket in parallel; each is called
+// under a lock.
+func listPrefixes(ctx context.Context, client S3API, bucket string, prefixes []string, each func(listedObject)) error {
+	var (
+		mu       sync.Mutex
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		firstErr error
+	)
+	for range min(listConcurrency, len(prefixes)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(prefixes) {
+					return
+				}
+				err := listPrefix(ctx, client, bucket, prefixes[i], func(o listedObject) {
+					mu.Lock()
+					defer mu.Unlock()
+					each(o)
+				})
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
 }
 
 // listKeys finds which of keys exist in bucket. It lists each distinct
@@ -435,17 +503,12 @@ func listKeys(ctx context.Context, client S3API, bucket string, keys []string) (
 		prefixes = append(prefixes, d)
 	}
 	found := map[string]listedObject{}
-	for _, p := range prefixes {
-		err := listPrefix(ctx, client, bucket, p, func(o listedObject) {
-			if want[o.key] {
-				found[o.key] = o
-			}
-		})
-		if err != nil {
-			return nil, err
+	err := listPrefixes(ctx, client, bucket, prefixes, func(o listedObject) {
+		if want[o.key] {
+			found[o.key] = o
 		}
-	}
-	return found, nil
+	})
+	return found, err
 }
 
 func listPrefix(ctx context.Context, client S3API, bucket, prefix string, each func(listedObject)) error {

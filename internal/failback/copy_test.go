@@ -24,8 +24,8 @@ func (h *harness) copyInput(dest string) failback.CopyInput {
 		Source: s3Client(h.w.S3.URL(), h.cfg.BackupRegion),
 		Dest:   s3Client(dest, h.cfg.PrimaryRegion),
 		Pairs: []failback.BucketPair{
-			{Source: h.names.Bucket(naming.Streaming, h.cfg.BackupRegion), Dest: h.names.Bucket(naming.Streaming, h.cfg.PrimaryRegion)},
-			{Source: h.names.Bucket(naming.Batch, h.cfg.BackupRegion), Dest: h.names.Bucket(naming.Batch, h.cfg.PrimaryRegion)},
+			{Source: h.names.Bucket(naming.Streaming, h.cfg.BackupRegion), Dest: h.names.Bucket(naming.Streaming, h.cfg.PrimaryRegion), Prefixes: failback.DRPrefixes(naming.Streaming, failover, now)},
+			{Source: h.names.Bucket(naming.Batch, h.cfg.BackupRegion), Dest: h.names.Bucket(naming.Batch, h.cfg.PrimaryRegion), Prefixes: failback.DRPrefixes(naming.Batch, failover, now)},
 		},
 		Since: failover, Workers: 8, Retry: in.Retry,
 	}

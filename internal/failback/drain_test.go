@@ -10,75 +10,98 @@ import (
 	"github.com/dr-analytics/drplan/internal/failback"
 )
 
-// The drain needs evidence that the pipeline is idle: CloudWatch having
-// nothing to say is not it.
-func TestDrainRequiresEvidenceOfAnIdleStream(t *testing.T) {
+// traffic is DR as the backup region saw it: producers from the failover
+// until the dials move back (now), stragglers on open connections for
+// `stay` longer, consumers caught up two minutes after the last record.
+func traffic(stay time.Duration) drfake.Traffic {
+	return drfake.Traffic{From: failover, Until: now.Add(stay), RequestsPerMinute: 40, RecordsPerMinute: 400,
+		CaughtUp: now.Add(stay + 2*time.Minute), Buffer: time.Minute}
+}
+
+// The drain judges only metrics the services publish, and needs evidence:
+// CloudWatch having nothing to say is not "drained".
+func TestDrainWaitsForEvidenceOnPublishedMetrics(t *testing.T) {
 	cases := []struct {
-		name  string
-		seed  func(h *harness)
-		want  string
-		steps int
+		name    string
+		publish func(h *harness)
+		// waited is how long the fake clock must have run when the drain
+		// ends (-1: it times out with want in the error).
+		waited time.Duration
+		want   string
 	}{
-		{"no datapoints at all (a wrong dimension, CloudWatch lag, a missing stream)", func(h *harness) {},
-			"no IncomingRecords datapoints for stream dr-analytics-events covering the last 3m0s", 2},
+		{"producers leave when the dials move", func(h *harness) { h.w.PublishBackupPipeline(traffic(0)) },
+			// quiet period 5m after the dials, read 5m late: 10m, polled every 30s.
+			10 * time.Minute, "drained (measured) after 21 look(s)"},
+		{"a producer keeps its connection open for 20 minutes", func(h *harness) { h.w.PublishBackupPipeline(traffic(20 * time.Minute)) },
+			30 * time.Minute, "drained (measured)"},
+		{"no data at all since failover (a wrong name, or a pipeline that never ran)", func(h *harness) {},
+			-1, "waiting for CloudWatch has no datapoint for stream dr-analytics-events or delivery stream dr-analytics-raw-delivery since the failover"},
 		{"datapoints under another stream's name", func(h *harness) {
-			idle(h, map[string]string{"StreamName": "dr-analytics-events-old"}, now.Add(-time.Hour))
-			firehose(h, 0)
-		}, "no IncomingRecords datapoints for stream dr-analytics-events", 2},
-		{"a series that stopped reporting before the quiet window", func(h *harness) {
-			stream := map[string]string{"StreamName": h.names.Stream()}
-			for at := now.Add(-10 * time.Minute); at.Before(now.Add(-4 * time.Minute)); at = at.Add(time.Minute) {
-				h.w.Backup.CloudWatch.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 0})
-			}
-			firehose(h, 0)
-		}, "no IncomingRecords datapoints for stream dr-analytics-events covering the last 3m0s", 2},
-		{"records taken but Firehose silent", func(h *harness) {
-			stream := map[string]string{"StreamName": h.names.Stream()}
-			h.w.Backup.CloudWatch.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: failover, Value: 500})
-			idle(h, stream, failover.Add(time.Minute))
-		}, "Firehose reports no records although the stream took 500 since failover", 2},
+			h.w.Backup.CloudWatch.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: map[string]string{"StreamName": "dr-analytics-events-old"}},
+				drfake.Point{Time: failover.Add(time.Minute), Value: 10})
+		}, -1, "CloudWatch has no datapoint for stream dr-analytics-events"},
+		{"a stream that never empties", func(h *harness) { h.w.PublishBackupPipeline(traffic(5 * time.Hour)) },
+			-1, "producers still reach the backup load balancer"},
+		{"consumers that stopped polling leave no iterator age: not a zero", func(h *harness) {
+			tr := traffic(0)
+			tr.PollUntil = now
+			h.w.PublishBackupPipeline(tr)
+		}, -1, "waiting for iterator-age datapoints of the stream's consumers"},
+		{"Firehose lagging behind the stream", func(h *harness) {
+			tr := traffic(0)
+			tr.CaughtUp = now.Add(3 * time.Hour)
+			h.w.PublishBackupPipeline(tr)
+		}, -1, "waiting for the stream's consumers to catch up"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t).withTables(t)
-			tc.seed(h)
+			tc.publish(h)
 			in := h.input()
-			in.DrainTimeout = 5 * time.Minute
+			in.DrainTimeout = time.Hour
 			report, err := failback.Run(context.Background(), in)
-			if err == nil || !strings.Contains(err.Error(), "has not drained after 5m0s") || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want the drain timeout saying %q", err, tc.want)
+			waited := h.w.Clock.Now().Sub(now)
+			if tc.waited < 0 {
+				if err == nil || !strings.Contains(err.Error(), "has not drained after 1h0m0s") || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "-drained-at") {
+					t.Fatalf("err = %v, want the drain timeout saying %q and naming -drained-at", err, tc.want)
+				}
+				if len(report.Steps) != 2 || h.w.S3.Calls("CopyObject") != 0 {
+					t.Errorf("%d steps ran, %d copies; nothing may run after the drain", len(report.Steps), h.w.S3.Calls("CopyObject"))
+				}
+				return
 			}
-			if len(report.Steps) != tc.steps || h.w.S3.Calls("CopyObject") != 0 {
-				t.Errorf("%d steps ran, %d copies; nothing may run after the drain", len(report.Steps), h.w.S3.Calls("CopyObject"))
+			if err != nil || !report.OK() {
+				t.Fatalf("%v\n%s", err, reportText(t, report))
+			}
+			text := reportText(t, report)
+			if !strings.Contains(text, tc.want) || waited < tc.waited || waited > tc.waited+2*time.Minute {
+				t.Errorf("waited %s (want about %s), report:\n%s", waited, tc.waited, text)
 			}
 		})
 	}
-	t.Run("an idle stream's zeros are evidence", func(t *testing.T) {
-		h := newHarness(t).withTables(t)
-		idle(h, map[string]string{"StreamName": h.names.Stream()}, failover)
-		firehose(h, 0)
-		report, err := failback.Run(context.Background(), h.input())
-		if err != nil || !report.OK() {
-			t.Fatalf("%v\n%s", err, reportText(t, report))
-		}
-		if text := reportText(t, report); !strings.Contains(text, "drained after 1 look(s)") {
-			t.Errorf("report:\n%s", text)
-		}
-	})
 }
 
-// idle reports zero IncomingRecords every minute from `from` for two hours.
-func idle(h *harness, dims map[string]string, from time.Time) {
-	for at := from; at.Before(now.Add(time.Hour)); at = at.Add(time.Minute) {
-		h.w.Backup.CloudWatch.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: dims}, drfake.Point{Time: at, Value: 0})
+// -drained-at is the operator's way on when CloudWatch is down or the
+// stream never empties; the report says it is their word.
+func TestDrainedAtIsTheOperatorsWord(t *testing.T) {
+	h := newHarness(t).withTables(t)
+	h.seedAll(t)
+	h.w.Backup.CloudWatch.Fail("GetMetricData", drfake.Fault{Status: 503, Code: "ServiceUnavailable", Message: "CloudWatch is down"})
+	in := h.input()
+	in.DrainedAt = now
+	report, err := failback.Run(context.Background(), in)
+	if err != nil || !report.OK() {
+		t.Fatalf("%v\n%s", err, reportText(t, report))
 	}
-}
-
-// firehose reports n records received and delivered since failover.
-func firehose(h *harness, n float64) {
-	delivery := map[string]string{"DeliveryStreamName": h.names.DeliveryStream()}
-	h.w.Backup.CloudWatch.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "IncomingRecords", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: n})
-	h.w.Backup.CloudWatch.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "DeliveryToS3.Records", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: n})
+	text := reportText(t, report)
+	for _, want := range []string{"drained at 2026-11-25T14:00:00Z on the operator's word (-drained-at), not measured; CloudWatch not read", "waited 1m0s so the last Firehose buffer"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	if h.w.S3.Calls("CopyObject") == 0 {
+		t.Error("nothing was copied after the operator's drain time")
+	}
 }
 
 func TestWindowsTheAggregatorGaveUpOnAreAMismatch(t *testing.T) {

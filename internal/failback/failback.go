@@ -1,18 +1,23 @@
 // Package failback brings a deployment back to its primary region after a
 // disaster, in the order that loses nothing: traffic back to the primary,
-// drain the backup pipeline (and find the windows its aggregator gave up
-// on), copy the replica buckets' new objects back, merge the backup
-// region's aggregate items into the primary table, repair the primary's
-// Glue partitions, recompact every whole day since the failover from the
-// now complete primary raw data, forget the recorded failover start, and
-// report what moved on both sides.
+// drain the backup pipeline (judged on the metrics the services publish,
+// or on the operator's -drained-at, said to be theirs; and find the
+// windows its aggregator gave up on), copy the replica buckets' new
+// objects back (in this process, or with S3 Batch Operations for large
+// sets), merge the backup region's aggregate items into the primary table,
+// repair the primary's Glue partitions, recompact every whole day since
+// the failover from the now complete primary raw data, forget the recorded
+// failover start, and report what moved on both sides.
 //
 // Guarantees: every step is idempotent and resumable (a second run finds
-// the work done and changes nothing); a dry run reads and reports but
-// changes nothing; nothing is deleted (no table, no object) but the
-// failover-start parameter, and that only after a run in which everything
-// matched; a run refuses to start without working credentials, an
-// answering primary region or a known failover time, saying why; the
+// the work done and changes nothing, and follows a batch job an earlier run
+// started instead of starting another); its reads grow with what DR wrote,
+// not with the buckets or the table (partition prefixes since the failover,
+// the table's index by writing region and hour); a dry run reads and
+// reports but changes nothing; nothing is deleted (no table, no object) but
+// the failover-start parameter, and that only after a run in which
+// everything matched; a run refuses to start without working credentials,
+// an answering primary region or a known failover time, saying why; the
 // failover time reaches back to the first failover attempt; every step's
 // counts come from reading both sides.
 package failback
@@ -87,6 +92,8 @@ type Region struct {
 	Lambda         LambdaAPI
 	SQS            SQSAPI
 	StepFunctions  StepFunctionsAPI
+	// S3Control runs batch copy jobs (the primary region's).
+	S3Control S3ControlAPI
 }
 
 // Progress shows a long step's progress; drctl draws a bar on a terminal.
@@ -120,9 +127,17 @@ type Input struct {
 	DryRun bool
 	// Workers copy objects in parallel; Segments scan the table in parallel.
 	Workers, Segments int
-	// DrainTimeout bounds the wait for the backup pipeline, e.g. 30m;
-	// DrainPoll is the interval between looks, e.g. 30s.
+	// DrainTimeout bounds the wait for the backup pipeline, e.g. 70m
+	// (above an ALB's default client keep-alive of an hour); DrainPoll is
+	// the interval between looks, e.g. 30s.
 	DrainTimeout, DrainPoll time.Duration
+	// QuietPeriod is how long the backup load balancer and stream must see
+	// nothing, e.g. 5m; MetricLag how late CloudWatch may publish, e.g. 5m.
+	QuietPeriod, MetricLag time.Duration
+	// DrainedAt, when set, replaces the drain's measurement with the
+	// operator's word (CloudWatch down, a stream that never empties); the
+	// report says so.
+	DrainedAt time.Time
 	// CompactionTimeout bounds the wait for the recompaction executions,
 	// e.g. 1h; CompactionPoll is the interval between looks, e.g. 30s.
 	CompactionTimeout, CompactionPoll time.Duration
@@ -130,6 +145,13 @@ type Input struct {
 	PreflightTimeout time.Duration
 	// MultipartThreshold and PartSize tune big-object copies (tests).
 	MultipartThreshold, PartSize int64
+	// Engine copies objects: EngineAuto (default), EngineLocal or
+	// EngineBatch; BatchThreshold is EngineAuto's object count for S3 Batch
+	// Operations (DefaultBatchThreshold); BatchPoll the interval between
+	// looks at a job, e.g. 30s.
+	Engine         string
+	BatchThreshold int
+	BatchPoll      time.Duration
 	// Retry is the policy of every retried call; its Sleep also waits
 	// between drain and compaction polls.
 	Retry    backoff.Policy
@@ -146,7 +168,13 @@ func (in *Input) defaults() {
 		in.PreflightTimeout = 10 * time.Second
 	}
 	if in.DrainTimeout <= 0 {
-		in.DrainTimeout = 30 * time.Minute
+		in.DrainTimeout = 70 * time.Minute
+	}
+	if in.QuietPeriod <= 0 {
+		in.QuietPeriod = DefaultQuietPeriod
+	}
+	if in.MetricLag <= 0 {
+		in.MetricLag = DefaultMetricLag
 	}
 	if in.DrainPoll <= 0 {
 		in.DrainPoll = 30 * time.Second
@@ -156,6 +184,9 @@ func (in *Input) defaults() {
 	}
 	if in.CompactionPoll <= 0 {
 		in.CompactionPoll = 30 * time.Second
+	}
+	if in.BatchPoll <= 0 {
+		in.BatchPoll = 30 * time.Second
 	}
 	if in.Progress == nil {
 		in.Progress = noProgress{}
@@ -239,22 +270,22 @@ func failoverTime(ctx context.Context, in Input, names naming.Names, pf Prefligh
 		pf.RecordedStart = t.UTC()
 	}
 	cctx, cancel = context.WithTimeout(ctx, in.PreflightTimeout)
-	out, err := in.Backup.CloudFormation.DescribeStacks(cctx, &cloudformation.DescribeStacksInput{StackName: aws.String(naming.BackupFailoverStack)})
+	out, err := in.Backup.CloudFormation.DescribeStacks(cctx, &cloudformation.DescribeStacksInput{StackName: aws.String(names.StackName(naming.BackupFailoverStack))})
 	cancel()
 	switch {
 	case err != nil && errorCode(err) == "ValidationError" && strings.Contains(err.Error(), "does not exist"):
 	case err != nil:
-		return pf, refuse("describe stack %s in %s: %v", naming.BackupFailoverStack, in.Backup.Name, err)
+		return pf, refuse("describe stack %s in %s: %v", names.StackName(naming.BackupFailoverStack), in.Backup.Name, err)
 	case len(out.Stacks) > 0 && out.Stacks[0].CreationTime != nil:
 		pf.StackCreated = out.Stacks[0].CreationTime.UTC()
 	}
 	switch {
 	case pf.RecordedStart.IsZero() && pf.StackCreated.IsZero():
-		return pf, refuse("neither SSM parameter %s nor stack %s (with a creation time) exists in %s, so the failover time is unknown: give it with -since (RFC 3339, e.g. -since 2026-11-25T08:00:00Z), or check backupRegion", param, naming.BackupFailoverStack, in.Backup.Name)
+		return pf, refuse("neither SSM parameter %s nor stack %s (with a creation time) exists in %s, so the failover time is unknown: give it with -since (RFC 3339, e.g. -since 2026-11-25T08:00:00Z), or check backupRegion", param, names.StackName(naming.BackupFailoverStack), in.Backup.Name)
 	case pf.StackCreated.IsZero() || !pf.RecordedStart.IsZero() && pf.RecordedStart.Before(pf.StackCreated):
 		pf.Failover, pf.FailoverSource = pf.RecordedStart, "the first failover attempt, SSM parameter "+param
 	default:
-		pf.Failover, pf.FailoverSource = pf.StackCreated, naming.BackupFailoverStack+" creation time"
+		pf.Failover, pf.FailoverSource = pf.StackCreated, names.StackName(naming.BackupFailoverStack)+" creation time"
 	}
 	return pf, nil
 }
@@ -273,12 +304,16 @@ func Run(ctx context.Context, in Input) (Report, error) {
 	names := in.Config.Names(pf.Account)
 	report.Started = in.Now().UTC()
 
+	var moved dials
 	steps := []struct {
 		name string
 		run  func(ctx context.Context, s *Step) error
 	}{
-		{"traffic dials", func(ctx context.Context, s *Step) error { return setDials(ctx, in, names, s) }},
-		{"drain backup pipeline", func(ctx context.Context, s *Step) error { return drain(ctx, in, names, pf.Failover, s) }},
+		{"traffic dials", func(ctx context.Context, s *Step) (err error) {
+			moved, err = setDials(ctx, in, names, s)
+			return err
+		}},
+		{"drain backup pipeline", func(ctx context.Context, s *Step) error { return drain(ctx, in, names, pf.Failover, moved, s) }},
 		{"copy objects", func(ctx context.Context, s *Step) error {
 			res, err := copyStep(ctx, in, names, pf.Failover, s)
 			report.copied = res.InWindow

@@ -20,25 +20,10 @@ import (
 	"github.com/dr-analytics/drplan/internal/naming"
 )
 
-// seedPipeline puts the backup pipeline's metrics: steady traffic since
-// failover that stopped a minute before now (when the dials moved), and
-// Firehose having delivered everything it received.
-func (h *harness) seedPipeline() {
-	cw := h.w.Backup.CloudWatch
-	stream := map[string]string{"StreamName": h.names.Stream()}
-	delivery := map[string]string{"DeliveryStreamName": h.names.DeliveryStream()}
-	for at := failover; at.Before(now.Add(-time.Minute)); at = at.Add(time.Minute) {
-		cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 100})
-	}
-	cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: now.Add(-time.Minute), Value: 20})
-	// An idle stream still reports: zeros every minute from then on.
-	for at := now; at.Before(now.Add(time.Hour)); at = at.Add(time.Minute) {
-		cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 0})
-	}
-	cw.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "GetRecords.IteratorAgeMilliseconds", Dimensions: stream}, drfake.Point{Time: now.Add(-time.Minute), Value: 2000})
-	cw.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "IncomingRecords", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: 17920})
-	cw.Put(drfake.Metric{Namespace: "AWS/Firehose", Name: "DeliveryToS3.Records", Dimensions: delivery}, drfake.Point{Time: failover.Add(time.Hour), Value: 17920})
-}
+// seedPipeline publishes the backup pipeline's metrics: producers from
+// the failover until the dials move back (now), consumers caught up two
+// minutes later.
+func (h *harness) seedPipeline() { h.w.PublishBackupPipeline(traffic(0)) }
 
 // seedAll prepares a full failback: objects in both replica buckets, table
 // items, and the pipeline's metrics.
@@ -199,7 +184,7 @@ func TestFailbackRefusesToStartWithAClearReason(t *testing.T) {
 			in.Primary.DynamoDB = h.w.Primary.DynamoDB.Client() // a control plane without the table
 		}, "does not exist in the primary region"},
 		{"no failover stack, no recorded start and no -since", func(h *harness, in *failback.Input) {
-			h.w.Backup.CloudFormation.DeleteStack(naming.BackupFailoverStack)
+			h.w.Backup.CloudFormation.DeleteStack(h.w.Names.StackName(naming.BackupFailoverStack))
 			deleteParameter(t, h, h.names.FailoverStartedParameter())
 		}, "give it with -since"},
 		{"recorded start unreadable", func(h *harness, in *failback.Input) {
@@ -244,26 +229,5 @@ func TestSinceOverridesTheFailoverStack(t *testing.T) {
 	}
 	if !pf.Failover.Equal(in.Since) || pf.FailoverSource != "--since" {
 		t.Errorf("failover %s from %q, want %s from --since", pf.Failover, pf.FailoverSource, in.Since)
-	}
-}
-
-func TestDrainGivesUpAfterItsTimeout(t *testing.T) {
-	h := newHarness(t).withTables(t)
-	stream := map[string]string{"StreamName": h.names.Stream()}
-	// Producers still reach the backup region: records keep coming.
-	for at := now.Add(-5 * time.Minute); at.Before(now.Add(time.Hour)); at = at.Add(time.Minute) {
-		h.w.Backup.CloudWatch.Put(drfake.Metric{Namespace: "AWS/Kinesis", Name: "IncomingRecords", Dimensions: stream}, drfake.Point{Time: at, Value: 50})
-	}
-	in := h.input()
-	in.DrainTimeout = 10 * time.Minute
-	report, err := failback.Run(context.Background(), in)
-	if err == nil || !strings.Contains(err.Error(), "has not drained after 10m0s") {
-		t.Fatalf("err = %v, want the drain timeout", err)
-	}
-	if h.w.S3.Calls("CopyObject") != 0 || len(report.Steps) != 2 || report.OK() {
-		t.Errorf("no step may run after a failed drain: %d steps, %d copies", len(report.Steps), h.w.S3.Calls("CopyObject"))
-	}
-	if got := h.w.Clock.Now().Sub(now); got < 10*time.Minute || got > 11*time.Minute {
-		t.Errorf("waited %s on the clock, want the 10m timeout", got)
 	}
 }

@@ -32,10 +32,10 @@ func TestFailoverTimeIsTheEarlierOfRecordedStartAndStack(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.w.Backup.CloudFormation.DeleteStack(naming.BackupFailoverStack)
+			h.w.Backup.CloudFormation.DeleteStack(h.w.Names.StackName(naming.BackupFailoverStack))
 			deleteParameter(t, h, h.names.FailoverStartedParameter())
 			if !tc.created.IsZero() {
-				h.w.Backup.CloudFormation.PutStack(drfake.Stack{Name: naming.BackupFailoverStack, Status: "CREATE_COMPLETE", Created: tc.created})
+				h.w.Backup.CloudFormation.PutStack(drfake.Stack{Name: h.w.Names.StackName(naming.BackupFailoverStack), Status: "CREATE_COMPLETE", Created: tc.created})
 			}
 			if !tc.recorded.IsZero() {
 				h.w.Backup.SSM.PutParameter(awsfake.Parameter{Name: h.names.FailoverStartedParameter(), Value: tc.recorded.Format(time.RFC3339)})
@@ -60,7 +60,7 @@ func TestFailoverTimeIsTheEarlierOfRecordedStartAndStack(t *testing.T) {
 func TestFailbackAfterARedeployedFailoverStackCopiesFromTheFirstAttempt(t *testing.T) {
 	h := newHarness(t).withTables(t)
 	h.seedAll(t)
-	h.w.Backup.CloudFormation.PutStack(drfake.Stack{Name: naming.BackupFailoverStack, Status: "CREATE_COMPLETE", Created: failover.Add(2 * time.Hour)})
+	h.w.Backup.CloudFormation.PutStack(drfake.Stack{Name: h.w.Names.StackName(naming.BackupFailoverStack), Status: "CREATE_COMPLETE", Created: failover.Add(2 * time.Hour)})
 	report, err := failback.Run(context.Background(), h.input())
 	if err != nil || !report.OK() {
 		t.Fatalf("%v\n%s", err, reportText(t, report))

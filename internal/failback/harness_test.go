@@ -3,7 +3,10 @@ package failback_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,12 +19,14 @@ import (
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/drfake"
@@ -67,6 +72,7 @@ func newHarness(t testing.TB) *harness {
 	h.w = drfake.NewWorld(t, h.names, cfg.PrimaryRegion, cfg.BackupRegion, now)
 	h.w.Healthy(t)
 	h.w.Failover(failover)
+	h.w.Backup.CloudWatch.SetPublicationLag(h.w.Clock, drfake.MetricPublicationLag)
 	for _, region := range []string{cfg.PrimaryRegion, cfg.BackupRegion} {
 		g := gluefake.New(t)
 		location := func(p naming.Purpose, prefix string) gluetypes.StorageDescriptor {
@@ -79,16 +85,53 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
-// withTables starts one dynalite per region, each holding that region's
-// aggregates table.
+// withTables gives each region its aggregates table: a table of its own
+// in the package's one dynalite, which the region's endpoint shows under
+// the real name.
 func (h *harness) withTables(t testing.TB) *harness {
 	t.Helper()
+	id := tablesMade.Add(1)
 	for _, region := range []string{h.cfg.PrimaryRegion, h.cfg.BackupRegion} {
-		h.ddb[region] = dynalite.Start(t)
+		alias := fmt.Sprintf("t%d-%s", id, region)
+		h.ddb[region] = drfake.TableAlias(t, sharedDynalite(t), h.names.Table(), alias)
 		h.w.SetEndpoint(drfake.ServiceDynamoDB, region, h.ddb[region])
 		createTable(t, h.dynamo(region), h.names.Table())
 	}
 	return h
+}
+
+var (
+	tablesMade   atomic.Int64
+	dynaliteMu   sync.Mutex
+	dynaliteURL  string
+	stopDynalite []func()
+)
+
+// sharedDynalite is the package's one dynalite, started on first use and
+// stopped by TestMain: a start costs a Node.js process, and tables give
+// tests their isolation.
+func sharedDynalite(t testing.TB) string {
+	t.Helper()
+	dynaliteMu.Lock()
+	defer dynaliteMu.Unlock()
+	if dynaliteURL == "" {
+		dynaliteURL = dynalite.Start(packageTB{t})
+	}
+	return dynaliteURL
+}
+
+// packageTB hands dynalite.Start a test's failure reporting but keeps its
+// cleanups for the end of the package.
+type packageTB struct{ testing.TB }
+
+func (p packageTB) Cleanup(f func()) { stopDynalite = append(stopDynalite, f) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, stop := range stopDynalite {
+		stop()
+	}
+	os.Exit(code)
 }
 
 func (h *harness) dynamo(region string) *dynamodb.Client {
@@ -117,6 +160,7 @@ func (h *harness) region(name, s3Endpoint string) failback.Region {
 		Lambda:         lambda.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceLambda, name), name)),
 		SQS:            sqs.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceSQS, name), name)),
 		StepFunctions:  sfn.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceStepFunctions, name), name)),
+		S3Control:      s3control.NewFromConfig(awsfake.Config(h.w.Endpoint(drfake.ServiceS3Control, name), name)),
 	}
 }
 
@@ -143,21 +187,7 @@ func (h *harness) input() failback.Input {
 
 func createTable(t testing.TB, client *dynamodb.Client, name string) {
 	t.Helper()
-	_, err := client.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", name, err)
-	}
-	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
-	})
-	if err := w.Wait(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 30*time.Second); err != nil {
-		t.Fatalf("table %s not active: %v", name, err)
-	}
+	drfake.CreateAggregatesTable(t, client, name)
 }
 
 // aggregateItem is an item as the aggregator writes it.
@@ -169,6 +199,7 @@ func aggregateItem(key, region string, window time.Time, shard string, count int
 		"window_start": s(start), "window_end": s(window.Add(time.Minute).UTC().Format(time.RFC3339)),
 		"count": &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(count)}, "region": s(region),
 		"shard_id": s(shard), "aggregate_key": s("type"), "written_at": s(written.UTC().Format(time.RFC3339Nano)),
+		writerhour.Attribute: s(writerhour.Value(region, written, key)),
 	}
 }
 

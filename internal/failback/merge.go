@@ -6,12 +6,14 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/backoff"
 )
 
@@ -19,7 +21,7 @@ import (
 // satisfies it. There is no DeleteTable here: no table is ever deleted.
 type DynamoDBAPI interface {
 	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
-	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
@@ -28,7 +30,6 @@ type DynamoDBAPI interface {
 const (
 	attrPK        = "pk"
 	attrSK        = "sk"
-	attrRegion    = "region"
 	attrWrittenAt = "written_at"
 	batchWriteMax = 25
 	batchGetMax   = 100
@@ -42,9 +43,10 @@ type MergeInput struct {
 	Table string
 	// Region is the backup region: only items it wrote are merged.
 	Region string
-	// Since is the failover time: only items written at or after it.
-	Since time.Time
-	// Segments scan the source in parallel, e.g. 8.
+	// Since is the failover time: only items written at or after it;
+	// Until is now (the last hour queried).
+	Since, Until time.Time
+	// Segments query the index's partitions in parallel, e.g. 8.
 	Segments int
 	DryRun   bool
 	Retry    backoff.Policy
@@ -53,6 +55,10 @@ type MergeInput struct {
 
 // MergeResult counts what the merge did.
 type MergeResult struct {
+	// Read is the items the index queries read (DynamoDB's ScannedCount):
+	// what the backup region wrote in the hours since failover, not the
+	// table.
+	Read int
 	// Matched items were written in the backup region since failover.
 	Matched int
 	// Written to the primary now (in a dry run: would be written).
@@ -68,18 +74,39 @@ type MergeResult struct {
 	Mismatches []string
 }
 
+// add counts o into r.
+func (r *MergeResult) add(o MergeResult) {
+	r.Read += o.Read
+	r.Matched += o.Matched
+	r.Written += o.Written
+	r.AlreadyPresent += o.AlreadyPresent
+	r.KeptNewer += o.KeptNewer
+	r.Retries += o.Retries
+	r.Verified += o.Verified
+	r.Mismatches = append(r.Mismatches, o.Mismatches...)
+}
+
 // MergeItems copies the aggregate items the backup region wrote since
-// failover into the primary table. Keys contain the writing region, so
-// they never collide with the primary's own items. It is idempotent: items
+// failover into the primary table. It reads them from the table's index by
+// writing region and hour (see writerhour), so it reads what DR wrote, not
+// the restored table's history. Keys contain the writing region, so they
+// never collide with the primary's own items. It is idempotent: items
 // already identical in the primary are counted, not rewritten, so two runs
 // write each item once.
 func MergeItems(ctx context.Context, in MergeInput) (MergeResult, error) {
 	if in.Segments <= 0 {
 		in.Segments = 4
 	}
+	if in.Until.IsZero() {
+		in.Until = time.Now()
+	}
 	in.Retry = retryPolicy(in.Retry)
 	if in.Progress == nil {
 		in.Progress = noProgress{}
+	}
+	var partitions []string
+	for h := in.Since.UTC().Truncate(time.Hour); !h.After(in.Until); h = h.Add(time.Hour) {
+		partitions = append(partitions, writerhour.Values(in.Region, h)...)
 	}
 	in.Progress.Start("merge items", 0, 0)
 	defer in.Progress.Done()
@@ -88,24 +115,25 @@ func MergeItems(ctx context.Context, in MergeInput) (MergeResult, error) {
 		total    MergeResult
 		firstErr error
 		wg       sync.WaitGroup
+		next     atomic.Int64
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for segment := range in.Segments {
+	for range min(in.Segments, len(partitions)) {
 		wg.Go(func() {
-			res, err := mergeSegment(ctx, in, segment)
-			mu.Lock()
-			defer mu.Unlock()
-			total.Matched += res.Matched
-			total.Written += res.Written
-			total.AlreadyPresent += res.AlreadyPresent
-			total.KeptNewer += res.KeptNewer
-			total.Retries += res.Retries
-			total.Verified += res.Verified
-			total.Mismatches = append(total.Mismatches, res.Mismatches...)
-			if err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("segment %d of %d: %w", segment, in.Segments, err)
-				cancel()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(partitions) || ctx.Err() != nil {
+					return
+				}
+				res, err := mergePartition(ctx, in, partitions[i])
+				mu.Lock()
+				total.add(res)
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("index partition %s: %w", partitions[i], err)
+					cancel()
+				}
+				mu.Unlock()
 			}
 		})
 	}
@@ -114,33 +142,35 @@ func MergeItems(ctx context.Context, in MergeInput) (MergeResult, error) {
 	return total, firstErr
 }
 
-// mergeSegment scans one segment page by page and merges each page.
-func mergeSegment(ctx context.Context, in MergeInput, segment int) (MergeResult, error) {
+// mergePartition queries one index partition (a region, an hour, one of
+// its spread) page by page and merges each page. Index queries are
+// eventually consistent (a GSI offers no consistent reads); the drain has
+// waited for the writes to stop.
+func mergePartition(ctx context.Context, in MergeInput, partition string) (MergeResult, error) {
 	var res MergeResult
 	// written_at is RFC3339Nano, whose fraction is trimmed, so string order
 	// is not time order within one second ("…:05Z" sorts after "…:05.3Z").
-	// The server filter therefore starts a second early, at whole seconds,
+	// The key condition therefore starts a second early, at whole seconds,
 	// and the exact comparison happens here.
 	coarse := in.Since.UTC().Truncate(time.Second).Add(-time.Second).Format(time.RFC3339)
-	scan := &dynamodb.ScanInput{
+	query := &dynamodb.QueryInput{
 		TableName:                 aws.String(in.Table),
-		Segment:                   aws.Int32(int32(segment)),
-		TotalSegments:             aws.Int32(int32(in.Segments)),
-		FilterExpression:          aws.String("#region = :region AND #written_at >= :since"),
-		ExpressionAttributeNames:  map[string]string{"#region": attrRegion, "#written_at": attrWrittenAt},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":region": &ddbtypes.AttributeValueMemberS{Value: in.Region}, ":since": &ddbtypes.AttributeValueMemberS{Value: coarse}},
-		ConsistentRead:            aws.Bool(true),
+		IndexName:                 aws.String(writerhour.Index),
+		KeyConditionExpression:    aws.String("#wh = :wh AND #written_at >= :since"),
+		ExpressionAttributeNames:  map[string]string{"#wh": writerhour.Attribute, "#written_at": writerhour.SortKey},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":wh": &ddbtypes.AttributeValueMemberS{Value: partition}, ":since": &ddbtypes.AttributeValueMemberS{Value: coarse}},
 	}
 	for {
-		var out *dynamodb.ScanOutput
+		var out *dynamodb.QueryOutput
 		n, err := do(ctx, in.Retry, func(ctx context.Context) (err error) {
-			out, err = in.Source.Scan(ctx, scan)
+			out, err = in.Source.Query(ctx, query)
 			return err
 		})
 		res.Retries += n
 		if err != nil {
-			return res, fmt.Errorf("scan %s: %w", in.Table, err)
+			return res, fmt.Errorf("query %s index %s: %w", in.Table, writerhour.Index, err)
 		}
+		res.Read += int(out.ScannedCount)
 		var items []map[string]ddbtypes.AttributeValue
 		for _, item := range out.Items {
 			if t, ok := writtenAt(item); ok && !t.Before(in.Since) {
@@ -149,13 +179,7 @@ func mergeSegment(ctx context.Context, in MergeInput, segment int) (MergeResult,
 		}
 		for i := 0; i < len(items); i += batchGetMax {
 			page, err := mergePage(ctx, in, items[i:min(i+batchGetMax, len(items))])
-			res.Matched += page.Matched
-			res.Written += page.Written
-			res.AlreadyPresent += page.AlreadyPresent
-			res.KeptNewer += page.KeptNewer
-			res.Retries += page.Retries
-			res.Verified += page.Verified
-			res.Mismatches = append(res.Mismatches, page.Mismatches...)
+			res.add(page)
 			if err != nil {
 				return res, err
 			}
@@ -163,7 +187,7 @@ func mergeSegment(ctx context.Context, in MergeInput, segment int) (MergeResult,
 		if len(out.LastEvaluatedKey) == 0 {
 			return res, nil
 		}
-		scan.ExclusiveStartKey = out.LastEvaluatedKey
+		query.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 }
 

@@ -46,7 +46,7 @@ func (h *harness) mergeInput() failback.MergeInput {
 	in := h.input()
 	return failback.MergeInput{
 		Source: h.dynamo(h.cfg.BackupRegion), Dest: h.dynamo(h.cfg.PrimaryRegion), Table: h.names.Table(),
-		Region: h.cfg.BackupRegion, Since: failover, Segments: 3, Retry: in.Retry,
+		Region: h.cfg.BackupRegion, Since: failover, Until: now, Segments: 3, Retry: in.Retry,
 	}
 }
 
@@ -62,6 +62,11 @@ func TestItemsAreMergedExactlyOnceAcrossTwoRuns(t *testing.T) {
 	}
 	if first.Matched != 60 || first.Written != 58 || first.AlreadyPresent != 2 || first.Verified != 60 || len(first.Mismatches) != 0 {
 		t.Errorf("first run: %+v; want 60 matched, 58 written, 2 already present, 60 verified", first)
+	}
+	// The index holds what the backup region wrote since failover; the 30
+	// restored items and the drill's item are never read.
+	if first.Read != 60 {
+		t.Errorf("read %d items, want the 60 the backup region wrote since failover", first.Read)
 	}
 	second, err := failback.MergeItems(context.Background(), h.mergeInput())
 	if err != nil {

@@ -107,7 +107,7 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	_, err := fmt.Fprintf(w, "\n%s (total %s)\n", verdict, r.Finished.Sub(r.Started).Round(time.Millisecond))
 	if err == nil && r.OK() && !r.DryRun {
-		_, err = fmt.Fprintf(w, "next: `cdk destroy %s` removes the backup compute (tables and buckets are retained)\n", "BackupFailoverStack")
+		_, err = fmt.Fprintf(w, "next: `cdk destroy %s --exclusively --force` removes the backup compute (tables and buckets are retained)\n", "BackupFailoverStack")
 	}
 	return err
 }

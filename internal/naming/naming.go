@@ -76,6 +76,13 @@ const (
 	// CompactionStagingPrefix holds each compaction run's UNLOAD output
 	// until Publish copies it into the batch bucket.
 	CompactionStagingPrefix = "compaction-staging/"
+	// FailbackJobsPrefix holds failback's S3 Batch Operations copy jobs'
+	// files (primary region): the CSV manifests drctl writes under
+	// FailbackManifestsPrefix and the jobs' completion reports under
+	// FailbackReportsPrefix.
+	FailbackJobsPrefix      = "failback-jobs/"
+	FailbackManifestsPrefix = FailbackJobsPrefix + "manifests/"
+	FailbackReportsPrefix   = FailbackJobsPrefix + "reports/"
 )
 
 // MaxBucketNameLength is S3's limit on bucket names.
@@ -178,6 +185,15 @@ func (n Names) FailoverStartedParameter() string { return "/" + n.Prefix + "/fai
 // FailoverStartedParameterArn is that parameter's ARN in a region.
 func (n Names) FailoverStartedParameterArn(region string) string {
 	return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, n.Account, n.FailoverStartedParameter())
+}
+
+// FailbackCopyRole is the role failback's S3 Batch Operations copy jobs
+// run as: it reads the replica buckets and writes the primary buckets.
+func (n Names) FailbackCopyRole() string { return n.Prefix + "-failback-copy" }
+
+// FailbackCopyRoleArn is its ARN.
+func (n Names) FailbackCopyRoleArn() string {
+	return fmt.Sprintf("arn:aws:iam::%s:role/%s", n.Account, n.FailbackCopyRole())
 }
 
 // IngestLoadBalancer names the ingest ALB, its target group and its VPC in
