@@ -152,7 +152,7 @@ func TestStatusOfAHealthyDeploymentExitsZero(t *testing.T) {
 	e := newTestEnv(t)
 	code := e.run(t, "status", "-config", cdkJSON(t))
 	t.Logf("drctl status:\n%s", e.stdout.String())
-	if code != exitOK || !strings.Contains(e.stdout.String(), "17 OK, 0 WARN, 0 FAIL") {
+	if code != exitOK || !strings.Contains(e.stdout.String(), "18 OK, 0 WARN, 0 FAIL") {
 		t.Errorf("exit %d:\n%s%s", code, e.stdout.String(), e.stderr.String())
 	}
 }

@@ -22,6 +22,9 @@ type RecoveryPoint struct {
 	CreationDate time.Time
 	// CompletionDate is left out of responses when zero.
 	CompletionDate time.Time
+	// BackupSizeInBytes is the backup's size ("The size, in bytes, of a
+	// backup", RecoveryPointByBackupVault in the AWS Backup API reference).
+	BackupSizeInBytes int64
 }
 
 // RestoreJob is a restore job the fake started.
@@ -34,6 +37,8 @@ type RestoreJob struct {
 	ResourceType     string
 	Metadata         map[string]string
 	IdempotencyToken string
+	// CompletionDate is left out of DescribeRestoreJob when zero.
+	CompletionDate time.Time
 }
 
 // Backup fakes one region's AWS Backup (restJson1):
@@ -113,6 +118,18 @@ func (b *Backup) SetRestoreJobStatus(id, status, message string) {
 	for _, j := range b.jobs {
 		if j.ID == id {
 			j.Status, j.StatusMessage = status, message
+		}
+	}
+}
+
+// CompleteRestoreJob marks a job COMPLETED at a time, as DescribeRestoreJob
+// then reports it (Status COMPLETED with its CompletionDate).
+func (b *Backup) CompleteRestoreJob(id string, at time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, j := range b.jobs {
+		if j.ID == id {
+			j.Status, j.CompletionDate = "COMPLETED", at
 		}
 	}
 }
@@ -199,13 +216,14 @@ func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *APIError)
 	page := []map[string]any{}
 	for _, rp := range matched[start:end] {
 		item := map[string]any{
-			"RecoveryPointArn": rp.Arn,
-			"BackupVaultName":  vault,
-			"BackupVaultArn":   b.vaultArn(vault),
-			"ResourceArn":      rp.ResourceArn,
-			"ResourceType":     rp.ResourceType,
-			"Status":           rp.Status,
-			"CreationDate":     EpochSeconds(rp.CreationDate),
+			"RecoveryPointArn":  rp.Arn,
+			"BackupVaultName":   vault,
+			"BackupVaultArn":    b.vaultArn(vault),
+			"ResourceArn":       rp.ResourceArn,
+			"ResourceType":      rp.ResourceType,
+			"Status":            rp.Status,
+			"CreationDate":      EpochSeconds(rp.CreationDate),
+			"BackupSizeInBytes": rp.BackupSizeInBytes,
 		}
 		if !rp.CompletionDate.IsZero() {
 			item["CompletionDate"] = EpochSeconds(rp.CompletionDate)
@@ -259,7 +277,7 @@ func (b *Backup) startRestoreJob(body []byte) (any, *APIError) {
 func (b *Backup) describeRestoreJob(id string) (any, *APIError) {
 	for _, j := range b.jobs {
 		if j.ID == id {
-			return map[string]any{
+			out := map[string]any{
 				"RestoreJobId":     j.ID,
 				"Status":           j.Status,
 				"StatusMessage":    j.StatusMessage,
@@ -267,7 +285,11 @@ func (b *Backup) describeRestoreJob(id string) (any, *APIError) {
 				"IamRoleArn":       j.IamRoleArn,
 				"ResourceType":     j.ResourceType,
 				"AccountId":        b.account,
-			}, nil
+			}
+			if !j.CompletionDate.IsZero() {
+				out["CompletionDate"] = EpochSeconds(j.CompletionDate)
+			}
+			return out, nil
 		}
 	}
 	return nil, Errorf("ResourceNotFoundException", "Restore job %s not found", id)

@@ -1,12 +1,14 @@
 package drfake
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/naming"
+	"github.com/dr-analytics/drplan/internal/restoretest"
 )
 
 // Service names a World resolves endpoints for; they match the suffixes of
@@ -196,6 +198,10 @@ func (w *World) Healthy(tb testing.TB) {
 	}
 	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: "/cdk-bootstrap/hnb659fds/version", Value: "27", LastModified: deployed})
 	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: n.ListenerParameter(), Value: w.ListenerArn, LastModified: deployed})
+	w.PutRestoreTest(tb, restoretest.Record{StartedAt: w.Now.Add(-50*time.Hour - 25*time.Minute), FinishedAt: w.Now.Add(-50 * time.Hour),
+		RestoreMinutes: 18.5, RecoveryPointArn: fmt.Sprintf("arn:aws:backup:%s:%s:recovery-point:weekly", backup, n.Account),
+		RecoveryPointCreated: w.Now.Add(-51 * time.Hour), Table: restoretest.TablePrefix(n.Prefix) + "20261123t115500z",
+		Passed: true, Detail: "restored: ACTIVE, key schema pk/sk, 1000 items sampled", Items: 1000, Deleted: true})
 	// The standby aggregator and its on-failure queue (BackupStack), and
 	// the primary's compaction state machine (PrimaryStack).
 	w.Backup.Lambda.PutFunction(n.Function("aggregator"))
@@ -228,4 +234,18 @@ func (w *World) Failover(at time.Time) {
 		awsfake.EndpointGroup{Arn: w.BackupGroupArn, Region: w.Backup.Name, Dial: &full})
 	w.GlobalAccelerator.SetEndpoints(w.BackupGroupArn,
 		awsfake.Endpoint{ID: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/ingest/6d0ecf831eec9f09", w.Backup.Name, w.Names.Account), Health: "HEALTHY"})
+}
+
+// PutRestoreTest stores a restore test's record where the test writes it
+// (SSM in the backup region); a passed record is its own last pass.
+func (w *World) PutRestoreTest(tb testing.TB, rec restoretest.Record) {
+	tb.Helper()
+	if rec.Passed && rec.LastPassedAt == nil {
+		rec.LastPassedAt = &rec.FinishedAt
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: restoretest.RecordParameter(w.Names.Prefix), Type: "String", Value: string(body), LastModified: rec.FinishedAt})
 }

@@ -54,6 +54,7 @@ func (r *run) replication(ctx context.Context, p naming.Purpose) []Line {
 		out, err = r.Primary.S3.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String(src)})
 		return err
 	})
+	r.noteAnswer(err)
 	if err != nil {
 		r.record(func(f *figures) { f.replicationUnknown = true })
 		rule.Status, rule.Detail = Fail, fmt.Sprintf("GetBucketReplication %s: %v", src, err)
@@ -91,12 +92,12 @@ func (r *run) replication(ctx context.Context, p naming.Purpose) []Line {
 	default:
 		rule.Status, rule.Detail = OK, fmt.Sprintf("rule %s enabled, RTC 15 min, metrics on: %s -> %s", id, src, dst)
 	}
-	return []Line{rule, r.replicationLag(ctx, lag, src, dst, id)}
+	return []Line{rule, r.replicationLag(ctx, lag, p, src, dst, id)}
 }
 
 // replicationLag reads the rule's S3 replication metrics of the last 15
 // minutes from CloudWatch in the primary region.
-func (r *run) replicationLag(ctx context.Context, lag Line, src, dst, ruleID string) Line {
+func (r *run) replicationLag(ctx context.Context, lag Line, p naming.Purpose, src, dst, ruleID string) Line {
 	dims := map[string]string{"SourceBucket": src, "DestinationBucket": dst, "RuleId": ruleID}
 	series, err := r.metrics(ctx, r.Primary.CloudWatch, []metricQuery{
 		{id: "latency", namespace: "AWS/S3", name: "ReplicationLatency", stat: "Maximum", dims: dims},
@@ -115,6 +116,7 @@ func (r *run) replicationLag(ctx context.Context, lag Line, src, dst, ruleID str
 		if f.replicationLatency == nil || latency > *f.replicationLatency {
 			f.replicationLatency = &latency
 		}
+		f.replication = append(f.replication, BucketReplication{Bucket: string(p), LatencySeconds: seconds(latency), FailedOperations: failed})
 	})
 	lag.Value, lag.Unit = value(latency), "seconds"
 	detail := fmt.Sprintf("latency max %s, %.0f operations pending, %.0f failed (last 15 min)", duration(latency), pending, failed)
@@ -134,6 +136,13 @@ func (r *run) replicationLag(ctx context.Context, lag Line, src, dst, ruleID str
 	return lag
 }
 
+// noteAnswer records that the primary region answered a call.
+func (r *run) noteAnswer(err error) {
+	if answered(err) {
+		r.record(func(f *figures) { f.primaryAnswered = true })
+	}
+}
+
 // pitr checks point-in-time recovery on the primary table.
 func (r *run) pitr(ctx context.Context) []Line {
 	table := r.names.Table()
@@ -143,6 +152,7 @@ func (r *run) pitr(ctx context.Context) []Line {
 		out, err = r.Primary.DynamoDB.DescribeContinuousBackups(ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: aws.String(table)})
 		return err
 	})
+	r.noteAnswer(err)
 	if err != nil {
 		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeContinuousBackups %s: %v", table, err)
 		return []Line{line}

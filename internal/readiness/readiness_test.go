@@ -23,6 +23,7 @@ import (
 	"github.com/dr-analytics/drplan/internal/drfake"
 	"github.com/dr-analytics/drplan/internal/naming"
 	"github.com/dr-analytics/drplan/internal/readiness"
+	"github.com/dr-analytics/drplan/internal/restoretest"
 )
 
 const account = "123456789012"
@@ -107,7 +108,7 @@ func TestHealthyDeploymentIsAllOK(t *testing.T) {
 	}
 	want := []string{"credentials", "replication streaming", "replication lag streaming", "replication batch", "replication lag batch",
 		"table PITR", "vault recovery point", "backup settings", "cdk bootstrap", "accelerator", "endpoint group",
-		"stack BackupStack", "stack PrimaryStack", "stack BackupFailoverStack", "restored table"}
+		"stack BackupStack", "stack PrimaryStack", "stack BackupFailoverStack", "restored table", "restore test"}
 	got := map[string]bool{}
 	for _, l := range r.Checks {
 		got[l.Check] = true
@@ -222,6 +223,19 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 			w.Failover(seeded.Add(-3 * time.Minute))
 			w.Backup.DynamoDB.RemoveTable(names.Table())
 		}, 0, cfg.BackupRegion, "restored table", readiness.Warn, "has not created it"},
+		{"a failed restore test fails with its reason", func(w *drfake.World) {
+			w.PutRestoreTest(t, restoretest.Record{FinishedAt: seeded.Add(-time.Hour), Detail: "restored table is empty but its recovery point holds 4096 bytes"})
+		}, 0, cfg.BackupRegion, "restore test", readiness.Fail, "validation FAILED: restored table is empty"},
+		{"a restore test older than the schedule allows fails", func(*drfake.World) {}, 6 * 24 * time.Hour,
+			cfg.BackupRegion, "restore test", readiness.Fail, "stale, older than 174h15m0s"},
+		{"no restore test yet warns with the command to start one", func(w *drfake.World) {
+			if _, err := w.Backup.SSM.Client().DeleteParameter(context.Background(), &ssm.DeleteParameterInput{Name: aws.String(restoretest.RecordParameter(cfg.Prefix))}); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, cfg.BackupRegion, "restore test", readiness.Warn, "--state-machine-arn arn:aws:states:us-west-2:123456789012:stateMachine:dr-analytics-restore-test"},
+		{"a restore slower than the RTO target warns", func(w *drfake.World) {
+			w.PutRestoreTest(t, restoretest.Record{FinishedAt: seeded.Add(-time.Hour), RestoreMinutes: 75, Passed: true, Deleted: true})
+		}, 0, cfg.BackupRegion, "restore test", readiness.Warn, "restore took 1h15m0s (RTO target 60 min)"},
 		{"missing primary stack fails", func(w *drfake.World) { w.Primary.CloudFormation.DeleteStack(naming.PrimaryStack) },
 			0, cfg.PrimaryRegion, "stack PrimaryStack", readiness.Fail, "cdk deploy PrimaryStack"},
 	}

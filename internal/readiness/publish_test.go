@@ -1,0 +1,164 @@
+package readiness_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/drmetrics"
+	"github.com/dr-analytics/drplan/internal/readiness"
+)
+
+// series is one published metric value by name and dimensions.
+type series map[string]float64
+
+func key(name string, dims map[string]string) string {
+	var b strings.Builder
+	b.WriteString(name)
+	for _, d := range []string{drmetrics.DimPath, drmetrics.DimBucket} {
+		if v, ok := dims[d]; ok {
+			b.WriteString(" " + d + "=" + v)
+		}
+	}
+	return b.String()
+}
+
+// parseEMF reads EMF lines the way CloudWatch Logs extracts them: every
+// metric named in a directive, its value from the root member of that
+// name, its dimensions from the root members the directive lists.
+func parseEMF(t *testing.T, out string) series {
+	t.Helper()
+	got := series{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		meta := doc["_aws"].(map[string]any)
+		if _, ok := meta["Timestamp"].(float64); !ok {
+			t.Fatalf("no Timestamp: %q", line)
+		}
+		for _, d := range meta["CloudWatchMetrics"].([]any) {
+			directive := d.(map[string]any)
+			if directive["Namespace"] != drmetrics.ReadinessNamespace {
+				t.Errorf("namespace %v", directive["Namespace"])
+			}
+			dims := map[string]string{}
+			for _, set := range directive["Dimensions"].([]any) {
+				for _, name := range set.([]any) {
+					v, ok := doc[name.(string)].(string)
+					if !ok {
+						t.Fatalf("dimension %v has no string value in %q", name, line)
+					}
+					dims[name.(string)] = v
+				}
+			}
+			if dims[drmetrics.DimPrefix] != "dr-analytics" {
+				t.Errorf("metrics without the deployment prefix: %q", line)
+			}
+			for _, m := range directive["Metrics"].([]any) {
+				name := m.(map[string]any)["Name"].(string)
+				v, ok := doc[name].(float64)
+				if !ok {
+					t.Fatalf("metric %s has no numeric value in %q", name, line)
+				}
+				got[key(name, dims)] = v
+			}
+		}
+	}
+	return got
+}
+
+func watch(t *testing.T, in readiness.Input) (series, readiness.Summary) {
+	t.Helper()
+	var metrics, logs bytes.Buffer
+	w := &readiness.Watcher{Input: in, Metrics: &metrics, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	summary, err := w.Run(context.Background())
+	if err != nil {
+		t.Fatalf("the watcher must not fail: %v", err)
+	}
+	return parseEMF(t, metrics.String()), summary
+}
+
+func TestPublisherAllOK(t *testing.T) {
+	cfg := testConfig(t)
+	w := healthyWorld(t, cfg)
+	got, summary := watch(t, input(cfg, w.Endpoint, seeded))
+	want := series{
+		drmetrics.ChecksFailing: 0, drmetrics.ChecksWarning: 0, drmetrics.PrimaryReachable: 1,
+		drmetrics.RecoveryPointAgeMinutes: 37, drmetrics.HoursSinceRestoreTest: 50,
+		drmetrics.EstimatedRPOMinutes + " Path=s3":          71.0 / 60,
+		drmetrics.EstimatedRPOMinutes + " Path=table-pitr":  252.0 / 60,
+		drmetrics.EstimatedRPOMinutes + " Path=table-vault": 37,
+		drmetrics.EstimatedRPOMinutes + " Path=worst":       252.0 / 60,
+		drmetrics.ReplicationLatencySeconds + " Bucket=streaming":   11,
+		drmetrics.ReplicationOperationsFailed + " Bucket=streaming": 0,
+		drmetrics.ReplicationLatencySeconds + " Bucket=batch":       11,
+		drmetrics.ReplicationOperationsFailed + " Bucket=batch":     0,
+	}
+	if summary.Fail != 0 || summary.Warn != 0 {
+		t.Errorf("summary %+v", summary)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (published %v), want %v", k, g, ok, v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("published %d series, want %d: %v", len(got), len(want), got)
+	}
+}
+
+func TestPublisherPrimaryDown(t *testing.T) {
+	cfg := testConfig(t)
+	w := healthyWorld(t, cfg)
+	dead := awsfake.DeadEndpoint(t)
+	endpoint := func(service, region string) string {
+		if region == cfg.PrimaryRegion {
+			return dead
+		}
+		return w.Endpoint(service, region)
+	}
+	got, summary := watch(t, input(cfg, endpoint, seeded))
+	if got[drmetrics.PrimaryReachable] != 0 || summary.Fail == 0 || got[drmetrics.ChecksFailing] != float64(summary.Fail) {
+		t.Errorf("primary down: reachable %v, failing %v, summary %+v", got[drmetrics.PrimaryReachable], got[drmetrics.ChecksFailing], summary)
+	}
+	// The backup region still answers: the vault path and the restore test are measured.
+	if got[drmetrics.EstimatedRPOMinutes+" Path=table-vault"] != 37 || got[drmetrics.HoursSinceRestoreTest] != 50 {
+		t.Errorf("backup-region figures missing with the primary down: %v", got)
+	}
+	// Nothing measured in the primary is published as if it were.
+	for _, k := range []string{drmetrics.EstimatedRPOMinutes + " Path=table-pitr", drmetrics.ReplicationLatencySeconds + " Bucket=streaming"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("%s published although the primary did not answer", k)
+		}
+	}
+	// The S3 path falls back to the RTC bound: 60 s buffer + 900 s.
+	if got[drmetrics.EstimatedRPOMinutes+" Path=s3"] != 16 {
+		t.Errorf("S3 RPO with the primary down = %v min, want 16 (buffer plus the RTC bound)", got[drmetrics.EstimatedRPOMinutes+" Path=s3"])
+	}
+}
+
+func TestPublisherPrimarySlow(t *testing.T) {
+	cfg := testConfig(t)
+	w := healthyWorld(t, cfg)
+	w.Primary.DynamoDB.Hang()
+	in := input(cfg, w.Endpoint, seeded)
+	in.CallTimeout = 300 * time.Millisecond
+	got, summary := watch(t, in)
+	if summary.Fail == 0 || got[drmetrics.ChecksFailing] == 0 {
+		t.Errorf("a hanging primary DynamoDB must fail a check: %+v", summary)
+	}
+	// S3 in the primary still answered: the region is reachable, just slow in one service.
+	if got[drmetrics.PrimaryReachable] != 1 {
+		t.Errorf("PrimaryReachable = %v, want 1 (S3 answered)", got[drmetrics.PrimaryReachable])
+	}
+	if _, ok := got[drmetrics.EstimatedRPOMinutes+" Path=table-pitr"]; ok {
+		t.Errorf("PITR RPO published although DescribeContinuousBackups timed out")
+	}
+}
