@@ -179,7 +179,7 @@ func TestStatusJSON(t *testing.T) {
 	if err := json.Unmarshal(e.stdout.Bytes(), &doc); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, e.stdout.String())
 	}
-	if code != exitOK || doc.Account != account || doc.Summary.Warn != 3 || doc.Summary.Fail != 0 || len(doc.Checks) != 17 || doc.RPO.Seconds != 252 {
+	if code != exitOK || doc.Account != account || doc.Summary.Warn != 3 || doc.Summary.Fail != 0 || len(doc.Checks) != 18 || doc.RPO.Seconds != 252 {
 		t.Errorf("exit %d, document %+v", code, doc)
 	}
 }

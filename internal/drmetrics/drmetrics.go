@@ -132,3 +132,14 @@ func Write(w io.Writer, now time.Time, docs ...Document) error {
 	}
 	return nil
 }
+
+// DashboardName is the DR dashboard's name. Dashboards are global to the
+// account ("All dashboards in your account are global, not region-specific",
+// AWS::CloudWatch::Dashboard), so the prefix keeps deployments apart.
+func DashboardName(prefix string) string { return prefix + "-dr" }
+
+// DashboardURL opens the dashboard in the console of region (the backup
+// region: its console keeps working when the primary is down).
+func DashboardURL(prefix, region string) string {
+	return fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards/dashboard/%s", region, region, DashboardName(prefix))
+}

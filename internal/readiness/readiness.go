@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/naming"
 	"github.com/dr-analytics/drplan/internal/restoretest"
 )
@@ -135,7 +136,9 @@ type Report struct {
 	Replication []BucketReplication `json:"replication,omitempty"`
 	// RestoreTest is the last scheduled restore test, when one has run.
 	RestoreTest *restoretest.Record `json:"restore_test,omitempty"`
-	Summary     Summary             `json:"summary"`
+	// DashboardURL opens the DR dashboard in the backup region's console.
+	DashboardURL string  `json:"dashboard_url"`
+	Summary      Summary `json:"summary"`
 }
 
 // BucketReplication is one replication rule's figures of the last 15 minutes.
@@ -208,6 +211,7 @@ func Run(ctx context.Context, in Input) Report {
 	report := Report{
 		GeneratedAt: r.now, Prefix: in.Config.Prefix,
 		PrimaryRegion: in.Config.PrimaryRegion, BackupRegion: in.Config.BackupRegion,
+		DashboardURL: drmetrics.DashboardURL(in.Config.Prefix, in.Config.BackupRegion),
 	}
 	identity, account := r.identity(ctx)
 	report.Account = account

@@ -118,6 +118,10 @@ func TestHealthyDeploymentIsAllOK(t *testing.T) {
 			t.Errorf("check %q missing from the report", check)
 		}
 	}
+	if want := "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2#dashboards/dashboard/dr-analytics-dr"; r.DashboardURL != want ||
+		!strings.Contains(text(t, r), "Dashboard: "+want) {
+		t.Errorf("dashboard URL %q, want %s in the report and its text", r.DashboardURL, want)
+	}
 	if r.Account != account {
 		t.Errorf("account = %q, want the caller's %s", r.Account, account)
 	}
