@@ -19,6 +19,7 @@ func TestNames(t *testing.T) {
 		{"function", n.Function("ingest"), "dr-analytics-ingest"},
 		{"failover start parameter", n.FailoverStartedParameterArn("us-west-2"), "arn:aws:ssm:us-west-2:123456789012:parameter/dr-analytics/failover/started-at"},
 		{"ingest load balancer", n.IngestLoadBalancer(), "dr-analytics-ingest"},
+		{"replication rule", n.ReplicationRuleID(Batch, "us-west-2"), "batch-to-us-west-2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/readiness"
@@ -160,5 +163,30 @@ func TestPublisherPrimarySlow(t *testing.T) {
 	}
 	if _, ok := got[drmetrics.EstimatedRPOMinutes+" Path=table-pitr"]; ok {
 		t.Errorf("PITR RPO published although DescribeContinuousBackups timed out")
+	}
+}
+
+func TestWatcherReadsTheDeployedConfiguration(t *testing.T) {
+	ctx := map[string]any{"prefix": "ops-dr", "primaryRegion": "eu-west-1", "backupRegion": "eu-central-1", "account": "210987654321",
+		"rpoTargetMinutes": "20", "rtoTargetMinutes": "45", "restoreTestSchedule": "off", "firehoseBufferSeconds": "300", "backupFrequencyHours": "4"}
+	cfg, _, err := config.Load(func(k string) any { return ctx[k] }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := readiness.NewWatcher(aws.Config{}, readiness.ContextJSON(cfg), &bytes.Buffer{}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.Input.Config
+	if got.Prefix != "ops-dr" || got.PrimaryRegion != "eu-west-1" || got.BackupRegion != "eu-central-1" || got.Account != "210987654321" ||
+		got.RPOTargetMinutes != 20 || got.RTOTargetMinutes != 45 || got.RestoreTestEnabled() || got.FirehoseBufferSeconds != 300 ||
+		got.BackupFrequencyHours != 4 || w.Input.Primary.Name != "eu-west-1" || w.Input.Backup.Name != "eu-central-1" ||
+		w.Input.CallTimeout != readiness.WatchCallTimeout {
+		t.Errorf("watcher config %+v", got)
+	}
+	for _, bad := range []string{"", "[]", `{"backupRegion":"eu-west-1","primaryRegion":"eu-west-1"}`} {
+		if _, err := readiness.NewWatcher(aws.Config{}, bad, &bytes.Buffer{}, slog.Default()); err == nil || !strings.Contains(err.Error(), readiness.ContextVariable) {
+			t.Errorf("context %q: error %v, want one naming %s", bad, err, readiness.ContextVariable)
+		}
 	}
 }

@@ -88,3 +88,26 @@ func (w *Watcher) Run(ctx context.Context) (Summary, error) {
 	}
 	return report.Summary, nil
 }
+
+// ContextJSON is the configuration the scheduled function needs, as the
+// JSON object of context keys NewWatcher reads: the same keys and rules as
+// cdk.json, so the function judges with the deployed settings.
+func ContextJSON(c config.Config) string {
+	values := map[string]any{
+		config.KeyPrefix:                c.Prefix,
+		config.KeyPrimaryRegion:         c.PrimaryRegion,
+		config.KeyBackupRegion:          c.BackupRegion,
+		config.KeyAccount:               c.Account,
+		config.KeyBackupFrequencyHours:  c.BackupFrequencyHours,
+		config.KeyFirehoseBufferSeconds: c.FirehoseBufferSeconds,
+		config.KeyReadinessInterval:     c.ReadinessIntervalMinutes,
+		config.KeyRPOTarget:             c.RPOTargetMinutes,
+		config.KeyRTOTarget:             c.RTOTargetMinutes,
+		config.KeyRestoreTestSchedule:   c.RestoreTestSchedule,
+	}
+	out, err := json.Marshal(values)
+	if err != nil { // cannot happen: strings and ints
+		panic(fmt.Sprintf("encode readiness context: %v", err))
+	}
+	return string(out)
+}
