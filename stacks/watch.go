@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawscloudwatch"
 
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/constructs/alerts"
@@ -37,13 +36,9 @@ func watchDR(stack awscdk.Stack, cfg config.Config, names naming.Names, alarms *
 		RTOTargetMinutes: cfg.RTOTargetMinutes, RestoreRole: data.Vault().RestoreRole(), Alerts: alarms,
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
-	var watched []interfacesawscloudwatch.IAlarmRef
-	for _, a := range append(ready.Alarms(), test.Alarms()...) {
-		watched = append(watched, a)
-	}
 	dashboard.New(stack, "Dashboard", dashboard.Props{
 		Names: names, PrimaryRegion: cfg.PrimaryRegion, BackupRegion: cfg.BackupRegion,
 		RPOTargetMinutes: cfg.RPOTargetMinutes, RTOTargetMinutes: cfg.RTOTargetMinutes, RestoreTestMaxAgeHours: maxAge.Hours(),
-		Accelerator: accelerator.Accelerator(), AggregatorFailures: standby.AggregatorFailures(), Alarms: watched,
+		Accelerator: accelerator.Accelerator(), AggregatorFailures: standby.AggregatorFailures(), Alarms: append(ready.Alarms(), test.Alarms()...),
 	})
 }

@@ -69,6 +69,9 @@ var variantContext = map[string]any{
 	config.KeyBackupCertificateArn:  "arn:aws:acm:us-west-2:123456789012:certificate/66666666-7777-8888-9999-000000000000",
 	config.KeyRestoreSource:         config.RestoreBackup,
 	config.KeyBackupFrequencyHours:  "24",
+	config.KeyRestoreTestSchedule:   config.RestoreTestOff,
+	config.KeyReadinessInterval:     "5",
+	config.KeyRPOTarget:             "30",
 	"aws:cdk:version-reporting":     false,
 	"aws:cdk:enable-path-metadata":  false,
 }

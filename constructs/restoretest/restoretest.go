@@ -193,12 +193,12 @@ func definition(scope constructs.Construct, fn *gofunction.GoFunction) awsstepfu
 		if job {
 			payload["job"] = awsstepfunctions.JsonPath_ObjectAt(jsii.String("$.job"))
 		}
+		// LambdaInvoke retries Lambda's own service errors by default; a
+		// function error (a failed test) fails the execution.
 		return awsstepfunctionstasks.NewLambdaInvoke(scope, jsii.String(id), &awsstepfunctionstasks.LambdaInvokeProps{
 			LambdaFunction:      fn.Function(),
 			Payload:             awsstepfunctions.TaskInput_FromObject(&payload),
 			PayloadResponseOnly: jsii.Bool(true),
-			// LambdaInvoke retries Lambda's own service errors by default;
-			// a function error (a failed test) fails the execution.
 			ResultPath:          jsii.String("$.job"),
 		})
 	}

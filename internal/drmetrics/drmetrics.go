@@ -69,6 +69,34 @@ const (
 	RestoredItemCount = "RestoredItemCount" // dims Prefix; items the validation counted
 )
 
+// Published lists every metric the watchers publish, by namespace, with
+// its dimension names; the publishers' tests hold their output to it and
+// the dashboard's template test holds every widget to it.
+var Published = map[string]map[string][]string{
+	ReadinessNamespace: {
+		EstimatedRPOMinutes:         {DimPrefix, DimPath},
+		ReplicationLatencySeconds:   {DimPrefix, DimBucket},
+		ReplicationOperationsFailed: {DimPrefix, DimBucket},
+		RecoveryPointAgeMinutes:     {DimPrefix},
+		ChecksFailing:               {DimPrefix},
+		ChecksWarning:               {DimPrefix},
+		PrimaryReachable:            {DimPrefix},
+		HoursSinceRestoreTest:       {DimPrefix},
+	},
+	RestoreTestNamespace: {
+		RestoreMinutes:    {DimPrefix},
+		ValidationPassed:  {DimPrefix},
+		RestoredItemCount: {DimPrefix},
+	},
+}
+
+// Emitter names the function that publishes a namespace's metrics, as the
+// role passed to naming.Names.Function.
+var Emitter = map[string]string{
+	ReadinessNamespace:   "readiness",
+	RestoreTestNamespace: "restore-test",
+}
+
 // Units (the EMF Unit values used here).
 const (
 	UnitNone    = "None"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,10 @@ func parseEMF(t *testing.T, out string) series {
 			}
 			for _, m := range directive["Metrics"].([]any) {
 				name := m.(map[string]any)["Name"].(string)
+				wantDims, listed := drmetrics.Published[drmetrics.ReadinessNamespace][name]
+				if !listed || !sameSet(wantDims, keys(dims)) {
+					t.Errorf("%s with dimensions %v is not in drmetrics.Published (%v)", name, keys(dims), wantDims)
+				}
 				v, ok := doc[name].(float64)
 				if !ok {
 					t.Fatalf("metric %s has no numeric value in %q", name, line)
@@ -189,4 +194,19 @@ func TestWatcherReadsTheDeployedConfiguration(t *testing.T) {
 			t.Errorf("context %q: error %v, want one naming %s", bad, err, readiness.ContextVariable)
 		}
 	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

@@ -213,7 +213,7 @@ func TestAFailedTestKeepsTheLastPass(t *testing.T) {
 
 func TestStartWithoutACopyFailsWithTheReason(t *testing.T) {
 	e := newEnv(t, "http://127.0.0.1:1", 0) // never reached: nothing to restore
-	e.tester.PrimaryRegion = "eu-west-1" // no copies of that table
+	e.tester.PrimaryRegion = "eu-west-1"    // no copies of that table
 	if _, err := e.tester.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "no completed copy") {
 		t.Fatalf("start = %v, want no completed copy", err)
 	}
@@ -255,6 +255,13 @@ func metricsLine(t *testing.T, out string) map[string]any {
 	directive := aws["CloudWatchMetrics"].([]any)[0].(map[string]any)
 	if directive["Namespace"] != drmetrics.RestoreTestNamespace {
 		t.Errorf("namespace %v", directive["Namespace"])
+	}
+	for _, m := range directive["Metrics"].([]any) {
+		name := m.(map[string]any)["Name"].(string)
+		dims, listed := drmetrics.Published[drmetrics.RestoreTestNamespace][name]
+		if !listed || fmt.Sprint(dims) != fmt.Sprint(directive["Dimensions"].([]any)[0]) {
+			t.Errorf("%s with dimensions %v is not in drmetrics.Published (%v)", name, directive["Dimensions"], dims)
+		}
 	}
 	return doc
 }
