@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/constructs/readiness"
+	"github.com/dr-analytics/drplan/internal/archdiagram"
 	"github.com/dr-analytics/drplan/internal/drdashboard"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/naming"
@@ -453,5 +455,22 @@ func searchEmitter(t *testing.T, expr, region string, byRegion map[string][]temp
 		}
 	default:
 		t.Errorf("no emitter rule for search %q", expr)
+	}
+}
+
+// TestReadmeDiagramIsTheSynthesizedApp keeps the README's architecture
+// diagram equal to the one drawn from the app these tests synthesize.
+func TestReadmeDiagramIsTheSynthesizedApp(t *testing.T) {
+	stacks, err := archdiagram.ReadAssembly(synth(t).dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := archdiagram.Block(archdiagram.Mermaid(stacks, testPrefix))
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := archdiagram.Extract(string(readme)); got != want {
+		t.Errorf("README.md's architecture diagram differs from the synthesized app: run `npx aws-cdk@2 synth --quiet && go run ./cmd/archdiagram -write README.md`.\nwant:\n%s\ngot:\n%s", want, got)
 	}
 }
