@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/drfake"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/readiness"
 )
@@ -209,4 +211,22 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// BenchmarkWatchRun is one scheduled run (every check, both regions, the
+// metrics written) against the protocol fakes on loopback.
+func BenchmarkWatchRun(b *testing.B) {
+	ctx := map[string]any{"prefix": "dr-analytics", "primaryRegion": "us-east-1", "backupRegion": "us-west-2", "producerCidrs": "203.0.113.0/24"}
+	cfg, _, err := config.Load(func(k string) any { return ctx[k] }, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := drfake.NewWorld(b, cfg.Names(account), cfg.PrimaryRegion, cfg.BackupRegion, seeded)
+	w.Healthy(b)
+	watcher := &readiness.Watcher{Input: input(cfg, w.Endpoint, seeded), Metrics: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for b.Loop() {
+		if _, err := watcher.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
