@@ -42,6 +42,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/nag"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/naming"
+	checks "github.com/dr-analytics/drplan/internal/readiness"
 	"github.com/dr-analytics/drplan/internal/restoretest"
 )
 
@@ -103,17 +104,17 @@ func New(scope constructs.Construct, id string, props Props) *Readiness {
 	fn.AllowTo([]string{"s3:GetReplicationConfiguration"}, n.BucketArn(naming.Streaming, primary), n.BucketArn(naming.Batch, primary))
 	fn.AllowTo([]string{"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable"}, n.TableArn(primary), n.TableArn(backup))
 	fn.AllowTo([]string{"backup:ListRecoveryPointsByBackupVault"}, n.BackupVaultArn(backup))
-	fn.AllowTo([]string{"ssm:GetParameter"}, parameterArn("/cdk-bootstrap/hnb659fds/version"), n.ListenerParameterArn(backup),
+	fn.AllowTo([]string{"ssm:GetParameter"}, parameterArn(checks.BootstrapParameter), n.ListenerParameterArn(backup),
 		n.FailoverStartedParameterArn(backup), parameterArn(restoretest.RecordParameter(n.Prefix)))
 	fn.AllowTo([]string{"cloudformation:DescribeStacks"}, stackArn(backup, naming.BackupStack), stackArn(backup, naming.BackupFailoverStack),
-		stackArn(backup, "CDKToolkit"), stackArn(primary, naming.PrimaryStack))
+		stackArn(backup, checks.BootstrapStack), stackArn(primary, naming.PrimaryStack))
 	accelerator := *props.Accelerator.AcceleratorArn()
 	fn.AllowTo([]string{"globalaccelerator:DescribeAccelerator", "globalaccelerator:ListEndpointGroups"}, accelerator, accelerator+"/*")
 	// GetMetricData and DescribeRegionSettings have no resource-level
 	// permissions (Service Authorization Reference: Amazon CloudWatch, AWS Backup).
 	fn.AllowTo([]string{"cloudwatch:GetMetricData", "backup:DescribeRegionSettings"}, "*")
 	findings := []string{nag.AnyResource, nag.Attribute(props.Accelerator, "AcceleratorArn", "/*")}
-	for _, s := range []string{stackArn(backup, naming.BackupStack), stackArn(backup, naming.BackupFailoverStack), stackArn(backup, "CDKToolkit"), stackArn(primary, naming.PrimaryStack)} {
+	for _, s := range []string{stackArn(backup, naming.BackupStack), stackArn(backup, naming.BackupFailoverStack), stackArn(backup, checks.BootstrapStack), stackArn(primary, naming.PrimaryStack)} {
 		findings = append(findings, nag.Resource(s))
 	}
 	nag.Suppress(fn.Role(), "IAM5", "Read-only: CloudWatch GetMetricData and AWS Backup DescribeRegionSettings have no resource-level permissions; stack ARNs end in a stack id generated at creation; the accelerator pattern covers exactly this accelerator's listener.",
@@ -159,20 +160,13 @@ func New(scope constructs.Construct, id string, props Props) *Readiness {
 		})
 	}
 	alarm := func(id, description string, m awscloudwatch.Metric, threshold float64, op awscloudwatch.ComparisonOperator, missing awscloudwatch.TreatMissingData) {
-		a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String(n.Prefix + "-" + id),
-			AlarmDescription:   jsii.String(description),
-			Metric:             m,
-			Threshold:          jsii.Number(threshold),
-			ComparisonOperator: op,
+		r.alarms = append(r.alarms, props.Alerts.Alarm(scope, id, &awscloudwatch.AlarmProps{
+			AlarmName: jsii.String(n.Prefix + "-" + id), AlarmDescription: jsii.String(description),
+			Metric: m, Threshold: jsii.Number(threshold), ComparisonOperator: op, TreatMissingData: missing,
 			// Two of the last three runs: one late datapoint (EMF is
 			// extracted from the log asynchronously) never alarms alone.
-			EvaluationPeriods: jsii.Number(3),
-			DatapointsToAlarm: jsii.Number(2),
-			TreatMissingData:  missing,
-		})
-		props.Alerts.Notify(a)
-		r.alarms = append(r.alarms, a)
+			EvaluationPeriods: jsii.Number(3), DatapointsToAlarm: jsii.Number(2),
+		}))
 	}
 	alarm("readiness-check-failing",
 		"A DR readiness check has failed for two runs, or the readiness function stopped reporting (missing data counts as failing). Run `go run ./cmd/drctl status` for the failing line and what to do.",

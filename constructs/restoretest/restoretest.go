@@ -147,17 +147,11 @@ func New(scope constructs.Construct, id string, props Props) *RestoreTest {
 	// One datapoint per test: missing data between tests is normal here;
 	// readiness' restore-test-overdue alarm watches for tests that stop.
 	alarm := func(id, description string, m awscloudwatch.IMetric, threshold float64, op awscloudwatch.ComparisonOperator) {
-		a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmName:          jsii.String(n.Prefix + "-" + id),
-			AlarmDescription:   jsii.String(description),
-			Metric:             m,
-			Threshold:          jsii.Number(threshold),
-			ComparisonOperator: op,
-			EvaluationPeriods:  jsii.Number(1),
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
-		props.Alerts.Notify(a)
-		t.alarms = append(t.alarms, a)
+		t.alarms = append(t.alarms, props.Alerts.Alarm(scope, id, &awscloudwatch.AlarmProps{
+			AlarmName: jsii.String(n.Prefix + "-" + id), AlarmDescription: jsii.String(description),
+			Metric: m, Threshold: jsii.Number(threshold), ComparisonOperator: op, EvaluationPeriods: jsii.Number(1),
+			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}))
 	}
 	alarm("restore-test-failed",
 		"The table restore test's validation failed: the newest copy in the backup vault did not restore into a usable aggregates table. `drctl status` (line restore test) says why.",

@@ -198,9 +198,11 @@ func (w *World) Healthy(tb testing.TB) {
 	}
 	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: "/cdk-bootstrap/hnb659fds/version", Value: "27", LastModified: deployed})
 	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: n.ListenerParameter(), Value: w.ListenerArn, LastModified: deployed})
-	w.PutRestoreTest(tb, restoretest.Record{StartedAt: w.Now.Add(-50*time.Hour - 25*time.Minute), FinishedAt: w.Now.Add(-50 * time.Hour),
-		RestoreMinutes: 18.5, RecoveryPointArn: fmt.Sprintf("arn:aws:backup:%s:%s:recovery-point:weekly", backup, n.Account),
-		RecoveryPointCreated: w.Now.Add(-51 * time.Hour), Table: restoretest.TablePrefix(n.Prefix) + "20261123t115500z",
+	w.PutRestoreTest(tb, restoretest.Record{
+		Restore: restoretest.Restore{StartedAt: w.Now.Add(-50*time.Hour - 25*time.Minute), RecoveryPointCreated: w.Now.Add(-51 * time.Hour),
+			RecoveryPointArn: fmt.Sprintf("arn:aws:backup:%s:%s:recovery-point:weekly", backup, n.Account),
+			Table:            restoretest.TablePrefix(n.Prefix) + "20261123t115500z"},
+		FinishedAt: w.Now.Add(-50 * time.Hour), RestoreMinutes: 18.5,
 		Passed: true, Detail: "restored: ACTIVE, key schema pk/sk, 1000 items sampled", Items: 1000, Deleted: true})
 	// The standby aggregator and its on-failure queue (BackupStack), and
 	// the primary's compaction state machine (PrimaryStack).

@@ -37,10 +37,11 @@ const (
 	copyGrace = time.Hour
 	// metricWindow is how far back replication metrics are read.
 	metricWindow = 15 * time.Minute
-	// bootstrapParameter is where `cdk bootstrap` records its version.
-	bootstrapParameter = "/cdk-bootstrap/hnb659fds/version"
-	bootstrapStack     = "CDKToolkit"
-	maxPages           = 100
+	// BootstrapParameter is where `cdk bootstrap` records its version.
+	BootstrapParameter = "/cdk-bootstrap/hnb659fds/version"
+	// BootstrapStack is the stack `cdk bootstrap` deploys.
+	BootstrapStack = "CDKToolkit"
+	maxPages       = 100
 )
 
 // replication checks that the primary bucket of purpose p replicates to
@@ -267,25 +268,25 @@ func (r *run) bootstrap(ctx context.Context) []Line {
 	line := Line{Region: r.Backup.Name, Check: "cdk bootstrap"}
 	var out *ssm.GetParameterOutput
 	err := r.call(ctx, func(ctx context.Context) (err error) {
-		out, err = r.Backup.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(bootstrapParameter)})
+		out, err = r.Backup.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(BootstrapParameter)})
 		return err
 	})
 	if err == nil && out.Parameter != nil {
-		line.Status, line.Detail = OK, fmt.Sprintf("bootstrap version %s (%s)", deref(out.Parameter.Value), bootstrapParameter)
+		line.Status, line.Detail = OK, fmt.Sprintf("bootstrap version %s (%s)", deref(out.Parameter.Value), BootstrapParameter)
 		return []Line{line}
 	}
 	if err != nil && errorCode(err) != "ParameterNotFound" {
-		line.Status, line.Detail = Fail, fmt.Sprintf("SSM GetParameter %s: %v", bootstrapParameter, err)
+		line.Status, line.Detail = Fail, fmt.Sprintf("SSM GetParameter %s: %v", BootstrapParameter, err)
 		return []Line{line}
 	}
-	stack, err := r.stack(ctx, r.Backup, bootstrapStack)
+	stack, err := r.stack(ctx, r.Backup, BootstrapStack)
 	switch {
 	case err != nil:
-		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeStacks %s: %v", bootstrapStack, err)
+		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeStacks %s: %v", BootstrapStack, err)
 	case stack == nil:
 		line.Status, line.Detail = Fail, fmt.Sprintf("%s is not bootstrapped: failover cannot deploy; run `cdk bootstrap aws://%s/%s` now, not during the disaster", r.Backup.Name, r.names.Account, r.Backup.Name)
 	default:
-		line.Status, line.Detail = Warn, fmt.Sprintf("stack %s is %s but %s is missing: re-run `cdk bootstrap aws://%s/%s`", bootstrapStack, stack.StackStatus, bootstrapParameter, r.names.Account, r.Backup.Name)
+		line.Status, line.Detail = Warn, fmt.Sprintf("stack %s is %s but %s is missing: re-run `cdk bootstrap aws://%s/%s`", BootstrapStack, stack.StackStatus, BootstrapParameter, r.names.Account, r.Backup.Name)
 	}
 	return []Line{line}
 }

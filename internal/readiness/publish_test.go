@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/dr-analytics/drplan/config"
-	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/drfake"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/readiness"
@@ -127,14 +126,7 @@ func TestPublisherAllOK(t *testing.T) {
 func TestPublisherPrimaryDown(t *testing.T) {
 	cfg := testConfig(t)
 	w := healthyWorld(t, cfg)
-	dead := awsfake.DeadEndpoint(t)
-	endpoint := func(service, region string) string {
-		if region == cfg.PrimaryRegion {
-			return dead
-		}
-		return w.Endpoint(service, region)
-	}
-	got, summary := watch(t, input(cfg, endpoint, seeded))
+	got, summary := watch(t, input(cfg, primaryDown(t, cfg, w), seeded))
 	if got[drmetrics.PrimaryReachable] != 0 || summary.Fail == 0 || got[drmetrics.ChecksFailing] != float64(summary.Fail) {
 		t.Errorf("primary down: reachable %v, failing %v, summary %+v", got[drmetrics.PrimaryReachable], got[drmetrics.ChecksFailing], summary)
 	}

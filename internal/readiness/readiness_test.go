@@ -74,6 +74,18 @@ func input(cfg config.Config, endpoint endpoints, now time.Time) readiness.Input
 	}
 }
 
+// primaryDown resolves the world's endpoints, except that every service of
+// the primary region refuses connections.
+func primaryDown(t *testing.T, cfg config.Config, w *drfake.World) endpoints {
+	dead := awsfake.DeadEndpoint(t)
+	return func(service, region string) string {
+		if region == cfg.PrimaryRegion {
+			return dead
+		}
+		return w.Endpoint(service, region)
+	}
+}
+
 func lineFor(t *testing.T, r readiness.Report, region, check string) readiness.Line {
 	t.Helper()
 	for _, l := range r.Checks {
@@ -262,14 +274,7 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 func TestUnreachablePrimaryGivesFailLinesNotACrash(t *testing.T) {
 	cfg := testConfig(t)
 	w := healthyWorld(t, cfg)
-	dead := awsfake.DeadEndpoint(t)
-	endpoint := func(service, region string) string {
-		if region == cfg.PrimaryRegion {
-			return dead
-		}
-		return w.Endpoint(service, region)
-	}
-	r := readiness.Run(context.Background(), input(cfg, endpoint, seeded))
+	r := readiness.Run(context.Background(), input(cfg, primaryDown(t, cfg, w), seeded))
 	if !r.Failed() {
 		t.Fatalf("unreachable primary did not fail the report:\n%s", text(t, r))
 	}

@@ -73,20 +73,25 @@ func TablePrefix(prefix string) string { return prefix + "-restore-test-" }
 // test's Record as JSON; readiness and `drctl status` read it.
 func RecordParameter(prefix string) string { return "/" + prefix + "/restore-test/last" }
 
-// Record is what one test found.
-type Record struct {
-	// StartedAt is when the restore job was started.
-	StartedAt time.Time `json:"started_at"`
-	// FinishedAt is when the validation ended.
-	FinishedAt time.Time `json:"finished_at"`
-	// RestoreMinutes is the restore job's duration (start to completion as
-	// AWS Backup reports it), the table's measured RTO; 0 when it failed.
-	RestoreMinutes float64 `json:"restore_minutes"`
+// Restore names one test's restore: which copy, into which table, when.
+type Restore struct {
 	// RecoveryPointArn and RecoveryPointCreated name the copy restored.
 	RecoveryPointArn     string    `json:"recovery_point_arn"`
 	RecoveryPointCreated time.Time `json:"recovery_point_created"`
 	// Table is the throwaway table.
 	Table string `json:"table"`
+	// StartedAt is when the restore job was started.
+	StartedAt time.Time `json:"started_at"`
+}
+
+// Record is what one test found.
+type Record struct {
+	Restore
+	// FinishedAt is when the validation ended.
+	FinishedAt time.Time `json:"finished_at"`
+	// RestoreMinutes is the restore job's duration (start to completion as
+	// AWS Backup reports it), the table's measured RTO; 0 when it failed.
+	RestoreMinutes float64 `json:"restore_minutes"`
 	// Passed is the verdict; Detail says why.
 	Passed bool   `json:"passed"`
 	Detail string `json:"detail"`
@@ -133,14 +138,11 @@ type Tester struct {
 
 // Job is the state the state machine carries between the steps.
 type Job struct {
-	RestoreJobID         string    `json:"restore_job_id"`
-	RecoveryPointArn     string    `json:"recovery_point_arn"`
-	RecoveryPointCreated time.Time `json:"recovery_point_created"`
+	Restore
+	RestoreJobID string `json:"restore_job_id"`
 	// SourceBytes is the recovery point's size: zero means the table was
 	// empty when it was backed up, so an empty restore is correct.
-	SourceBytes int64     `json:"source_bytes"`
-	Table       string    `json:"table"`
-	StartedAt   time.Time `json:"started_at"`
+	SourceBytes int64 `json:"source_bytes"`
 	// Status is AWS Backup's restore job status, e.g. "RUNNING", "COMPLETED".
 	Status        string     `json:"status"`
 	StatusMessage string     `json:"status_message,omitempty"`
@@ -193,10 +195,11 @@ func (t *Tester) Start(ctx context.Context) (Job, error) {
 	}
 	started := t.now()
 	job := Job{
-		RecoveryPointArn: aws.ToString(newest.RecoveryPointArn), RecoveryPointCreated: newest.CreationDate.UTC(),
+		Restore: Restore{
+			RecoveryPointArn: aws.ToString(newest.RecoveryPointArn), RecoveryPointCreated: newest.CreationDate.UTC(),
+			Table: TablePrefix(t.Names.Prefix) + started.Format("20060102t150405z"), StartedAt: started,
+		},
 		SourceBytes: aws.ToInt64(newest.BackupSizeInBytes),
-		Table:       TablePrefix(t.Names.Prefix) + started.Format("20060102t150405z"),
-		StartedAt:   started,
 	}
 	out, err := t.Backup.StartRestoreJob(ctx, &backup.StartRestoreJobInput{
 		RecoveryPointArn: newest.RecoveryPointArn,
@@ -233,7 +236,7 @@ func (t *Tester) Check(ctx context.Context, job Job) (Job, error) {
 // and, when the test failed, an error carrying the reason, so the state
 // machine's execution fails too.
 func (t *Tester) Finish(ctx context.Context, job Job) (Record, error) {
-	rec := Record{StartedAt: job.StartedAt, RecoveryPointArn: job.RecoveryPointArn, RecoveryPointCreated: job.RecoveryPointCreated, Table: job.Table}
+	rec := Record{Restore: job.Restore}
 	if job.Status == string(backuptypes.RestoreJobStatusCompleted) {
 		completed := t.now()
 		if job.CompletedAt != nil {
