@@ -109,7 +109,9 @@ func Widgets(in Input) []Widget {
 	}
 	ws = append(ws,
 		graph("Traffic by region (new flows per endpoint group)", GlobalAcceleratorMetricsRegion, []Metric{{
-			Expression: fmt.Sprintf(`SEARCH('{AWS/GlobalAccelerator,Accelerator,Listener,EndpointGroup} MetricName="NewFlowCount" Accelerator="%s"', 'Sum', %d)`, in.AcceleratorID, PeriodSeconds),
+			// A partial match on the id: it holds whether the dimension
+			// carries the id or the whole accelerator ARN.
+			Expression: fmt.Sprintf(`SEARCH('{AWS/GlobalAccelerator,Accelerator,Listener,EndpointGroup} MetricName="NewFlowCount" Accelerator=%s', 'Sum', %d)`, in.AcceleratorID, PeriodSeconds),
 			Region:     GlobalAcceleratorMetricsRegion, Label: "new flows",
 		}}),
 		graph("Ingest requests per region", in.BackupRegion, requests),
