@@ -202,12 +202,8 @@ func definition(scope constructs.Construct, fn *gofunction.GoFunction) awsstepfu
 	})
 	check := step("Check", rt.ActionCheck, true)
 	finish := step("Finish", rt.ActionFinish, true)
-	// RestoreJobStatus: PENDING | RUNNING | COMPLETED | ABORTED | FAILED.
-	ended := awsstepfunctions.Condition_Or(
-		awsstepfunctions.Condition_StringEquals(jsii.String("$.job.status"), jsii.String("COMPLETED")),
-		awsstepfunctions.Condition_StringEquals(jsii.String("$.job.status"), jsii.String("FAILED")),
-		awsstepfunctions.Condition_StringEquals(jsii.String("$.job.status"), jsii.String("ABORTED")),
-	)
+	// The function decides when a job has ended (restoretest.Job.Done).
+	ended := awsstepfunctions.Condition_BooleanEquals(jsii.String("$.job.ended"), jsii.Bool(true))
 	done := awsstepfunctions.NewChoice(scope, jsii.String("RestoreEnded"), nil).
 		When(ended, finish, nil).
 		Otherwise(wait)

@@ -144,7 +144,9 @@ type Job struct {
 	// empty when it was backed up, so an empty restore is correct.
 	SourceBytes int64 `json:"source_bytes"`
 	// Status is AWS Backup's restore job status, e.g. "RUNNING", "COMPLETED".
-	Status        string     `json:"status"`
+	Status string `json:"status"`
+	// Ended tells the state machine to stop polling (see Done).
+	Ended         bool       `json:"ended"`
 	StatusMessage string     `json:"status_message,omitempty"`
 	CompletedAt   *time.Time `json:"completed_at,omitempty"`
 }
@@ -224,6 +226,7 @@ func (t *Tester) Check(ctx context.Context, job Job) (Job, error) {
 		return job, fmt.Errorf("describe restore job %s: %w", job.RestoreJobID, err)
 	}
 	job.Status, job.StatusMessage = string(out.Status), aws.ToString(out.StatusMessage)
+	job.Ended = job.Done()
 	if out.CompletionDate != nil {
 		done := out.CompletionDate.UTC()
 		job.CompletedAt = &done

@@ -158,7 +158,7 @@ func TestRestoreTestVerdicts(t *testing.T) {
 			started := e.clock
 			e.clock = started.Add(20 * time.Minute)
 			job, err = e.tester.Check(ctx, job)
-			if err != nil || !job.Done() {
+			if err != nil || !job.Done() || !job.Ended {
 				t.Fatalf("check: %+v, %v", job, err)
 			}
 			rec, err := e.tester.Finish(ctx, job)
@@ -264,4 +264,13 @@ func metricsLine(t *testing.T, out string) map[string]any {
 		}
 	}
 	return doc
+}
+
+func TestPollingStopsOnlyWhenTheJobEnded(t *testing.T) {
+	// RestoreJobStatus in the AWS Backup API reference: PENDING | RUNNING | COMPLETED | ABORTED | FAILED.
+	for status, ended := range map[string]bool{"PENDING": false, "RUNNING": false, "COMPLETED": true, "ABORTED": true, "FAILED": true} {
+		if got := (restoretest.Job{Status: status}).Done(); got != ended {
+			t.Errorf("%s: Done() = %v, want %v", status, got, ended)
+		}
+	}
 }
