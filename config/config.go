@@ -44,7 +44,14 @@ const (
 	// KeyAllowPrimaryDeployDuringFailover lets a PrimaryStack deploy run
 	// while a failover is recorded (it would set the primary dial to 100).
 	KeyAllowPrimaryDeployDuringFailover = "allowPrimaryDeployDuringFailover"
+	KeyReadinessInterval                = "readinessIntervalMinutes"
+	KeyRPOTarget                        = "rpoTargetMinutes"
+	KeyRTOTarget                        = "rtoTargetMinutes"
+	KeyRestoreTestSchedule              = "restoreTestSchedule"
 )
+
+// RestoreTestOff as restoreTestSchedule turns the scheduled restore test off.
+const RestoreTestOff = "off"
 
 // Restore sources for the failover table restore.
 const (
@@ -95,7 +102,21 @@ type Config struct {
 	// AllowPrimaryDeployDuringFailover overrides the PrimaryStack deploy
 	// guard; false by default.
 	AllowPrimaryDeployDuringFailover bool
+	// ReadinessIntervalMinutes is how often the readiness function runs, e.g. 15.
+	ReadinessIntervalMinutes int
+	// RPOTargetMinutes is the recovery point objective the alarms hold the
+	// estimate to, e.g. 60.
+	RPOTargetMinutes int
+	// RTOTargetMinutes is the recovery time objective the restore test's
+	// measured duration is held to, e.g. 60.
+	RTOTargetMinutes int
+	// RestoreTestSchedule is the EventBridge Scheduler cron (UTC) of the
+	// table restore test, e.g. "cron(0 6 ? * SUN *)", or "off".
+	RestoreTestSchedule string
 }
+
+// RestoreTestEnabled reports whether the scheduled restore test runs.
+func (c Config) RestoreTestEnabled() bool { return c.RestoreTestSchedule != RestoreTestOff }
 
 // Defaults are the values used when a key is absent; cdk.json repeats them so
 // operators see every knob.
@@ -118,6 +139,10 @@ var Defaults = map[string]any{
 	KeyRestoreSource:                    RestoreAuto,
 	KeyFrequentBackupRetentionDays:      2,
 	KeyAllowPrimaryDeployDuringFailover: false,
+	KeyReadinessInterval:                15,
+	KeyRPOTarget:                        60,
+	KeyRTOTarget:                        60,
+	KeyRestoreTestSchedule:              "cron(0 6 ? * SUN *)",
 }
 
 // LogRetentionValues are the retention periods (days) CloudWatch Logs accepts.
@@ -161,6 +186,12 @@ func Load(lookup Lookup, env func(string) string) (Config, []string, error) {
 		RestoreSource:                    r.str(KeyRestoreSource),
 		FrequentBackupRetentionDays:      r.integer(KeyFrequentBackupRetentionDays, 1, 36500),
 		AllowPrimaryDeployDuringFailover: r.boolean(KeyAllowPrimaryDeployDuringFailover),
+		// EventBridge Scheduler's rate() takes whole minutes, at least 1; a day
+		// is the longest gap that still deserves the name "continuous".
+		ReadinessIntervalMinutes: r.integer(KeyReadinessInterval, 1, 1440),
+		RPOTargetMinutes:         r.integer(KeyRPOTarget, 1, 10080),
+		RTOTargetMinutes:         r.integer(KeyRTOTarget, 1, 10080),
+		RestoreTestSchedule:      r.str(KeyRestoreTestSchedule),
 	}
 	if r.err != nil {
 		return Config{}, nil, r.err
@@ -277,6 +308,9 @@ func (c Config) validate() ([]string, error) {
 	}
 	if !slices.Contains([]string{RestoreAuto, RestorePITR, RestoreBackup}, c.RestoreSource) {
 		return nil, invalid(KeyRestoreSource, c.RestoreSource, "auto (PITR when the primary answers, else the backup vault), pitr or backup")
+	}
+	if c.RestoreTestSchedule != RestoreTestOff && !cronPattern.MatchString(c.RestoreTestSchedule) {
+		return nil, invalid(KeyRestoreTestSchedule, c.RestoreTestSchedule, "an EventBridge Scheduler cron expression in UTC with six fields, e.g. cron(0 6 ? * SUN *) (weekly), or off")
 	}
 	if c.PrimaryRegion == GlobalAcceleratorControlRegion {
 		warnings = append(warnings, fmt.Sprintf("primaryRegion is %s, which also hosts Global Accelerator's control plane: if that region fails, failover cannot move traffic; choose another primary region", GlobalAcceleratorControlRegion))

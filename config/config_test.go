@@ -32,6 +32,11 @@ func TestDefaults(t *testing.T) {
 		c.Account != "" || len(c.ProducerCIDRs) != 0 {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
+	if c.ReadinessIntervalMinutes != 15 || c.RPOTargetMinutes != 60 || c.RTOTargetMinutes != 60 ||
+		c.RestoreTestSchedule != "cron(0 6 ? * SUN *)" || !c.RestoreTestEnabled() {
+		t.Errorf("watching defaults: readiness every %d min, RPO %d min, RTO %d min, restore test %q",
+			c.ReadinessIntervalMinutes, c.RPOTargetMinutes, c.RTOTargetMinutes, c.RestoreTestSchedule)
+	}
 	if c.ListenerPort() != 80 || c.HTTPS() {
 		t.Errorf("default listener: port %d https %v, want 80 without TLS", c.ListenerPort(), c.HTTPS())
 	}
@@ -61,6 +66,13 @@ func TestValuesFromFlagsAndJSON(t *testing.T) {
 		{"number from cdk.json float", map[string]any{KeyBackupRetentionDays: float64(7)}, func(c Config) bool { return c.BackupRetentionDays == 7 }},
 		{"cidrs comma-separated", map[string]any{KeyProducerCIDRs: "203.0.113.0/24, 198.51.100.7/32"}, func(c Config) bool {
 			return len(c.ProducerCIDRs) == 2 && c.ProducerCIDRs[1] == "198.51.100.7/32"
+		}},
+		{"restore test off", map[string]any{KeyRestoreTestSchedule: "off"}, func(c Config) bool { return !c.RestoreTestEnabled() }},
+		{"restore test daily", map[string]any{KeyRestoreTestSchedule: "cron(0 3 * * ? *)"}, func(c Config) bool {
+			return c.RestoreTestEnabled() && c.RestoreTestSchedule == "cron(0 3 * * ? *)"
+		}},
+		{"targets from -c strings", map[string]any{KeyRPOTarget: "15", KeyRTOTarget: "30", KeyReadinessInterval: "5"}, func(c Config) bool {
+			return c.RPOTargetMinutes == 15 && c.RTOTargetMinutes == 30 && c.ReadinessIntervalMinutes == 5
 		}},
 		{"cidrs JSON list", map[string]any{KeyProducerCIDRs: []any{"10.0.0.0/8"}}, func(c Config) bool { return len(c.ProducerCIDRs) == 1 }},
 		{"cidrs JSON in a string", map[string]any{KeyProducerCIDRs: `["10.0.0.0/8","2001:db8::/32"]`}, func(c Config) bool { return len(c.ProducerCIDRs) == 2 }},
@@ -120,6 +132,12 @@ func TestBadValuesFailWithOneClearLine(t *testing.T) {
 		{"buffer too long", map[string]any{KeyFirehoseBufferSeconds: "1000"}, KeyFirehoseBufferSeconds, "from 0 to 900"},
 		{"unknown restore source", map[string]any{KeyRestoreSource: "snapshot"}, KeyRestoreSource, "auto"},
 		{"prefix not a string", map[string]any{KeyPrefix: float64(3)}, KeyPrefix, "a string"},
+		{"readiness interval zero", map[string]any{KeyReadinessInterval: "0"}, KeyReadinessInterval, "from 1 to 1440"},
+		{"readiness interval above a day", map[string]any{KeyReadinessInterval: float64(1441)}, KeyReadinessInterval, "from 1 to 1440"},
+		{"rpo target not a number", map[string]any{KeyRPOTarget: "an hour"}, KeyRPOTarget, "whole number from 1 to 10080"},
+		{"rto target zero", map[string]any{KeyRTOTarget: "0"}, KeyRTOTarget, "from 1 to 10080"},
+		{"restore test schedule as rate", map[string]any{KeyRestoreTestSchedule: "rate(7 days)"}, KeyRestoreTestSchedule, "cron(0 6 ? * SUN *)"},
+		{"restore test schedule misspelt off", map[string]any{KeyRestoreTestSchedule: "disabled"}, KeyRestoreTestSchedule, "or off"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -60,5 +60,6 @@ func NewBackupStack(scope constructs.Construct, id string, props BackupStackProp
 		Accelerator:      accelerator.Accelerator(),
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
+	watchDR(stack, cfg, names, alarms, data, accelerator, standby)
 	return &BackupStack{Stack: stack, Data: data, Standby: standby, Accelerator: accelerator, Restore: restore, DialProvider: dial}
 }

@@ -71,6 +71,9 @@ var variantContext = map[string]any{
 	config.KeyBackupFrequencyHours:  "24",
 	// The operator's override of the PrimaryStack deploy guard.
 	config.KeyAllowPrimaryDeployDuringFailover: "true",
+	config.KeyRestoreTestSchedule:              config.RestoreTestOff,
+	config.KeyReadinessInterval:                "5",
+	config.KeyRPOTarget:                        "30",
 	"aws:cdk:version-reporting":                false,
 	"aws:cdk:enable-path-metadata":             false,
 }

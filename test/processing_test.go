@@ -145,9 +145,9 @@ func TestNightlyCompaction(t *testing.T) {
 			"athena:StartQueryExecution": {"arn:aws:athena:" + primaryRegion + ":" + testAccount + ":workgroup/" + names.WorkGroup()},
 			// Step Functions' documented policy for startQueryExecution.sync.
 			"athena:GetDataCatalog": {"arn:aws:athena:" + primaryRegion + ":" + testAccount + ":datacatalog/AwsDataCatalog"},
-			"s3:GetObject":               {streaming + "/raw/*", results + "/athena/*", results + "/compaction-staging/*"},
-			"s3:PutObject":               {results + "/athena/*", results + "/compaction-staging/*"},
-			"glue:GetTable":              {"catalog", "database/" + names.Database(), "table/" + names.Database() + "/raw", "table/" + names.Database() + "/compacted"},
+			"s3:GetObject":          {streaming + "/raw/*", results + "/athena/*", results + "/compaction-staging/*"},
+			"s3:PutObject":          {results + "/athena/*", results + "/compaction-staging/*"},
+			"glue:GetTable":         {"catalog", "database/" + names.Database(), "table/" + names.Database() + "/raw", "table/" + names.Database() + "/compacted"},
 		}
 		for action, resources := range want {
 			got := grants[action]

@@ -73,3 +73,10 @@ func (a *Alerts) Notify(alarm awscloudwatch.Alarm) {
 	alarm.AddAlarmAction(action)
 	alarm.AddOkAction(action)
 }
+
+// Alarm creates an alarm and sends its state changes to the topic.
+func (a *Alerts) Alarm(scope constructs.Construct, id string, props *awscloudwatch.AlarmProps) awscloudwatch.Alarm {
+	alarm := awscloudwatch.NewAlarm(scope, jsii.String(id), props)
+	a.Notify(alarm)
+	return alarm
+}

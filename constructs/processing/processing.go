@@ -375,3 +375,7 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) {
 		},
 	})
 }
+
+// AggregatorFailures is the queue of stream batches the aggregator gave up
+// on, for the DR dashboard.
+func (s *Standby) AggregatorFailures() awssqs.IQueue { return s.failures }

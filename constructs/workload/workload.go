@@ -10,6 +10,7 @@ package workload
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -106,3 +107,7 @@ func (a *Active) DeliveryStream() constructs.IDependable { return a.ingest.Deliv
 func (a *Active) LoadBalancer() awselasticloadbalancingv2.ApplicationLoadBalancer {
 	return a.ingest.LoadBalancer()
 }
+
+// AggregatorFailures is the queue of stream batches the region's
+// aggregator gave up on, for the DR dashboard.
+func (s *Standby) AggregatorFailures() awssqs.IQueue { return s.processing.AggregatorFailures() }

@@ -22,6 +22,9 @@ type RecoveryPoint struct {
 	CreationDate time.Time
 	// CompletionDate is left out of responses when zero.
 	CompletionDate time.Time
+	// BackupSizeInBytes is the backup's size ("The size, in bytes, of a
+	// backup", RecoveryPointByBackupVault in the AWS Backup API reference).
+	BackupSizeInBytes int64
 }
 
 // RestoreJob is a restore job the fake started (or a test put there).
@@ -46,6 +49,8 @@ type RestoreJob struct {
 	// RestoreTestingPlanArn is set for jobs a restore testing plan started
 	// (CreatedBy in ListRestoreJobs).
 	RestoreTestingPlanArn string
+	// CompletionDate is left out of DescribeRestoreJob when zero.
+	CompletionDate time.Time
 }
 
 // Backup fakes one region's AWS Backup (restJson1), as the AWS Backup API
@@ -181,6 +186,18 @@ func metadataValue(m map[string]string, key string) string {
 	return ""
 }
 
+// CompleteRestoreJob marks a job COMPLETED at a time, as DescribeRestoreJob
+// then reports it (Status COMPLETED with its CompletionDate).
+func (b *Backup) CompleteRestoreJob(id string, at time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, j := range b.jobs {
+		if j.ID == id {
+			j.Status, j.CompletionDate = "COMPLETED", at
+		}
+	}
+}
+
 func (b *Backup) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	segments := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
 	for i, s := range segments {
@@ -280,13 +297,14 @@ func (b *Backup) listRecoveryPoints(vault string, q url.Values) (any, *APIError)
 	page := []map[string]any{}
 	for _, rp := range matched[start:end] {
 		item := map[string]any{
-			"RecoveryPointArn": rp.Arn,
-			"BackupVaultName":  vault,
-			"BackupVaultArn":   b.vaultArn(vault),
-			"ResourceArn":      rp.ResourceArn,
-			"ResourceType":     rp.ResourceType,
-			"Status":           rp.Status,
-			"CreationDate":     EpochSeconds(rp.CreationDate),
+			"RecoveryPointArn":  rp.Arn,
+			"BackupVaultName":   vault,
+			"BackupVaultArn":    b.vaultArn(vault),
+			"ResourceArn":       rp.ResourceArn,
+			"ResourceType":      rp.ResourceType,
+			"Status":            rp.Status,
+			"CreationDate":      EpochSeconds(rp.CreationDate),
+			"BackupSizeInBytes": rp.BackupSizeInBytes,
 		}
 		if !rp.CompletionDate.IsZero() {
 			item["CompletionDate"] = EpochSeconds(rp.CompletionDate)
@@ -360,6 +378,9 @@ func (b *Backup) describeRestoreJob(id string) (any, *APIError) {
 			}
 			if j.CreatedResourceArn != "" {
 				out["CreatedResourceArn"] = j.CreatedResourceArn
+			}
+			if !j.CompletionDate.IsZero() {
+				out["CompletionDate"] = EpochSeconds(j.CompletionDate)
 			}
 			return out, nil
 		}

@@ -1,12 +1,14 @@
 package drfake
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/naming"
+	"github.com/dr-analytics/drplan/internal/restoretest"
 )
 
 // Service names a World resolves endpoints for; they match the suffixes of
@@ -212,6 +214,12 @@ func (w *World) Healthy(tb testing.TB) {
 	}
 	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: "/cdk-bootstrap/hnb659fds/version", Value: "27", LastModified: deployed})
 	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: n.ListenerParameter(), Value: w.ListenerArn, LastModified: deployed})
+	w.PutRestoreTest(tb, restoretest.Record{
+		Restore: restoretest.Restore{StartedAt: w.Now.Add(-50*time.Hour - 25*time.Minute), RecoveryPointCreated: w.Now.Add(-51 * time.Hour),
+			RecoveryPointArn: fmt.Sprintf("arn:aws:backup:%s:%s:recovery-point:weekly", backup, n.Account),
+			Table:            restoretest.TablePrefix(n.Prefix) + "20261123t115500z"},
+		FinishedAt: w.Now.Add(-50 * time.Hour), RestoreMinutes: 18.5,
+		Passed: true, Detail: "restored: ACTIVE, key schema pk/sk, 1000 items sampled", Items: 1000, Deleted: true})
 	// The standby aggregator and its on-failure queue (BackupStack), and
 	// the primary's compaction state machine (PrimaryStack).
 	w.Backup.Lambda.PutFunction(n.Function("aggregator"))
@@ -246,4 +254,18 @@ func (w *World) Failover(at time.Time) {
 		awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: w.Primary.Name, Dial: &zero},
 		awsfake.EndpointGroup{Arn: w.BackupGroupArn, Region: w.Backup.Name, Dial: &full})
 	w.GlobalAccelerator.SetEndpoints(w.BackupGroupArn, awsfake.Endpoint{ID: w.BackupLoadBalancerArn(), Health: "HEALTHY"})
+}
+
+// PutRestoreTest stores a restore test's record where the test writes it
+// (SSM in the backup region); a passed record is its own last pass.
+func (w *World) PutRestoreTest(tb testing.TB, rec restoretest.Record) {
+	tb.Helper()
+	if rec.Passed && rec.LastPassedAt == nil {
+		rec.LastPassedAt = &rec.FinishedAt
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w.Backup.SSM.PutParameter(awsfake.Parameter{Name: restoretest.RecordParameter(w.Names.Prefix), Type: "String", Value: string(body), LastModified: rec.FinishedAt})
 }

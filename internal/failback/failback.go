@@ -285,7 +285,7 @@ func failoverTime(ctx context.Context, in Input, names naming.Names, pf Prefligh
 	case pf.StackCreated.IsZero() || !pf.RecordedStart.IsZero() && pf.RecordedStart.Before(pf.StackCreated):
 		pf.Failover, pf.FailoverSource = pf.RecordedStart, "the first failover attempt, SSM parameter "+param
 	default:
-		pf.Failover, pf.FailoverSource = pf.StackCreated, names.StackName(naming.BackupFailoverStack)+" creation time"
+		pf.Failover, pf.FailoverSource = pf.StackCreated, naming.BackupFailoverStack+" creation time"
 	}
 	return pf, nil
 }

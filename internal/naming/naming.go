@@ -202,3 +202,10 @@ func (n Names) IngestLoadBalancer() string { return n.Prefix + "-ingest" }
 
 // Accelerator is the Global Accelerator's name.
 func (n Names) Accelerator() string { return n.Prefix + "-ingest" }
+
+// ReplicationRuleID is the replication rule of a primary bucket of purpose
+// p towards backupRegion, and so the RuleId dimension of its S3
+// replication metrics, e.g. "streaming-to-us-west-2".
+func (n Names) ReplicationRuleID(p Purpose, backupRegion string) string {
+	return string(p) + "-to-" + backupRegion
+}

@@ -22,6 +22,7 @@ func TestNames(t *testing.T) {
 		{"primary stack name carries the prefix", n.StackName(PrimaryStack), "dr-analytics-primary"},
 		{"backup stack name carries the prefix", n.StackName(BackupStack), "dr-analytics-backup"},
 		{"failover stack name carries the prefix", n.StackName(BackupFailoverStack), "dr-analytics-backup-failover"},
+		{"replication rule", n.ReplicationRuleID(Batch, "us-west-2"), "batch-to-us-west-2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

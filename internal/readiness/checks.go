@@ -37,10 +37,11 @@ const (
 	copyGrace = time.Hour
 	// metricWindow is how far back replication metrics are read.
 	metricWindow = 15 * time.Minute
-	// bootstrapParameter is where `cdk bootstrap` records its version.
-	bootstrapParameter = "/cdk-bootstrap/hnb659fds/version"
-	bootstrapStack     = "CDKToolkit"
-	maxPages           = 100
+	// BootstrapParameter is where `cdk bootstrap` records its version.
+	BootstrapParameter = "/cdk-bootstrap/hnb659fds/version"
+	// BootstrapStack is the stack `cdk bootstrap` deploys.
+	BootstrapStack = "CDKToolkit"
+	maxPages       = 100
 )
 
 // replication checks that the primary bucket of purpose p replicates to
@@ -54,6 +55,7 @@ func (r *run) replication(ctx context.Context, p naming.Purpose) []Line {
 		out, err = r.Primary.S3.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String(src)})
 		return err
 	})
+	r.noteAnswer(err)
 	if err != nil {
 		r.record(func(f *figures) { f.replicationUnknown = true })
 		rule.Status, rule.Detail = Fail, fmt.Sprintf("GetBucketReplication %s: %v", src, err)
@@ -91,12 +93,12 @@ func (r *run) replication(ctx context.Context, p naming.Purpose) []Line {
 	default:
 		rule.Status, rule.Detail = OK, fmt.Sprintf("rule %s enabled, RTC 15 min, metrics on: %s -> %s", id, src, dst)
 	}
-	return []Line{rule, r.replicationLag(ctx, lag, src, dst, id)}
+	return []Line{rule, r.replicationLag(ctx, lag, p, src, dst, id)}
 }
 
 // replicationLag reads the rule's S3 replication metrics of the last 15
 // minutes from CloudWatch in the primary region.
-func (r *run) replicationLag(ctx context.Context, lag Line, src, dst, ruleID string) Line {
+func (r *run) replicationLag(ctx context.Context, lag Line, p naming.Purpose, src, dst, ruleID string) Line {
 	dims := map[string]string{"SourceBucket": src, "DestinationBucket": dst, "RuleId": ruleID}
 	series, err := r.metrics(ctx, r.Primary.CloudWatch, []metricQuery{
 		{id: "latency", namespace: "AWS/S3", name: "ReplicationLatency", stat: "Maximum", dims: dims},
@@ -115,6 +117,7 @@ func (r *run) replicationLag(ctx context.Context, lag Line, src, dst, ruleID str
 		if f.replicationLatency == nil || latency > *f.replicationLatency {
 			f.replicationLatency = &latency
 		}
+		f.replication = append(f.replication, BucketReplication{Bucket: string(p), LatencySeconds: seconds(latency), FailedOperations: failed})
 	})
 	lag.Value, lag.Unit = value(latency), "seconds"
 	detail := fmt.Sprintf("latency max %s, %.0f operations pending, %.0f failed (last 15 min)", duration(latency), pending, failed)
@@ -134,6 +137,13 @@ func (r *run) replicationLag(ctx context.Context, lag Line, src, dst, ruleID str
 	return lag
 }
 
+// noteAnswer records that the primary region answered a call.
+func (r *run) noteAnswer(err error) {
+	if answered(err) {
+		r.record(func(f *figures) { f.primaryAnswered = true })
+	}
+}
+
 // pitr checks point-in-time recovery on the primary table.
 func (r *run) pitr(ctx context.Context) []Line {
 	table := r.names.Table()
@@ -143,6 +153,7 @@ func (r *run) pitr(ctx context.Context) []Line {
 		out, err = r.Primary.DynamoDB.DescribeContinuousBackups(ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: aws.String(table)})
 		return err
 	})
+	r.noteAnswer(err)
 	if err != nil {
 		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeContinuousBackups %s: %v", table, err)
 		return []Line{line}
@@ -257,25 +268,25 @@ func (r *run) bootstrap(ctx context.Context) []Line {
 	line := Line{Region: r.Backup.Name, Check: "cdk bootstrap"}
 	var out *ssm.GetParameterOutput
 	err := r.call(ctx, func(ctx context.Context) (err error) {
-		out, err = r.Backup.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(bootstrapParameter)})
+		out, err = r.Backup.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(BootstrapParameter)})
 		return err
 	})
 	if err == nil && out.Parameter != nil {
-		line.Status, line.Detail = OK, fmt.Sprintf("bootstrap version %s (%s)", deref(out.Parameter.Value), bootstrapParameter)
+		line.Status, line.Detail = OK, fmt.Sprintf("bootstrap version %s (%s)", deref(out.Parameter.Value), BootstrapParameter)
 		return []Line{line}
 	}
 	if err != nil && errorCode(err) != "ParameterNotFound" {
-		line.Status, line.Detail = Fail, fmt.Sprintf("SSM GetParameter %s: %v", bootstrapParameter, err)
+		line.Status, line.Detail = Fail, fmt.Sprintf("SSM GetParameter %s: %v", BootstrapParameter, err)
 		return []Line{line}
 	}
-	stack, err := r.stack(ctx, r.Backup, bootstrapStack)
+	stack, err := r.stack(ctx, r.Backup, BootstrapStack)
 	switch {
 	case err != nil:
-		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeStacks %s: %v", bootstrapStack, err)
+		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeStacks %s: %v", BootstrapStack, err)
 	case stack == nil:
 		line.Status, line.Detail = Fail, fmt.Sprintf("%s is not bootstrapped: failover cannot deploy; run `cdk bootstrap aws://%s/%s` now, not during the disaster", r.Backup.Name, r.names.Account, r.Backup.Name)
 	default:
-		line.Status, line.Detail = Warn, fmt.Sprintf("stack %s is %s but %s is missing: re-run `cdk bootstrap aws://%s/%s`", bootstrapStack, stack.StackStatus, bootstrapParameter, r.names.Account, r.Backup.Name)
+		line.Status, line.Detail = Warn, fmt.Sprintf("stack %s is %s but %s is missing: re-run `cdk bootstrap aws://%s/%s`", BootstrapStack, stack.StackStatus, BootstrapParameter, r.names.Account, r.Backup.Name)
 	}
 	return []Line{line}
 }
@@ -403,22 +414,26 @@ func (r *run) stacks(ctx context.Context) []Line {
 		name   string
 	}{{r.Backup, naming.BackupStack}, {r.Primary, naming.PrimaryStack}} {
 		line := Line{Region: want.region.Name, Check: "stack " + want.name}
-		stack, err := r.stack(ctx, want.region, want.name)
+		name := r.names.StackName(want.name)
+		stack, err := r.stack(ctx, want.region, name)
 		switch {
 		case err != nil:
-			line.Status, line.Detail = Fail, fmt.Sprintf("DescribeStacks %s: %v", want.name, err)
+			line.Status, line.Detail = Fail, fmt.Sprintf("DescribeStacks %s: %v", name, err)
 		case stack == nil:
-			line.Status, line.Detail = Fail, fmt.Sprintf("%s is not deployed in %s: run `cdk deploy %s`", want.name, want.region.Name, want.name)
+			line.Status, line.Detail = Fail, fmt.Sprintf("%s (%s) is not deployed in %s: run `cdk deploy %s`", want.name, name, want.region.Name, want.name)
 		default:
 			line.Status, line.Detail = stackStatus(stack.StackStatus), string(stack.StackStatus)
+			if want.name == naming.PrimaryStack && stack.StackStatus == cfntypes.StackStatusRollbackFailed {
+				line.Detail += ": " + r.firstCreateCleanup(want.region.Name, name)
+			}
 		}
 		lines = append(lines, line)
 	}
 	line := Line{Region: r.Backup.Name, Check: "stack " + naming.BackupFailoverStack}
-	stack, err := r.stack(ctx, r.Backup, naming.BackupFailoverStack)
+	stack, err := r.stack(ctx, r.Backup, r.names.StackName(naming.BackupFailoverStack))
 	switch {
 	case err != nil:
-		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeStacks %s: %v", naming.BackupFailoverStack, err)
+		line.Status, line.Detail = Fail, fmt.Sprintf("DescribeStacks %s: %v", r.names.StackName(naming.BackupFailoverStack), err)
 	case stack == nil:
 		line.Status, line.Detail = OK, "not deployed (normal operation)"
 		if recorded := r.leftoverFailoverRecord(ctx); recorded != "" {
@@ -575,6 +590,18 @@ func (r *run) stack(ctx context.Context, region Region, name string) (*cfntypes.
 		}
 	}
 	return nil, nil
+}
+
+// firstCreateCleanup is what to do when PrimaryStack's first create could
+// not roll back: a rollback cannot delete a table with deletion protection,
+// so the (still empty) table is left behind and the stack stays
+// ROLLBACK_FAILED (README "When the first deploy fails").
+func (r *run) firstCreateCleanup(region, stack string) string {
+	table := r.names.Table()
+	return fmt.Sprintf("the first create failed and its rollback could not delete the protected table; if %s holds no items, "+
+		"run `aws dynamodb update-table --region %s --table-name %s --no-deletion-protection-enabled`, "+
+		"`aws dynamodb delete-table --region %s --table-name %s`, `aws cloudformation delete-stack --region %s --stack-name %s`, then deploy again",
+		table, region, table, region, table, region, stack)
 }
 
 func stackStatus(s cfntypes.StackStatus) Status {

@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +29,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/naming"
+	"github.com/dr-analytics/drplan/internal/restoretest"
 )
 
 // Status is a check's verdict.
@@ -124,7 +128,25 @@ type Report struct {
 	BackupRegion  string    `json:"backup_region"`
 	Checks        []Line    `json:"checks"`
 	RPO           RPO       `json:"rpo"`
-	Summary       Summary   `json:"summary"`
+	// PrimaryReachable is true when the primary region answered at least
+	// one call (an AWS error answer counts; a timeout or refused
+	// connection does not).
+	PrimaryReachable bool `json:"primary_reachable"`
+	// Replication has each bucket's measured replication figures.
+	Replication []BucketReplication `json:"replication,omitempty"`
+	// RestoreTest is the last scheduled restore test, when one has run.
+	RestoreTest *restoretest.Record `json:"restore_test,omitempty"`
+	// DashboardURL opens the DR dashboard in the backup region's console.
+	DashboardURL string  `json:"dashboard_url"`
+	Summary      Summary `json:"summary"`
+}
+
+// BucketReplication is one replication rule's figures of the last 15 minutes.
+type BucketReplication struct {
+	// Bucket is the purpose, e.g. "streaming".
+	Bucket           string  `json:"bucket"`
+	LatencySeconds   float64 `json:"latency_seconds"`
+	FailedOperations float64 `json:"failed_operations"`
 }
 
 // Summary counts lines per verdict.
@@ -155,6 +177,9 @@ type figures struct {
 	pitrLag            *time.Duration // now - latest restorable time, when PITR is on
 	pitrOff            bool
 	recoveryPointAge   *time.Duration
+	primaryAnswered    bool
+	replication        []BucketReplication
+	restoreTest        *restoretest.Record
 }
 
 func (r *run) record(f func(*figures)) {
@@ -186,6 +211,7 @@ func Run(ctx context.Context, in Input) Report {
 	report := Report{
 		GeneratedAt: r.now, Prefix: in.Config.Prefix,
 		PrimaryRegion: in.Config.PrimaryRegion, BackupRegion: in.Config.BackupRegion,
+		DashboardURL: drmetrics.DashboardURL(in.Config.Prefix, in.Config.BackupRegion),
 	}
 	identity, account := r.identity(ctx)
 	report.Account = account
@@ -208,6 +234,7 @@ func Run(ctx context.Context, in Input) Report {
 		(*run).bootstrap,
 		(*run).accelerator,
 		(*run).stacks,
+		(*run).restoreTest,
 	}
 	results := make([][]Line, len(checks))
 	var wg sync.WaitGroup
@@ -220,6 +247,10 @@ func Run(ctx context.Context, in Input) Report {
 		report.Checks = append(report.Checks, lines...)
 	}
 	report.RPO = r.estimateRPO()
+	report.PrimaryReachable = r.figures.primaryAnswered
+	report.Replication = r.figures.replication
+	slices.SortFunc(report.Replication, func(a, b BucketReplication) int { return strings.Compare(a.Bucket, b.Bucket) })
+	report.RestoreTest = r.figures.restoreTest
 	report.Summary = summarize(report.Checks)
 	return report
 }
@@ -342,6 +373,10 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
+
+// answered reports whether a call reached the service: it succeeded or the
+// service answered with an error code.
+func answered(err error) bool { return err == nil || errorCode(err) != "" }
 
 // errorCode returns the AWS error code of err, or "".
 func errorCode(err error) string {

@@ -23,6 +23,7 @@ import (
 	"github.com/dr-analytics/drplan/internal/drfake"
 	"github.com/dr-analytics/drplan/internal/naming"
 	"github.com/dr-analytics/drplan/internal/readiness"
+	"github.com/dr-analytics/drplan/internal/restoretest"
 )
 
 const account = "123456789012"
@@ -73,6 +74,18 @@ func input(cfg config.Config, endpoint endpoints, now time.Time) readiness.Input
 	}
 }
 
+// primaryDown resolves the world's endpoints, except that every service of
+// the primary region refuses connections.
+func primaryDown(t *testing.T, cfg config.Config, w *drfake.World) endpoints {
+	dead := awsfake.DeadEndpoint(t)
+	return func(service, region string) string {
+		if region == cfg.PrimaryRegion {
+			return dead
+		}
+		return w.Endpoint(service, region)
+	}
+}
+
 func lineFor(t *testing.T, r readiness.Report, region, check string) readiness.Line {
 	t.Helper()
 	for _, l := range r.Checks {
@@ -107,7 +120,7 @@ func TestHealthyDeploymentIsAllOK(t *testing.T) {
 	}
 	want := []string{"credentials", "replication streaming", "replication lag streaming", "replication batch", "replication lag batch",
 		"table PITR", "vault recovery point", "backup settings", "cdk bootstrap", "accelerator", "endpoint group",
-		"stack BackupStack", "stack PrimaryStack", "stack BackupFailoverStack", "restored table"}
+		"stack BackupStack", "stack PrimaryStack", "stack BackupFailoverStack", "restored table", "restore test"}
 	got := map[string]bool{}
 	for _, l := range r.Checks {
 		got[l.Check] = true
@@ -116,6 +129,10 @@ func TestHealthyDeploymentIsAllOK(t *testing.T) {
 		if !got[check] {
 			t.Errorf("check %q missing from the report", check)
 		}
+	}
+	if want := "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2#dashboards/dashboard/dr-analytics-dr"; r.DashboardURL != want ||
+		!strings.Contains(text(t, r), "Dashboard: "+want) {
+		t.Errorf("dashboard URL %q, want %s in the report and its text", r.DashboardURL, want)
 	}
 	if r.Account != account {
 		t.Errorf("account = %q, want the caller's %s", r.Account, account)
@@ -191,7 +208,7 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 			"failover start recorded " + seeded.Add(-3*time.Hour).Format(time.RFC3339) + " (SSM /dr-analytics/failover/started-at)"},
 		{"a redeployed failover stack shows the first attempt's start", func(w *drfake.World) {
 			w.Failover(seeded.Add(-3 * time.Hour))
-			w.Backup.CloudFormation.PutStack(drfake.Stack{Name: naming.BackupFailoverStack, Status: "CREATE_COMPLETE", Created: seeded.Add(-time.Hour)})
+			w.Backup.CloudFormation.PutStack(drfake.Stack{Name: names.StackName(naming.BackupFailoverStack), Status: "CREATE_COMPLETE", Created: seeded.Add(-time.Hour)})
 		}, 0, cfg.BackupRegion, "stack BackupFailoverStack", readiness.Warn,
 			"first failover attempt began " + seeded.Add(-3*time.Hour).Format(time.RFC3339) + " (SSM /dr-analytics/failover/started-at), before this stack"},
 		{"a failover without a recorded start says so", func(w *drfake.World) {
@@ -222,7 +239,24 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 			w.Failover(seeded.Add(-3 * time.Minute))
 			w.Backup.DynamoDB.RemoveTable(names.Table())
 		}, 0, cfg.BackupRegion, "restored table", readiness.Warn, "has not created it"},
-		{"missing primary stack fails", func(w *drfake.World) { w.Primary.CloudFormation.DeleteStack(naming.PrimaryStack) },
+		{"a failed restore test fails with its reason", func(w *drfake.World) {
+			w.PutRestoreTest(t, restoretest.Record{FinishedAt: seeded.Add(-time.Hour), Detail: "restored table is empty but its recovery point holds 4096 bytes"})
+		}, 0, cfg.BackupRegion, "restore test", readiness.Fail, "validation FAILED: restored table is empty"},
+		{"a restore test older than the schedule allows fails", func(*drfake.World) {}, 6 * 24 * time.Hour,
+			cfg.BackupRegion, "restore test", readiness.Fail, "stale, older than 174h15m0s"},
+		{"no restore test yet warns with the command to start one", func(w *drfake.World) {
+			if _, err := w.Backup.SSM.Client().DeleteParameter(context.Background(), &ssm.DeleteParameterInput{Name: aws.String(restoretest.RecordParameter(cfg.Prefix))}); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, cfg.BackupRegion, "restore test", readiness.Warn, "--state-machine-arn arn:aws:states:us-west-2:123456789012:stateMachine:dr-analytics-restore-test"},
+		{"a restore slower than the RTO target warns", func(w *drfake.World) {
+			w.PutRestoreTest(t, restoretest.Record{FinishedAt: seeded.Add(-time.Hour), RestoreMinutes: 75, Passed: true, Deleted: true})
+		}, 0, cfg.BackupRegion, "restore test", readiness.Warn, "restore took 1h15m0s (RTO target 60 min)"},
+		{"a first create that could not roll back names the cleanup", func(w *drfake.World) {
+			w.Primary.CloudFormation.PutStack(drfake.Stack{Name: names.StackName(naming.PrimaryStack), Status: "ROLLBACK_FAILED", Created: seeded})
+		}, 0, cfg.PrimaryRegion, "stack PrimaryStack", readiness.Fail,
+			"ROLLBACK_FAILED: the first create failed and its rollback could not delete the protected table; if dr-analytics-aggregates holds no items, run `aws dynamodb update-table --region us-east-1 --table-name dr-analytics-aggregates --no-deletion-protection-enabled`, `aws dynamodb delete-table --region us-east-1 --table-name dr-analytics-aggregates`, `aws cloudformation delete-stack --region us-east-1 --stack-name dr-analytics-primary`, then deploy again"},
+		{"missing primary stack fails", func(w *drfake.World) { w.Primary.CloudFormation.DeleteStack(names.StackName(naming.PrimaryStack)) },
 			0, cfg.PrimaryRegion, "stack PrimaryStack", readiness.Fail, "cdk deploy PrimaryStack"},
 	}
 	for _, tc := range cases {
@@ -244,14 +278,7 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 func TestUnreachablePrimaryGivesFailLinesNotACrash(t *testing.T) {
 	cfg := testConfig(t)
 	w := healthyWorld(t, cfg)
-	dead := awsfake.DeadEndpoint(t)
-	endpoint := func(service, region string) string {
-		if region == cfg.PrimaryRegion {
-			return dead
-		}
-		return w.Endpoint(service, region)
-	}
-	r := readiness.Run(context.Background(), input(cfg, endpoint, seeded))
+	r := readiness.Run(context.Background(), input(cfg, primaryDown(t, cfg, w), seeded))
 	if !r.Failed() {
 		t.Fatalf("unreachable primary did not fail the report:\n%s", text(t, r))
 	}

@@ -24,6 +24,9 @@ func (r Report) WriteText(w io.Writer) error {
 	if r.RPO.Bound != "" {
 		fmt.Fprintf(w, "\n%s\n", r.RPO.Text())
 	}
+	if r.DashboardURL != "" {
+		fmt.Fprintf(w, "\nDashboard: %s\n", r.DashboardURL)
+	}
 	_, err := fmt.Fprintf(w, "\n%d OK, %d WARN, %d FAIL\n", r.Summary.OK, r.Summary.Warn, r.Summary.Fail)
 	return err
 }
