@@ -144,16 +144,14 @@ func (c *configFlags) loadConfig(env environment) (config.Config, error) {
 	if err := json.Unmarshal(raw, &file); err != nil {
 		return config.Config{}, fmt.Errorf("read %s: not valid JSON: %w", c.configPath, err)
 	}
-	lookup := func(key string) any {
-		if v, ok := c.overrides[key]; ok {
-			return v
-		}
-		if v, ok := file.Context[key]; ok {
-			return v
-		}
-		return nil
+	context := file.Context
+	if context == nil {
+		context = map[string]any{}
 	}
-	cfg, _, err := config.Load(lookup, env.getenv)
+	for key, value := range c.overrides {
+		context[key] = value
+	}
+	cfg, _, err := config.LoadContext(context, env.getenv)
 	if err != nil {
 		return config.Config{}, fmt.Errorf("%s: %w", c.configPath, err)
 	}

@@ -12,9 +12,6 @@ import (
 // MaxBatch is the most events ingest takes in one request (ingest.MaxBatchEvents).
 const MaxBatch = 1000
 
-// maxBodyBytes is ingest's request body limit (ingest.MaxBodyBytes); a batch
-// is cut short rather than sent over it.
-const maxBodyBytes = 1 << 20
 
 // defaultSyntheticDuration applies when synthetic events run without -duration.
 const defaultSyntheticDuration = 10 * time.Second

@@ -219,7 +219,8 @@ func (r *run) schedule(ctx context.Context, src source, send func([]item)) error
 				}
 				it = item{data: data, input: input}
 			}
-			if len(batch) > 0 && size+len(it.data)+1 > maxBodyBytes {
+			// A batch is cut short rather than sent over ingest's limit.
+			if len(batch) > 0 && size+len(it.data)+1 > ingest.MaxBodyBytes {
 				carried = &it
 				break
 			}
