@@ -7,11 +7,12 @@ import (
 	"io"
 	"net/url"
 	"time"
+
+	"github.com/dr-analytics/drplan/internal/ingest"
 )
 
-// MaxBatch is the most events ingest takes in one request (ingest.MaxBatchEvents).
-const MaxBatch = 1000
-
+// MaxBatch is the most events ingest takes in one request.
+const MaxBatch = ingest.MaxBatchEvents
 
 // defaultSyntheticDuration applies when synthetic events run without -duration.
 const defaultSyntheticDuration = 10 * time.Second

@@ -492,12 +492,6 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-func TestLimitsMatchIngest(t *testing.T) {
-	if MaxBatch != ingest.MaxBatchEvents || maxBodyBytes != ingest.MaxBodyBytes {
-		t.Fatalf("producer limits %d events / %d bytes, ingest %d / %d", MaxBatch, maxBodyBytes, ingest.MaxBatchEvents, ingest.MaxBodyBytes)
-	}
-}
-
 func TestLatency(t *testing.T) {
 	ms := func(ns ...int) []time.Duration {
 		out := make([]time.Duration, len(ns))
