@@ -10,16 +10,27 @@ import (
 	"time"
 )
 
-// Summary accounts for a run: Sent = Accepted + Rejected + Failed.
+// Summary accounts for a run: Sent = Accepted + Rejected + Failed + Unknown.
 type Summary struct {
 	Sent     int // distinct events read and posted
 	Accepted int // written to the stream
 	Rejected int // refused as invalid; resending cannot help
 	Failed   int // not accepted after the allowed resends, or unanswerable
-	Retried  int // event resends (one event resent twice counts 2)
-	Requests int // HTTP requests made
-	Elapsed  time.Duration
-	Latency  Latency
+	// Unknown events were in flight when a second interrupt abandoned
+	// them: the endpoint may have accepted them.
+	Unknown int
+	// Stop says why sending stopped early ("" when the input or the
+	// synthetic run ended), e.g. "the -duration limit was reached".
+	Stop string
+	// NotSentFrom is the first input line not sent when sending stopped
+	// early with input left (-file only), else 0.
+	NotSentFrom int
+	// Unreachable is the one-line reason a refused connection ended the run.
+	Unreachable string
+	Retried     int // event resends (one event resent twice counts 2)
+	Requests    int // HTTP requests made
+	Elapsed     time.Duration
+	Latency     Latency
 	// Reasons counts the reasons of rejected and failed events.
 	Reasons map[string]int
 	// Problems lists the first rejected or failed events with their input line
@@ -74,6 +85,14 @@ func (s Summary) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "rejected  %d\n", s.Rejected)
 	fmt.Fprintf(w, "retried   %d\n", s.Retried)
 	fmt.Fprintf(w, "failed    %d\n", s.Failed)
+	if s.Unknown > 0 {
+		fmt.Fprintf(w, "unknown   %d (abandoned in flight; the endpoint may have accepted them)\n", s.Unknown)
+	}
+	if s.NotSentFrom > 0 {
+		fmt.Fprintf(w, "not sent  input from line %d on (%s)\n", s.NotSentFrom, s.Stop)
+	} else if s.Stop != "" {
+		fmt.Fprintf(w, "stopped   %s\n", s.Stop)
+	}
 	fmt.Fprintf(w, "latency   p50 %s  p90 %s  p99 %s  max %s\n", ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max))
 	reasons := make([]string, 0, len(s.Reasons))
 	for r := range s.Reasons {
@@ -122,6 +141,9 @@ func (s Summary) WriteJSON(w io.Writer) {
 		"rejected":          s.Rejected,
 		"retried":           s.Retried,
 		"failed":            s.Failed,
+		"unknown":           s.Unknown,
+		"stop":              s.Stop,
+		"not_sent_from":     s.NotSentFrom,
 		"requests":          s.Requests,
 		"elapsed_seconds":   s.Elapsed.Seconds(),
 		"events_per_second": s.EventsPerSecond(),
