@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/constructs/gofunction"
 	"github.com/dr-analytics/drplan/stacks"
 )
 
@@ -26,6 +27,7 @@ func main() {
 	for _, w := range warnings {
 		fmt.Fprintln(os.Stderr, "warning:", w)
 	}
+	gofunction.Prebuild() // the Lambdas build while the stacks are composed
 	stacks.NewDeployment(app, cfg)
 	app.Synth(nil)
 }

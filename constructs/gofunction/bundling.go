@@ -10,6 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/dr-analytics/drplan/internal/gobuild"
+	"github.com/dr-analytics/drplan/internal/moduleroot"
 )
 
 // localBuilder implements awscdk.ILocalBundling with `go build`, so synth
@@ -24,6 +25,16 @@ var (
 	setsMu sync.Mutex
 	sets   = map[string]*gobuild.Set{} // module root -> its functions
 )
+
+// Prebuild starts building every function in the background, before the
+// constructs ask for them; app.go calls it once the config is valid (an
+// exit before the build ends would leave its folder behind). Without it
+// the build starts at the first function.
+func Prebuild() {
+	if root, err := moduleroot.Find(); err == nil {
+		lambdas(root).Start()
+	}
+}
 
 func lambdas(root string) *gobuild.Set {
 	setsMu.Lock()

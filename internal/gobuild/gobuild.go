@@ -68,10 +68,20 @@ type Set struct {
 	err      error
 }
 
+// Start begins the build in the background, so it runs while the caller
+// does other work (the CDK app starts its jsii runtime); Binary waits for it.
+func (s *Set) Start() {
+	go s.build()
+}
+
+func (s *Set) build() {
+	s.once.Do(func() { s.binaries, s.err = Build(s.Root, s.Pattern) })
+}
+
 // Binary returns the binary of the main package pkg ("./lambdas/ingest").
 // A package outside Pattern is built on its own.
 func (s *Set) Binary(pkg string) ([]byte, error) {
-	s.once.Do(func() { s.binaries, s.err = Build(s.Root, s.Pattern) })
+	s.build()
 	if s.err != nil {
 		return nil, s.err
 	}
