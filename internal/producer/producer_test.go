@@ -624,48 +624,59 @@ func heldServer(t *testing.T) (srv *httptest.Server, arrived chan struct{}, rele
 	return srv, arrived, release
 }
 
+// lockedBuffer is a stderr that tells when a line containing "interrupted"
+// was written, so a test acts after Main has seen the interrupt.
+type lockedBuffer struct {
+	mu          sync.Mutex
+	buf         bytes.Buffer
+	interrupted chan struct{}
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bytes.Contains(p, []byte("interrupted")) {
+		close(b.interrupted)
+	}
+	return b.buf.Write(p)
+}
+
 func TestInterrupt(t *testing.T) {
-	args := func(url string) []string {
-		return []string{"-endpoint", url, "-file", "-", "-rate", "100000", "-batch", "2", "-concurrency", "1", "-json"}
+	cases := []struct {
+		name       string
+		interrupts int
+		want       struct{ Sent, Accepted, Failed, Unknown int }
+	}{
+		{"the first stops sending and keeps the answers in flight", 1, struct{ Sent, Accepted, Failed, Unknown int }{2, 2, 0, 0}},
+		{"the second abandons them as unknown, not failed", 2, struct{ Sent, Accepted, Failed, Unknown int }{2, 0, 0, 2}},
 	}
-	summaryOf := func(t *testing.T, out string) (s struct{ Sent, Accepted, Failed, Unknown int }) {
-		t.Helper()
-		if err := json.Unmarshal([]byte(out), &s); err != nil {
-			t.Fatalf("summary is not JSON: %v\n%s", err, out)
-		}
-		return s
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, arrived, release := heldServer(t)
+			interrupts := make(chan os.Signal, 2)
+			done := make(chan int)
+			var stdout bytes.Buffer
+			stderr := &lockedBuffer{interrupted: make(chan struct{})}
+			args := []string{"-endpoint", srv.URL, "-file", "-", "-rate", "100000", "-batch", "2", "-concurrency", "1", "-json"}
+			go func() { done <- Main(interrupts, args, strings.NewReader(numbered(10)), &stdout, stderr) }()
+			<-arrived // the first batch is in flight
+			interrupts <- os.Interrupt
+			<-stderr.interrupted
+			if tc.interrupts == 2 {
+				interrupts <- os.Interrupt
+			} else {
+				close(release)
+			}
+			code := <-done
+			var got struct{ Sent, Accepted, Failed, Unknown int }
+			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+				t.Fatalf("summary is not JSON: %v\n%s", err, stdout.String())
+			}
+			if code != ExitInterrupted || got != tc.want {
+				t.Fatalf("exit %d, summary %+v; want %d and %+v", code, got, ExitInterrupted, tc.want)
+			}
+		})
 	}
-	t.Run("the first stops sending and keeps the answers in flight", func(t *testing.T) {
-		srv, arrived, release := heldServer(t)
-		interrupts := make(chan os.Signal, 2)
-		done := make(chan int)
-		var stdout, stderr bytes.Buffer
-		go func() { done <- Main(interrupts, args(srv.URL), strings.NewReader(numbered(10)), &stdout, &stderr) }()
-		<-arrived
-		interrupts <- os.Interrupt
-		time.Sleep(50 * time.Millisecond) // let the interrupt land before the answer
-		close(release)
-		code := <-done
-		s := summaryOf(t, stdout.String())
-		if code != ExitInterrupted || s.Sent != 2 || s.Accepted != 2 || s.Failed != 0 || s.Unknown != 0 {
-			t.Fatalf("exit %d, summary %+v; want 130 with the 2 events in flight accepted\n%s", code, s, stderr.String())
-		}
-	})
-	t.Run("the second abandons them as unknown, not failed", func(t *testing.T) {
-		srv, arrived, _ := heldServer(t)
-		interrupts := make(chan os.Signal, 2)
-		done := make(chan int)
-		var stdout, stderr bytes.Buffer
-		go func() { done <- Main(interrupts, args(srv.URL), strings.NewReader(numbered(10)), &stdout, &stderr) }()
-		<-arrived
-		interrupts <- os.Interrupt
-		interrupts <- os.Interrupt
-		code := <-done
-		s := summaryOf(t, stdout.String())
-		if code != ExitInterrupted || s.Sent != 2 || s.Unknown != 2 || s.Failed != 0 {
-			t.Fatalf("exit %d, summary %+v; want 130 with the 2 events in flight unknown\n%s", code, s, stderr.String())
-		}
-	})
 }
 
 func TestDurationIsATimeLimit(t *testing.T) {
