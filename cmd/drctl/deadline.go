@@ -35,10 +35,13 @@ func resolveCredentials(ctx context.Context, cfg aws.Config, timeout time.Durati
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("get credentials: interrupted")
-	case cctx.Err() != nil:
+	case cctx.Err() != nil || awserr.Timeout(err):
+		// Off EC2 the SDK's last source, the instance metadata service,
+		// times out rather than refusing.
 		return fmt.Errorf("get credentials: no credentials within %s: a credential source did not answer (off EC2 that is usually the instance metadata service: set AWS_EC2_METADATA_DISABLED=true); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for the DR account, or raise -timeout", timeout)
 	}
-	return fmt.Errorf("get credentials: %s", awserr.Explain(err))
+	// Every other failure here is about credentials, whatever the source said.
+	return fmt.Errorf("get credentials: %v: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for the DR account", err)
 }
 
 // callDeadline gives every AWS call, retries included, its own deadline:

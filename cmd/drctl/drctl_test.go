@@ -65,6 +65,8 @@ type testEnv struct {
 	world          *drfake.World
 	glue           map[string]*gluefake.Server
 	stdout, stderr bytes.Buffer
+	// terminal makes stderr count as an interactive terminal.
+	terminal bool
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -102,6 +104,7 @@ func (e *testEnv) runWith(t *testing.T, loadAWS func(context.Context) (aws.Confi
 			}, nil
 		},
 		endpoint: e.world.Endpoint,
+		terminal: e.terminal,
 		now:      func() time.Time { return e.world.Clock.Now().Add(time.Since(started)) },
 		sleep: func(ctx context.Context, d time.Duration) error {
 			e.world.Clock.Advance(d)
@@ -599,6 +602,25 @@ func TestStatusNamesANetworkCauseNotCredentials(t *testing.T) {
 	}
 }
 
+// On a terminal, status says what it waits for and erases the line
+// before the report; off a terminal (the other tests) stderr stays empty.
+func TestStatusShowsWhatItWaitsForOnATerminal(t *testing.T) {
+	e := newTestEnv(t)
+	e.terminal = true
+	if code := e.run(t, "status", "-config", cdkJSON(t)); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, e.stderr.String())
+	}
+	got := e.stderr.String()
+	for _, want := range []string{"\r\x1b[Kdrctl status: getting credentials ... 0s", "\r\x1b[Kdrctl status: checking us-east-1 and us-west-2 ... 0s"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stderr lacks %q: %q", want, got)
+		}
+	}
+	if !strings.HasSuffix(got, "\r\x1b[K") {
+		t.Errorf("the waiting line is not erased before the report: %q", got)
+	}
+}
+
 func TestFailbackAndRepairWriteJSON(t *testing.T) {
 	e := newTestEnv(t)
 	e.withTables(t)
@@ -660,5 +682,27 @@ func TestEveryCallHasADeadlineAndCopiesALongerOne(t *testing.T) {
 	_, _ = client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("b"), Key: aws.String("k"), CopySource: aws.String("a/k")})
 	if deadlines["HeadObject"] != time.Minute || deadlines["CopyObject"] != copyCallTimeout {
 		t.Errorf("deadlines %v, want HeadObject 1m0s and CopyObject %s", deadlines, copyCallTimeout)
+	}
+}
+
+// The real SDK credential chain with no credentials anywhere and an
+// instance metadata service that never answers (the situation off EC2
+// behind a firewall): status ends at -timeout and names that cause.
+func TestSilentInstanceMetadataEndsAtTheTimeout(t *testing.T) {
+	e := newTestEnv(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "")
+	for _, source := range []string{"AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		t.Setenv(source, "")
+	}
+	t.Setenv("AWS_REGION", backupRegion)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "false")
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", silentEndpoint(t))
+	code := e.runWith(t, loadAWSConfig, "status", "-config", cdkJSON(t), "-timeout", "300ms")
+	if code != exitFail || !strings.Contains(e.stderr.String(), "no credentials within 300ms: a credential source did not answer (off EC2 that is usually the instance metadata service") {
+		t.Errorf("exit %d, stderr:\n%s", code, e.stderr.String())
 	}
 }

@@ -26,15 +26,20 @@ func Explain(err error) string {
 	return err.Error() + ": " + hint(err)
 }
 
+// Timeout reports whether err is a call that got no answer in time.
+func Timeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
+}
+
 func hint(err error) string {
 	var dns *net.DNSError
 	var op *net.OpError
-	var netErr net.Error
 	var apiErr smithy.APIError
 	switch {
 	case errors.As(err, &dns):
 		return dnsHint
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+	case Timeout(err):
 		return timeoutHint
 	case errors.As(err, &op) && op.Op == "dial":
 		return refusedHint
