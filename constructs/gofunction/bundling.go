@@ -40,9 +40,21 @@ func lambdas(root string) *gobuild.Set {
 	setsMu.Lock()
 	defer setsMu.Unlock()
 	if sets[root] == nil {
-		sets[root] = &gobuild.Set{Root: root, Pattern: gobuild.LambdasPattern}
+		sets[root] = &gobuild.Set{Root: root, Pattern: gobuild.LambdasPattern, CacheDir: cacheDir()}
 	}
 	return sets[root]
+}
+
+// cacheDir keeps the last Lambda binaries inside the folder the CDK CLI
+// synthesizes into (CDK_OUTDIR, cdk.out), so a warm synth links nothing
+// when no Lambda changed, and removing cdk.out removes them too. Outside
+// the CLI (the template tests) every process builds afresh.
+func cacheDir() string {
+	out := os.Getenv("CDK_OUTDIR")
+	if out == "" {
+		return ""
+	}
+	return filepath.Join(out, ".lambda-binaries")
 }
 
 // TryBundle writes outputDir/bootstrap. A failed build panics with the

@@ -4,15 +4,20 @@
 // when code does). Every function's package is built in one `go build`,
 // which compiles and links them in parallel; the binaries are read into
 // memory and the build folder is removed at once, so synth leaves nothing
-// behind in the temporary folder.
+// behind in the temporary folder. Because the bytes are a function of the
+// compiled packages, a Set may keep the last binaries in a cache folder
+// keyed by them and skip linking when nothing changed.
 package gobuild
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -54,6 +59,92 @@ func Build(root string, packages ...string) (map[string][]byte, error) {
 	return binaries, nil
 }
 
+// inputsKey names what the binaries of packages are made of: the build
+// settings and every compiled package they link. `go list -export` gives
+// each package's compiled archive in Go's build cache, whose name changes
+// with anything that goes into compiling it (source, dependencies,
+// toolchain, flags), so equal keys mean equal binaries.
+func inputsKey(root string, packages ...string) (string, error) {
+	args := []string{"list", "-export", "-deps", "-f", "{{.ImportPath}} {{.Export}}"}
+	for i := 0; i+1 < len(Flags); i++ {
+		if Flags[i] == "-tags" {
+			args = append(args, "-tags", Flags[i+1])
+		}
+	}
+	args = append(args, "-trimpath")
+	cmd := exec.Command("go", append(args, packages...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), Env...)
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list %v: %w", packages, err)
+	}
+	h := sha256.New()
+	fmt.Fprintln(h, strings.Join(Flags, " "), strings.Join(Env, " "), strings.Join(packages, " "))
+	h.Write(out)
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+// cached returns Build's result for packages from cacheDir when the inputs
+// are unchanged, else builds and keeps the result there (only the latest,
+// so the folder holds one set of binaries).
+func cached(cacheDir, root string, packages ...string) (map[string][]byte, error) {
+	key, err := inputsKey(root, packages...)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(cacheDir, key)
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		binaries := make(map[string][]byte, len(entries))
+		for _, e := range entries {
+			if binaries[e.Name()], err = os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			return binaries, nil
+		}
+	}
+	binaries, err := Build(root, packages...)
+	if err != nil {
+		return nil, err
+	}
+	// A cache that cannot be written only costs the next build's time.
+	_ = store(cacheDir, key, binaries)
+	return binaries, nil
+}
+
+// store writes the binaries under cacheDir/key, atomically, and removes
+// older keys.
+func store(cacheDir, key string, binaries map[string][]byte) error {
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return err
+	}
+	staging, err := os.MkdirTemp(cacheDir, ".staging-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(staging)
+	for name, bin := range binaries {
+		if err := os.WriteFile(filepath.Join(staging, name), bin, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(staging, filepath.Join(cacheDir, key)); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(cacheDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != key && !strings.HasPrefix(e.Name(), ".staging-") {
+			_ = os.RemoveAll(filepath.Join(cacheDir, e.Name()))
+		}
+	}
+	return nil
+}
+
 // Set builds every function once per process, all at the first request,
 // and hands out each binary as often as it is asked for (the same Lambda
 // runs in both regions).
@@ -61,6 +152,9 @@ type Set struct {
 	// Root is the module root; Pattern the packages built together,
 	// e.g. LambdasPattern.
 	Root, Pattern string
+	// CacheDir keeps the last binaries between processes (e.g. under
+	// os.UserCacheDir); "" builds every time.
+	CacheDir string
 
 	once     sync.Once
 	mu       sync.Mutex
@@ -75,7 +169,13 @@ func (s *Set) Start() {
 }
 
 func (s *Set) build() {
-	s.once.Do(func() { s.binaries, s.err = Build(s.Root, s.Pattern) })
+	s.once.Do(func() {
+		if s.CacheDir == "" {
+			s.binaries, s.err = Build(s.Root, s.Pattern)
+			return
+		}
+		s.binaries, s.err = cached(s.CacheDir, s.Root, s.Pattern)
+	})
 }
 
 // Binary returns the binary of the main package pkg ("./lambdas/ingest").
