@@ -257,16 +257,29 @@ func (r *run) schedule(ctx context.Context, src source, slots chan struct{}, sen
 		data, input, ok, err := src.next()
 		return item{data: data, input: input}, ok, err
 	}
-	// stopped records where sending stopped while input was left.
-	stopped := func(why string) {
+	// stopped records why sending stopped with events left: the first
+	// input line not sent (-file), or, for synthetic events, how many that
+	// were due were not sent. A synthetic run that sent everything due
+	// within its time limit ended normally.
+	stopped := func(why string, k int) {
 		it, ok, err := next()
+		left := ok && err == nil
+		due := k
+		for limited && inTime(start.Add(time.Duration(float64(due)*float64(time.Second)/r.cfg.Rate))) {
+			due++
+		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
+		switch {
+		case r.cfg.File != "" && left:
+			r.totals.NotSentFrom = it.input
+		case r.cfg.File == "" && due > k:
+			why = fmt.Sprintf("%s; %d synthetic events due were not sent", why, due-k)
+		case why != stopInterrupted:
+			return
+		}
 		if r.totals.Stop == "" {
 			r.totals.Stop = why
-		}
-		if ok && err == nil && r.cfg.File != "" {
-			r.totals.NotSentFrom = it.input
 		}
 	}
 	for k := 0; ; {
@@ -275,25 +288,25 @@ func (r *run) schedule(ctx context.Context, src source, slots chan struct{}, sen
 			n++
 		}
 		if n == 0 {
-			stopped("the -duration limit was reached")
+			stopped("the -duration limit was reached", k)
 			// A time limit is a time: wait it out, so the run (and its
 			// rate) spans it even when the rate left nothing to send.
 			_ = clock.SleepUntil(ctx, deadline)
 			return nil
 		}
 		if err := clock.SleepUntil(ctx, due(k+n-1)); err != nil {
-			stopped(stopInterrupted)
+			stopped(stopInterrupted, k)
 			return nil // what was sent is summarised
 		}
 		select {
 		case slots <- struct{}{}: // back-pressure: at most Concurrency requests in flight
 		case <-ctx.Done():
-			stopped(stopInterrupted)
+			stopped(stopInterrupted, k)
 			return nil
 		}
 		if !inTime(clock.Now()) {
 			<-slots
-			stopped("the -duration limit was reached")
+			stopped("the -duration limit passed while waiting for the endpoint", k)
 			return nil
 		}
 		batch := make([]item, 0, n)

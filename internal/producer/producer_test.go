@@ -689,8 +689,8 @@ func TestDurationIsATimeLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if summary.Sent != 1 || summary.Elapsed != time.Second || summary.EventsPerSecond() != 1 {
-			t.Fatalf("sent %d in %v at %.1f events/s; want 1 event in 1s, 1.0 events/s", summary.Sent, summary.Elapsed, summary.EventsPerSecond())
+		if summary.Sent != 1 || summary.Elapsed != time.Second || summary.EventsPerSecond() != 1 || summary.Stop != "" {
+			t.Fatalf("sent %d in %v at %.1f events/s, stop %q; want 1 event in 1s, 1.0 events/s, a normal end", summary.Sent, summary.Elapsed, summary.EventsPerSecond(), summary.Stop)
 		}
 	})
 	t.Run("input left when the limit passes is reported from its line on", func(t *testing.T) {
@@ -724,8 +724,8 @@ func TestDurationIsATimeLimit(t *testing.T) {
 		}
 		// Batches leave at 0.09 s (answered at 0.79 s) and 0.79 s (answered
 		// at 1.49 s); the third would leave at 1.49 s, after the limit.
-		if summary.Sent != 20 || summary.Stop != "the -duration limit was reached" {
-			t.Fatalf("summary %+v, want 20 events sent within the 1s limit", summary)
+		if want := "the -duration limit passed while waiting for the endpoint; 80 synthetic events due were not sent"; summary.Sent != 20 || summary.Stop != want {
+			t.Fatalf("summary %+v, want 20 events sent within the 1s limit and %q", summary, want)
 		}
 	})
 }
