@@ -151,6 +151,9 @@ type run struct {
 	url string
 	// stopSending ends scheduling (the endpoint is unreachable).
 	stopSending context.CancelFunc
+	// start is when sending began; deadline is start + Duration (zero
+	// without a time limit): nothing is sent or resent after it.
+	start, deadline time.Time
 
 	mu           sync.Mutex
 	totals       Summary
@@ -204,8 +207,11 @@ func Run(ctx context.Context, cfg Config, env Env) (Summary, error) {
 
 	sending, stopSending := context.WithCancel(ctx)
 	defer stopSending()
-	r := &run{cfg: cfg, env: env, url: cfg.eventsURL(), stopSending: stopSending, totals: Summary{Reasons: map[string]int{}}}
 	start := env.Clock.Now()
+	r := &run{cfg: cfg, env: env, url: cfg.eventsURL(), stopSending: stopSending, start: start, totals: Summary{Reasons: map[string]int{}}}
+	if cfg.Duration > 0 {
+		r.deadline = start.Add(cfg.Duration)
+	}
 	stopProgress := r.showProgress(start)
 
 	// A slot is held only while a request is in flight, not while a batch
@@ -241,9 +247,8 @@ const (
 // with a limit, the run lasts until it, so rates are per real second.
 func (r *run) schedule(ctx context.Context, src source, slots chan struct{}, send func([]item)) error {
 	clock := r.env.Clock
-	start := clock.Now()
-	deadline := start.Add(r.cfg.Duration)
-	limited := r.cfg.Duration > 0
+	start, deadline := r.start, r.deadline
+	limited := !deadline.IsZero()
 	due := func(k int) time.Time { return start.Add(time.Duration(float64(k) * float64(time.Second) / r.cfg.Rate)) }
 	inTime := func(t time.Time) bool { return !limited || t.Before(deadline) }
 
@@ -402,7 +407,8 @@ func (r *run) deliver(ctx context.Context, pending []item, slots chan struct{}) 
 			for _, it := range pending {
 				r.settle(it, "rejected", reason)
 			}
-		case status == 0 || status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
+		case status == 0 || (status >= 500 && status != http.StatusNotImplemented && status != http.StatusHTTPVersionNotSupported) ||
+			status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
 			retry = pending // no per-line answer: nothing known accepted
 		case status >= 200 && status < 300:
 			// Something answered, but not ingest: a wrong -endpoint.
@@ -425,10 +431,23 @@ func (r *run) deliver(ctx context.Context, pending []item, slots chan struct{}) 
 			}
 			return
 		}
-		r.count(func(s *Summary) { s.Retried += len(retry) })
-		if err := r.env.Sleep(ctx, r.retryDelay(header, attempt)); err != nil {
+		delay := r.retryDelay(header, attempt)
+		if !r.deadline.IsZero() && !r.env.Clock.Now().Add(delay).Before(r.deadline) {
 			for _, it := range retry {
-				r.settle(it, "failed", "not resent, sending stopped: "+reason)
+				r.settle(it, "failed", "not resent before the -duration limit: "+reason)
+			}
+			return
+		}
+		r.count(func(s *Summary) { s.Retried += len(retry) })
+		if err := r.env.Sleep(ctx, delay); err != nil {
+			r.mu.Lock()
+			unreachable := r.totals.Unreachable != ""
+			r.mu.Unlock()
+			if !unreachable {
+				reason = "not resent, sending stopped: " + reason
+			}
+			for _, it := range retry {
+				r.settle(it, "failed", reason)
 			}
 			return
 		}

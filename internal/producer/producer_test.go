@@ -730,6 +730,39 @@ func TestDurationIsATimeLimit(t *testing.T) {
 	})
 }
 
+func TestNoResendPastTheTimeLimitOrForUnimplemented(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		header map[string]string
+		reason string
+	}{
+		{"a resend due after the limit is not made", http.StatusServiceUnavailable, map[string]string{"Retry-After": "5"}, "not resent before the -duration limit: HTTP 503 Service Unavailable"},
+		{"501 is not retried", http.StatusNotImplemented, nil, "HTTP 501 Not Implemented"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tc.status)
+			}))
+			t.Cleanup(srv.Close)
+			cfg := config(srv.URL)
+			cfg.Rate, cfg.Duration, cfg.Batch = 10, time.Second, 10
+			sleeps := &sleepRecorder{}
+			summary, err := Run(context.Background(), cfg, testEnv(&fakeClock{now: start}, sleeps))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if summary.Requests != 1 || summary.Retried != 0 || summary.Failed != 10 || summary.Reasons[tc.reason] != 10 || len(sleeps.all()) != 0 {
+				t.Fatalf("summary %+v, sleeps %v; want one request, no resend, 10 failed with %q", summary, sleeps.all(), tc.reason)
+			}
+		})
+	}
+}
+
 func TestNothingListeningStopsEarlyWithOneLine(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -743,8 +776,9 @@ func TestNothingListeningStopsEarlyWithOneLine(t *testing.T) {
 	if code != ExitNotAllSent || len(lines) != 1 || !strings.Contains(lines[0], "producer: cannot connect to "+dead+" (3 requests in a row)") || !strings.Contains(lines[0], "connection refused") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "sent      30 events in 3 requests") || !strings.Contains(stdout.String(), "stopped   the endpoint is unreachable") {
-		t.Fatalf("summary:\n%s", stdout.String())
+	if !strings.Contains(stdout.String(), "sent      30 events in 3 requests") || !strings.Contains(stdout.String(), "stopped   the endpoint is unreachable") ||
+		!strings.Contains(stdout.String(), "failed    input 1-30: request failed: ") || strings.Count(stdout.String(), "connection refused") != 2 {
+		t.Fatalf("summary, want the refused connection once as the reason and once for inputs 1-30:\n%s", stdout.String())
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -111,13 +113,43 @@ func (s Summary) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "reason    %d × %s\n", s.Reasons[r], r)
 	}
-	for i, p := range s.Problems {
-		if i == 10 {
+	// One line per outcome and reason, with the inputs as ranges, so a
+	// dead endpoint reads as one line, not one per event.
+	type group struct{ outcome, reason string }
+	var order []group
+	inputs := map[group][]int{}
+	for _, p := range s.Problems {
+		g := group{p.Outcome, p.Reason}
+		if inputs[g] == nil {
+			order = append(order, g)
+		}
+		inputs[g] = append(inputs[g], p.Input)
+	}
+	for i, g := range order {
+		if i == 5 {
 			fmt.Fprintf(w, "          ... more in -json\n")
 			break
 		}
-		fmt.Fprintf(w, "%-9s input %d: %s\n", p.Outcome, p.Input, p.Reason)
+		fmt.Fprintf(w, "%-9s input %s: %s\n", g.outcome, ranges(inputs[g]), g.reason)
 	}
+}
+
+// ranges writes sorted numbers as "1-10, 15".
+func ranges(numbers []int) string {
+	var parts []string
+	for i := 0; i < len(numbers); {
+		j := i
+		for j+1 < len(numbers) && numbers[j+1] == numbers[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, strconv.Itoa(numbers[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", numbers[i], numbers[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
