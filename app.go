@@ -7,9 +7,9 @@ import (
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/jsii-runtime-go"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/constructs/gofunction"
 	"github.com/dr-analytics/drplan/stacks"
 )
 
@@ -18,7 +18,8 @@ func main() {
 	// Node.js child and prints "Runtime process exited abnormally"; the child
 	// ends by itself when this process exits.
 	app := awscdk.NewApp(nil)
-	cfg, warnings, err := config.Load(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) }, os.Getenv)
+	context, _ := app.Node().GetAllContext(nil).(map[string]any)
+	cfg, warnings, err := config.LoadContext(context, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -26,6 +27,7 @@ func main() {
 	for _, w := range warnings {
 		fmt.Fprintln(os.Stderr, "warning:", w)
 	}
+	gofunction.Prebuild() // the Lambdas build while the stacks are composed
 	stacks.NewDeployment(app, cfg)
 	app.Synth(nil)
 }

@@ -119,9 +119,11 @@ type Config struct {
 func (c Config) RestoreTestEnabled() bool { return c.RestoreTestSchedule != RestoreTestOff }
 
 // Defaults are the values used when a key is absent; cdk.json repeats them so
-// operators see every knob.
+// operators see every knob. They are also the one list of the app's context
+// keys: a key in the app's namespace that is not here is refused as a typo.
 var Defaults = map[string]any{
 	KeyPrefix:                           "dr-analytics",
+	KeyAccount:                          "", // unset: CDK_DEFAULT_ACCOUNT, else resolved at deploy time
 	KeyPrimaryRegion:                    "us-east-1",
 	KeyBackupRegion:                     "us-west-2",
 	KeyNoncurrentVersionDays:            30,
@@ -155,12 +157,20 @@ var (
 	certificatePattern = regexp.MustCompile(`^arn:aws:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 	// AggregateKeyPattern is a top-level event field name; the aggregator checks its env with it too.
 	AggregateKeyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
-	cronPattern         = regexp.MustCompile(`^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$`)
 )
 
-// Lookup returns a context value, or nil when the key is absent. app.go passes
-// the CDK app's TryGetContext; drctl passes a reader of cdk.json.
+// Lookup returns a context value, or nil when the key is absent.
 type Lookup func(key string) any
+
+// LoadContext validates the whole CDK context: it refuses unknown keys in
+// the app's namespace, then loads like Load. app.go passes the app's
+// GetAllContext; drctl passes cdk.json's "context" with its -c overrides.
+func LoadContext(context map[string]any, env func(string) string) (Config, []string, error) {
+	if err := checkKeys(context); err != nil {
+		return Config{}, nil, err
+	}
+	return Load(func(key string) any { return context[key] }, env)
+}
 
 // Load reads and validates every key. env supplies CDK_DEFAULT_ACCOUNT.
 // Warnings are returned for the caller to print; errors stop synth.
@@ -170,7 +180,7 @@ func Load(lookup Lookup, env func(string) string) (Config, []string, error) {
 		Prefix:                           r.str(KeyPrefix),
 		PrimaryRegion:                    r.str(KeyPrimaryRegion),
 		BackupRegion:                     r.str(KeyBackupRegion),
-		Account:                          r.str(KeyAccount),
+		Account:                          r.account(KeyAccount),
 		NoncurrentVersionDays:            r.integer(KeyNoncurrentVersionDays, 1, 3650),
 		BackupRetentionDays:              r.integer(KeyBackupRetentionDays, 1, 36500),
 		BackupFrequencyHours:             r.integer(KeyBackupFrequencyHours, 1, 24),
@@ -270,8 +280,20 @@ func (c Config) validate() ([]string, error) {
 	}
 	for _, cidr := range c.ProducerCIDRs {
 		p, err := netip.ParsePrefix(cidr)
-		if err != nil || p.Masked() != p {
-			return nil, invalid(KeyProducerCIDRs, cidr, "IPv4 or IPv6 CIDR blocks with no host bits set, comma-separated, e.g. 203.0.113.0/24,198.51.100.7/32")
+		switch {
+		case err != nil || p.Masked() != p:
+			return nil, invalid(KeyProducerCIDRs, cidr, "IPv4 CIDR blocks with no host bits set, comma-separated, e.g. 203.0.113.0/24,198.51.100.7/32")
+		case !p.Addr().Is4():
+			// The accelerator is created without IpAddressType, which
+			// defaults to IPV4 (AWS::GlobalAccelerator::Accelerator,
+			// IpAddressType), so producers reach it over IPv4 only; a
+			// dual-stack accelerator needs dual-stack endpoints ("Endpoints
+			// for standard accelerators in AWS Global Accelerator").
+			return nil, invalid(KeyProducerCIDRs, cidr, "IPv4 CIDR blocks only: the accelerator is IPv4-only, so IPv6 producers cannot reach it; list their IPv4 addresses, e.g. 203.0.113.0/24")
+		case p.Bits() == 0:
+			// cdk-nag AwsSolutions-EC23 refuses a security group open to
+			// the whole internet; say so here, in one line, not per stack.
+			return nil, invalid(KeyProducerCIDRs, cidr, "the producers' own CIDR blocks or a prefix list (producerPrefixList): 0.0.0.0/0 would open ingest to the whole internet, which the security checks refuse")
 		}
 	}
 	if c.ProducerPrefixList != "" && !prefixListPattern.MatchString(c.ProducerPrefixList) {
@@ -303,14 +325,16 @@ func (c Config) validate() ([]string, error) {
 	if !AggregateKeyPattern.MatchString(c.AggregateKey) {
 		return nil, invalid(KeyAggregateKey, c.AggregateKey, "an event field name (letters, digits, _ . -, at most 64), e.g. type")
 	}
-	if !cronPattern.MatchString(c.CompactionSchedule) {
-		return nil, invalid(KeyCompactionSchedule, c.CompactionSchedule, "an EventBridge Scheduler cron expression in UTC with six fields, e.g. cron(30 1 * * ? *)")
+	if err := ValidateSchedule(c.CompactionSchedule); err != nil {
+		return nil, invalid(KeyCompactionSchedule, c.CompactionSchedule, "an EventBridge Scheduler expression in UTC such as cron(30 1 * * ? *) or rate(1 day): "+err.Error())
 	}
 	if !slices.Contains([]string{RestoreAuto, RestorePITR, RestoreBackup}, c.RestoreSource) {
 		return nil, invalid(KeyRestoreSource, c.RestoreSource, "auto (PITR when the primary answers, else the backup vault), pitr or backup")
 	}
-	if c.RestoreTestSchedule != RestoreTestOff && !cronPattern.MatchString(c.RestoreTestSchedule) {
-		return nil, invalid(KeyRestoreTestSchedule, c.RestoreTestSchedule, "an EventBridge Scheduler cron expression in UTC with six fields, e.g. cron(0 6 ? * SUN *) (weekly), or off")
+	if c.RestoreTestSchedule != RestoreTestOff {
+		if err := ValidateSchedule(c.RestoreTestSchedule); err != nil {
+			return nil, invalid(KeyRestoreTestSchedule, c.RestoreTestSchedule, "an EventBridge Scheduler expression in UTC such as cron(0 6 ? * SUN *) (weekly), or off: "+err.Error())
+		}
 	}
 	if c.PrimaryRegion == GlobalAcceleratorControlRegion {
 		warnings = append(warnings, fmt.Sprintf("primaryRegion is %s, which also hosts Global Accelerator's control plane: if that region fails, failover cannot move traffic; choose another primary region", GlobalAcceleratorControlRegion))
@@ -319,17 +343,21 @@ func (c Config) validate() ([]string, error) {
 }
 
 // validateNameLengths checks every derived bucket name against S3's limit,
-// with a 12-digit account standing in when the account is unknown.
+// with a 12-digit account standing in when the account is unknown. The
+// longest name decides the room left for the prefix.
 func (c Config) validateNameLengths() error {
 	names := c.Names(naming.AccountPlaceholder)
+	longest := ""
 	for _, region := range []string{c.PrimaryRegion, c.BackupRegion} {
 		for _, p := range naming.Purposes {
-			name := names.Bucket(p, region)
-			if len(name) > naming.MaxBucketNameLength {
-				room := naming.MaxBucketNameLength - (len(name) - len(c.Prefix))
-				return invalid(KeyPrefix, c.Prefix, fmt.Sprintf("at most %d characters with these regions: bucket name %s would be %d characters and S3 allows %d", room, name, len(name), naming.MaxBucketNameLength))
+			if name := names.Bucket(p, region); len(name) > len(longest) {
+				longest = name
 			}
 		}
+	}
+	if len(longest) > naming.MaxBucketNameLength {
+		room := naming.MaxBucketNameLength - (len(longest) - len(c.Prefix))
+		return invalid(KeyPrefix, c.Prefix, fmt.Sprintf("at most %d characters with these regions: bucket name %s would be %d characters and S3 allows %d", room, longest, len(longest), naming.MaxBucketNameLength))
 	}
 	return nil
 }
@@ -360,6 +388,21 @@ func (r *reader) raw(key string) any {
 		}
 	}
 	return Defaults[key]
+}
+
+// account reads an account id, which cdk.json may hold as a JSON number:
+// a 12-digit whole number is taken as is; any other number (an id with a
+// leading zero has lost it) must be quoted.
+func (r *reader) account(key string) string {
+	v, ok := r.raw(key).(float64)
+	if !ok {
+		return r.str(key)
+	}
+	if v == float64(int64(v)) && v >= 1e11 && v < 1e12 {
+		return strconv.FormatInt(int64(v), 10)
+	}
+	r.fail(invalid(key, strconv.FormatFloat(v, 'f', -1, 64), `a 12-digit AWS account id written as a quoted string, e.g. "account": "012345678901" (a JSON number drops leading zeros)`))
+	return ""
 }
 
 func (r *reader) str(key string) string {

@@ -10,7 +10,7 @@ import (
 
 func load(t *testing.T, ctx map[string]any, env map[string]string) (Config, []string, error) {
 	t.Helper()
-	return Load(func(k string) any { return ctx[k] }, func(k string) string { return env[k] })
+	return LoadContext(ctx, func(k string) string { return env[k] })
 }
 
 func TestDefaults(t *testing.T) {
@@ -75,7 +75,9 @@ func TestValuesFromFlagsAndJSON(t *testing.T) {
 			return c.RPOTargetMinutes == 15 && c.RTOTargetMinutes == 30 && c.ReadinessIntervalMinutes == 5
 		}},
 		{"cidrs JSON list", map[string]any{KeyProducerCIDRs: []any{"10.0.0.0/8"}}, func(c Config) bool { return len(c.ProducerCIDRs) == 1 }},
-		{"cidrs JSON in a string", map[string]any{KeyProducerCIDRs: `["10.0.0.0/8","2001:db8::/32"]`}, func(c Config) bool { return len(c.ProducerCIDRs) == 2 }},
+		{"cidrs JSON in a string", map[string]any{KeyProducerCIDRs: `["10.0.0.0/8","198.51.100.0/24"]`}, func(c Config) bool { return len(c.ProducerCIDRs) == 2 }},
+		{"account as a 12-digit JSON number", map[string]any{KeyAccount: float64(123456789012)}, func(c Config) bool { return c.Account == "123456789012" }},
+		{"rate schedule", map[string]any{KeyCompactionSchedule: "rate(1 day)"}, func(c Config) bool { return c.CompactionSchedule == "rate(1 day)" }},
 		{"https with both certificates", map[string]any{
 			KeyPrimaryCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
 			KeyBackupCertificateArn:  "arn:aws:acm:us-west-2:123456789012:certificate/11111111-2222-3333-4444-555555555555",
@@ -128,7 +130,12 @@ func TestBadValuesFailWithOneClearLine(t *testing.T) {
 			KeyBackupCertificateArn:  "arn:aws:acm:us-west-2:123456789012:certificate/11111111-2222-3333-4444-555555555555",
 		}, KeyPrimaryCertificateArn, "in us-east-1"},
 		{"aggregate key with spaces", map[string]any{KeyAggregateKey: "event type"}, KeyAggregateKey, "field name"},
-		{"schedule not cron", map[string]any{KeyCompactionSchedule: "rate(1 day)"}, KeyCompactionSchedule, "cron(30 1 * * ? *)"},
+		{"schedule neither cron nor rate", map[string]any{KeyCompactionSchedule: "daily"}, KeyCompactionSchedule, "cron(30 1 * * ? *) or rate(1 day)"},
+		{"cron with letters for numbers", map[string]any{KeyCompactionSchedule: "cron(a b c d e f)"}, KeyCompactionSchedule, `cron field minutes "a"`},
+		{"ipv6 producers", map[string]any{KeyProducerCIDRs: "2001:db8::/32"}, KeyProducerCIDRs, "the accelerator is IPv4-only"},
+		{"the whole internet", map[string]any{KeyProducerCIDRs: "0.0.0.0/0"}, KeyProducerCIDRs, "producerPrefixList"},
+		{"account as a JSON number that lost its leading zero", map[string]any{KeyAccount: float64(12345678901)}, KeyAccount, "quoted string"},
+		{"prefix too long only for the longest name", map[string]any{KeyPrefix: strings.Repeat("a", 30)}, KeyPrefix, "at most 25 characters"},
 		{"buffer too long", map[string]any{KeyFirehoseBufferSeconds: "1000"}, KeyFirehoseBufferSeconds, "from 0 to 900"},
 		{"unknown restore source", map[string]any{KeyRestoreSource: "snapshot"}, KeyRestoreSource, "auto"},
 		{"prefix not a string", map[string]any{KeyPrefix: float64(3)}, KeyPrefix, "a string"},
@@ -209,7 +216,99 @@ func TestCdkJSONStatesEveryDefault(t *testing.T) {
 			t.Errorf("cdk.json %q = %v, code default %v", key, got, def)
 		}
 	}
-	if _, _, err := Load(func(k string) any { return cdk.Context[k] }, nil); err != nil {
+	if _, _, err := LoadContext(cdk.Context, nil); err != nil {
 		t.Errorf("cdk.json context must be valid: %v", err)
+	}
+}
+
+// cdkContext is what the CDK CLI 2.1148 passes in CDK_CONTEXT_JSON besides
+// cdk.json's keys (captured from `cdk synth`), plus a cached lookup and the
+// notices key: none of it is the app's, all of it must pass.
+var cdkContext = map[string]any{
+	"@aws-cdk/core:target-partitions":                          []any{"aws"},
+	"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy":          true,
+	"aws:cdk:enable-path-metadata":                             true,
+	"aws:cdk:enable-asset-metadata":                            true,
+	"aws:cdk:version-reporting":                                true,
+	"aws:cdk:bundling-stacks":                                  []any{"**"},
+	"@aws-cdk/core:failSynthOnValidationErrors":                false,
+	"availability-zones:account=123456789012:region=us-east-1": []any{"us-east-1a"},
+	"acknowledged-issue-numbers":                               []any{float64(34892)},
+}
+
+func TestUnknownKeysAreRefusedWithTheNearestKnownOne(t *testing.T) {
+	cases := []struct {
+		key, nearest string
+	}{
+		{"primaryregion", KeyPrimaryRegion},
+		{"backupregion", KeyBackupRegion},
+		{"producerCidr", KeyProducerCIDRs},
+		{"logRetention", KeyLogRetentionDays},
+	}
+	for _, tc := range cases {
+		t.Run(tc.key, func(t *testing.T) {
+			ctx := map[string]any{tc.key: "eu-west-1"}
+			for k, v := range cdkContext {
+				ctx[k] = v
+			}
+			_, _, err := load(t, ctx, nil)
+			if err == nil {
+				t.Fatalf("context key %q was accepted", tc.key)
+			}
+			want := fmt.Sprintf("unknown context key %q; did you mean %q?", tc.key, tc.nearest)
+			if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q, want one line with %q", err, want)
+			}
+		})
+	}
+	t.Run("CDK's own keys pass", func(t *testing.T) {
+		if _, _, err := load(t, cdkContext, nil); err != nil {
+			t.Errorf("CDK's context keys must be allowed: %v", err)
+		}
+	})
+}
+
+func TestScheduleExpressions(t *testing.T) {
+	cases := []struct {
+		expr    string
+		problem string // "" when Scheduler accepts it
+	}{
+		{"cron(30 1 * * ? *)", ""},
+		{"cron(0 9 ? * MON-FRI *)", ""},
+		{"cron(0/15 * * * ? *)", ""},
+		{"cron(0 0 L * ? *)", ""},
+		{"cron(15 10 ? * 6L 2026-2030)", ""},
+		{"cron(0 8 ? * 3#2 *)", ""},
+		{"cron(0 8 15W JAN,JUL ? *)", ""},
+		{"rate(1 day)", ""},
+		{"rate(12 hours)", ""},
+		{"rate(5 minutes)", ""},
+		{"cron(a b c d e f)", `cron field minutes "a"`},
+		{"cron(30 1 * * *)", "six fields"},
+		{"cron(60 1 * * ? *)", "0-59"},
+		{"cron(30 24 * * ? *)", "0-23"},
+		{"cron(30 1 * * MON *)", "exactly one of day-of-month and day-of-week"},
+		{"cron(30 1 ? * ? *)", "exactly one of day-of-month and day-of-week"},
+		{"cron(30 1 * 13 ? *)", "JAN-DEC"},
+		{"cron(30 1 ? * 8 *)", "SUN-SAT"},
+		{"cron(30 1 * * ? 1969)", "1970-2199"},
+		{"cron(? 1 * * ? *)", "only allowed in day-of-month and day-of-week"},
+		{"cron(30 1 ? * MON/2 *)", "not allowed in day-of-week"},
+		{"rate(1 days)", "singular"},
+		{"rate(2 day)", "plural"},
+		{"rate(0 minutes)", "positive"},
+		{"rate(1 week)", "minute(s), hour(s) or day(s)"},
+		{"at(2026-12-01T01:30:00)", "recurring"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.expr, func(t *testing.T) {
+			err := ValidateSchedule(tc.expr)
+			switch {
+			case tc.problem == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
+				t.Errorf("error %v, want one mentioning %q", err, tc.problem)
+			}
+		})
 	}
 }

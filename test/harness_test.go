@@ -29,8 +29,16 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
 	jsii.Close()
+	for _, dir := range outdirs {
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(os.Stderr, "remove %s: %v\n", dir, err)
+		}
+	}
 	os.Exit(code)
 }
+
+// outdirs are the cloud assemblies this run wrote; TestMain removes them.
+var outdirs []string
 
 // Fixed test configuration: a known account so names are literal, producer
 // CIDRs so the ingest security group has rules to check.
@@ -113,6 +121,7 @@ func synthesize(ctx map[string]any) (a *assembly, err error) {
 	if err != nil {
 		return nil, err
 	}
+	outdirs = append(outdirs, outdir)
 	// The app's own cdk.json (defaults and feature flags), then the test's values.
 	var cdkJSON struct {
 		Context map[string]any `json:"context"`
@@ -125,7 +134,8 @@ func synthesize(ctx map[string]any) (a *assembly, err error) {
 		context[k] = v
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &context})
-	cfg, _, err := config.Load(func(k string) any { return app.Node().TryGetContext(jsii.String(k)) }, func(string) string { return "" })
+	all, _ := app.Node().GetAllContext(nil).(map[string]any)
+	cfg, _, err := config.LoadContext(all, func(string) string { return "" })
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/backoff"
+	"github.com/dr-analytics/drplan/internal/cli"
 	"github.com/dr-analytics/drplan/internal/failback"
 	"github.com/dr-analytics/drplan/internal/readiness"
 )
@@ -39,20 +40,16 @@ type environment struct {
 	now      func() time.Time
 	// sleep waits between drain polls and retries.
 	sleep func(context.Context, time.Duration) error
-	// terminal reports whether stderr is a terminal (progress bars).
+	// terminal reports whether stderr is an interactive terminal
+	// (progress lines).
 	terminal bool
 }
 
 func productionEnvironment() environment {
 	return environment{
 		stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, loadAWS: loadAWSConfig,
-		now: time.Now, terminal: isTerminal(os.Stderr),
+		now: time.Now, terminal: cli.IsTerminal(os.Stderr),
 	}
-}
-
-func isTerminal(f *os.File) bool {
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
 const usage = `drctl: disaster-recovery operations for the DR analytics deployment.
@@ -61,7 +58,7 @@ Usage:
   drctl status [-json] [-timeout 10s]
       Readiness checklist for both regions (OK / WARN / FAIL per line) and the
       estimated RPO right now. Exits 1 when any line FAILs.
-  drctl failback [-dry-run] [-since RFC3339] [-workers 32] [-segments 8]
+  drctl failback [-json] [-dry-run] [-since RFC3339] [-workers 32] [-segments 8]
                  [-engine auto|local|batch] [-drain-timeout 70m] [-quiet-period 5m]
                  [-drained-at RFC3339]
                  [-compaction-timeout 1h] [-progress]
@@ -69,21 +66,37 @@ Usage:
       primary region: dials, drain, copy objects, merge table items, repair
       partitions, recompact the days since failover, clear the failover
       record, report. Every step is idempotent: run it again to resume.
-  drctl repair-partitions -region REGION [-since RFC3339]
+  drctl repair-partitions -region REGION [-json] [-since RFC3339]
       Registers every Glue partition missing from a region's catalog for the
       objects under raw/ and compacted/ in that region's data buckets.
   drctl help [command]
+  drctl -version
 
 Every command reads the CDK app's context from ./cdk.json (-config PATH) and
 takes the same overrides as the CDK app (-c key=value, repeatable), so it uses
-the same names. Credentials, profiles and endpoints come from the standard AWS
-SDK settings (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_<SERVICE>, ...).
-Run "drctl <command> -h" for a command's flags.
+the same names. Every command has -timeout: it bounds getting credentials and
+each AWS call (S3 copies, which move up to 5 GB each, get at least 30m).
+Credentials, profiles and endpoints come from the standard AWS SDK settings
+(AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_<SERVICE>, ...).
+Run "drctl help <command>" for a command's flags.
+Exit status: 0 done, 1 a check or step failed, 2 bad command line or config,
+130 interrupted.
 `
 
+// exitInterrupted is 128 + SIGINT, as shells report an interrupted command.
+const exitInterrupted = 130
+
 func run(ctx context.Context, args []string, env environment) int {
+	code := dispatch(ctx, args, env)
+	if ctx.Err() != nil && code != exitOK {
+		return exitInterrupted
+	}
+	return code
+}
+
+func dispatch(ctx context.Context, args []string, env environment) int {
 	if len(args) == 0 {
-		fmt.Fprint(env.stderr, usage)
+		fmt.Fprint(env.stderr, "drctl: no command: use status, failback, repair-partitions or help (drctl help)\n")
 		return exitUsage
 	}
 	cmd, rest := args[0], args[1:]
@@ -94,9 +107,12 @@ func run(ctx context.Context, args []string, env environment) int {
 		return failbackCommand(ctx, rest, env)
 	case "repair-partitions":
 		return repairCommand(ctx, rest, env)
+	case "-version", "--version", "version":
+		fmt.Fprintln(env.stdout, "drctl", cli.Version())
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
-			return run(ctx, []string{rest[0], "-h"}, env)
+			return dispatch(ctx, []string{rest[0], "-h"}, env)
 		}
 		fmt.Fprint(env.stdout, usage)
 		return exitOK
@@ -105,15 +121,22 @@ func run(ctx context.Context, args []string, env environment) int {
 	return exitUsage
 }
 
-// configFlags are the flags every command shares: where the config comes from.
-type configFlags struct {
+// commonFlags are the flags every command shares: where the config comes
+// from, the per-call deadline and JSON output.
+type commonFlags struct {
 	configPath string
 	overrides  contextOverrides
+	timeout    time.Duration
+	json       bool
 }
 
-func (c *configFlags) register(fs *flag.FlagSet) {
+// register adds the shared flags; timeoutUse says what -timeout bounds
+// for the command.
+func (c *commonFlags) register(fs *flag.FlagSet, timeoutUse string) {
 	fs.StringVar(&c.configPath, "config", "cdk.json", "the CDK app's cdk.json, whose \"context\" names the deployment")
 	fs.Var(&c.overrides, "c", "context override `key=value`, as with cdk -c (repeatable)")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, timeoutUse)
+	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
 }
 
 // contextOverrides collects -c key=value flags.
@@ -134,8 +157,9 @@ func (o *contextOverrides) Set(v string) error {
 }
 
 // loadConfig reads cdk.json's context with the overrides, exactly as the
-// CDK app does (config.Load).
-func (c *configFlags) loadConfig(env environment) (config.Config, error) {
+// CDK app does (config.LoadContext), and prints config's warnings as synth
+// does.
+func (c *commonFlags) loadConfig(env environment) (config.Config, error) {
 	raw, err := os.ReadFile(c.configPath)
 	if err != nil {
 		return config.Config{}, fmt.Errorf("read %s: %w: run drctl in the CDK app's folder or pass -config path/to/cdk.json", c.configPath, err)
@@ -146,80 +170,101 @@ func (c *configFlags) loadConfig(env environment) (config.Config, error) {
 	if err := json.Unmarshal(raw, &file); err != nil {
 		return config.Config{}, fmt.Errorf("read %s: not valid JSON: %w", c.configPath, err)
 	}
-	lookup := func(key string) any {
-		if v, ok := c.overrides[key]; ok {
-			return v
-		}
-		if v, ok := file.Context[key]; ok {
-			return v
-		}
-		return nil
+	context := file.Context
+	if context == nil {
+		context = map[string]any{}
 	}
-	cfg, _, err := config.Load(lookup, env.getenv)
+	for key, value := range c.overrides {
+		context[key] = value
+	}
+	cfg, warnings, err := config.LoadContext(context, env.getenv)
 	if err != nil {
 		return config.Config{}, fmt.Errorf("%s: %w", c.configPath, err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(env.stderr, "drctl: warning: %s\n", w)
 	}
 	return cfg, nil
 }
 
-func (c *configFlags) factory(ctx context.Context, env environment) (clientFactory, error) {
+// factory loads the SDK configuration and resolves credentials within
+// -timeout, naming the real cause when that fails; every client it then
+// builds gives each call its own deadline.
+func (c *commonFlags) factory(ctx context.Context, env environment) (clientFactory, error) {
 	base, err := env.loadAWS(ctx)
 	if err != nil {
 		return clientFactory{}, err
 	}
+	if err := resolveCredentials(ctx, base, c.timeout); err != nil {
+		return clientFactory{}, err
+	}
+	base.APIOptions = append(base.APIOptions, callDeadline(c.timeout))
 	return clientFactory{base: base, endpoint: env.endpoint}, nil
 }
 
 // parse parses a command's flags; it returns a non-negative exit code
-// when the command should stop (help or a bad flag).
-func parse(fs *flag.FlagSet, args []string, env environment) int {
-	fs.SetOutput(env.stderr)
+// when the command should stop: help (on stdout, exit 0) or a usage error
+// (one line on stderr, exit 2).
+func parse(fs *flag.FlagSet, args []string, c *commonFlags, env environment) int {
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(env.stdout)
+			fs.Usage()
 			return exitOK
 		}
+		fmt.Fprintf(env.stderr, "drctl %s: %v (see drctl help %s)\n", fs.Name(), err, fs.Name())
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(env.stderr, "drctl %s: unexpected argument %q: every option is a flag (see drctl %s -h)\n", fs.Name(), fs.Arg(0), fs.Name())
+		fmt.Fprintf(env.stderr, "drctl %s: unexpected argument %q: every option is a flag (see drctl help %s)\n", fs.Name(), fs.Arg(0), fs.Name())
+		return exitUsage
+	}
+	if c.timeout <= 0 {
+		fmt.Fprintf(env.stderr, "drctl %s: -timeout must be a positive duration such as 10s; got %s\n", fs.Name(), c.timeout)
 		return exitUsage
 	}
 	return -1
 }
 
+// writeJSON prints v as one indented JSON document.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func statusCommand(ctx context.Context, args []string, env environment) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	var c configFlags
-	c.register(fs)
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	timeout := fs.Duration("timeout", 10*time.Second, "deadline of each AWS call")
+	var c commonFlags
+	c.register(fs, "deadline of getting credentials and of each AWS call")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: drctl status [flags]\n\nReadiness checklist for both regions and the estimated RPO. Exits 1 when a check FAILs.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if code := parse(fs, args, env); code >= 0 {
+	if code := parse(fs, args, &c, env); code >= 0 {
 		return code
-	}
-	if *timeout <= 0 {
-		fmt.Fprintf(env.stderr, "drctl status: -timeout must be positive, e.g. 10s; got %s\n", *timeout)
-		return exitUsage
 	}
 	cfg, err := c.loadConfig(env)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "drctl status: %v\n", err)
 		return exitUsage
 	}
+	stopWaiting := waiting(env, "drctl status: getting credentials")
 	clients, err := c.factory(ctx, env)
+	stopWaiting()
 	if err != nil {
 		fmt.Fprintf(env.stderr, "drctl status: %v\n", err)
 		return exitFail
 	}
+	stopWaiting = waiting(env, fmt.Sprintf("drctl status: checking %s and %s", cfg.PrimaryRegion, cfg.BackupRegion))
 	report := readiness.Run(ctx, readiness.Input{
 		Config: cfg, Primary: clients.readinessRegion(cfg.PrimaryRegion), Backup: clients.readinessRegion(cfg.BackupRegion),
 		GlobalAccelerator: clients.globalAccelerator(), STS: clients.sts(cfg.BackupRegion),
-		CallTimeout: *timeout, Now: env.now,
+		CallTimeout: c.timeout, Now: env.now,
 	})
-	if *asJSON {
+	stopWaiting()
+	if c.json {
 		err = report.WriteJSON(env.stdout)
 	} else {
 		err = report.WriteText(env.stdout)
@@ -255,8 +300,8 @@ func (f *timeFlag) Set(v string) error {
 
 func failbackCommand(ctx context.Context, args []string, env environment) int {
 	fs := flag.NewFlagSet("failback", flag.ContinueOnError)
-	var c configFlags
-	c.register(fs)
+	var c commonFlags
+	c.register(fs, "deadline of getting credentials, of the pre-flight calls and of each later AWS call")
 	var since timeFlag
 	fs.Var(&since, "since", "failover time (RFC 3339); default: the earlier of the first failover attempt's start (recorded in SSM) and BackupFailoverStack's creation")
 	dryRun := fs.Bool("dry-run", false, "read and report what would be done; change nothing")
@@ -271,13 +316,12 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 	compactionPoll := fs.Duration("compaction-poll", 30*time.Second, "interval between looks at the compaction executions")
 	engine := fs.String("engine", failback.EngineAuto, fmt.Sprintf("how to copy objects: auto (S3 Batch Operations from %d objects, or when an earlier run started a job), local (this process) or batch (S3 Batch Operations in the primary region)", failback.DefaultBatchThreshold))
 	partSize := fs.Int64("part-size", failback.DefaultPartSize>>20, "part size in MiB of multipart copies of objects over 5 GiB (5-5120)")
-	timeout := fs.Duration("timeout", 10*time.Second, "deadline of the pre-flight calls (credentials, primary region)")
 	progress := fs.Bool("progress", false, "draw progress bars on stderr even when it is not a terminal")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: drctl failback [flags]\n\nSets the traffic dials back, waits for the backup pipeline to drain, copies objects written\nduring the disaster back to the primary buckets, merges the backup region's table items into\nthe primary table, repairs the primary's partitions, recompacts every whole day since the\nfailover in the primary and, once everything matches, deletes the recorded failover start.\nResumable: run it again after an error.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if code := parse(fs, args, env); code >= 0 {
+	if code := parse(fs, args, &c, env); code >= 0 {
 		return code
 	}
 	for _, check := range []struct {
@@ -296,7 +340,6 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 		{*compactionPoll > 0, "compaction-poll", "a positive duration such as 30s", *compactionPoll},
 		{*partSize >= 5 && *partSize <= 5120, "part-size", "MiB from 5 to 5120", *partSize},
 		{*engine == failback.EngineAuto || *engine == failback.EngineLocal || *engine == failback.EngineBatch, "engine", "auto, local or batch", *engine},
-		{*timeout > 0, "timeout", "a positive duration such as 10s", *timeout},
 		{since.t.IsZero() || !since.t.After(env.now()), "since", "a time in the past", since.String()},
 	} {
 		if !check.ok {
@@ -318,7 +361,7 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 		Config: cfg, Primary: clients.failbackRegion(cfg.PrimaryRegion), Backup: clients.failbackRegion(cfg.BackupRegion),
 		GlobalAccelerator: clients.globalAccelerator(), STS: clients.sts(cfg.BackupRegion),
 		Since: since.t, DryRun: *dryRun, Workers: *workers, Segments: *segments,
-		DrainTimeout: *drainTimeout, DrainPoll: *drainPoll, QuietPeriod: *quietPeriod, DrainedAt: drainedAt.t, PreflightTimeout: *timeout,
+		DrainTimeout: *drainTimeout, DrainPoll: *drainPoll, QuietPeriod: *quietPeriod, DrainedAt: drainedAt.t, PreflightTimeout: c.timeout,
 		CompactionTimeout: *compactionTimeout, CompactionPoll: *compactionPoll,
 		PartSize: *partSize << 20, Engine: *engine, Now: env.now, Retry: backoff.Policy{Sleep: env.sleep},
 	}
@@ -331,7 +374,11 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 		fmt.Fprintf(env.stderr, "drctl failback: %v\n", err)
 		return exitFail
 	}
-	if werr := report.WriteText(env.stdout); werr != nil {
+	write := report.WriteText
+	if c.json {
+		write = func(w io.Writer) error { return writeJSON(w, report) }
+	}
+	if werr := write(env.stdout); werr != nil {
 		fmt.Fprintf(env.stderr, "drctl failback: write report: %v\n", werr)
 		return exitFail
 	}
@@ -347,8 +394,8 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 
 func repairCommand(ctx context.Context, args []string, env environment) int {
 	fs := flag.NewFlagSet("repair-partitions", flag.ContinueOnError)
-	var c configFlags
-	c.register(fs)
+	var c commonFlags
+	c.register(fs, "deadline of getting credentials and of each AWS call")
 	region := fs.String("region", "", "the region whose catalog to repair: the config's primaryRegion or backupRegion (required)")
 	var since timeFlag
 	fs.Var(&since, "since", "only objects modified at or after this RFC 3339 time (default: all)")
@@ -356,7 +403,7 @@ func repairCommand(ctx context.Context, args []string, env environment) int {
 		fmt.Fprint(fs.Output(), "Usage: drctl repair-partitions -region REGION [flags]\n\nRegisters every Glue partition missing from the region's catalog for the objects under\nraw/ and compacted/ in the region's data buckets.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if code := parse(fs, args, env); code >= 0 {
+	if code := parse(fs, args, &c, env); code >= 0 {
 		return code
 	}
 	cfg, err := c.loadConfig(env)
@@ -386,20 +433,47 @@ func repairCommand(ctx context.Context, args []string, env environment) int {
 		S3: clients.s3(*region), Glue: clients.glue(*region), Names: cfg.Names(account), Region: *region, Since: since.t,
 		Retry: backoff.Policy{Sleep: env.sleep},
 	})
-	fmt.Fprintf(env.stdout, "Partition repair in %s (%d objects under raw/ and compacted/", *region, rep.Objects)
-	if !since.t.IsZero() {
-		fmt.Fprintf(env.stdout, " modified since %s", since.t.Format(time.RFC3339))
-	}
-	fmt.Fprintln(env.stdout, ")")
-	for _, a := range rep.Step.Actions {
-		fmt.Fprintf(env.stdout, "  %s\n", a)
-	}
-	for _, m := range rep.Step.Mismatches {
-		fmt.Fprintf(env.stdout, "  ! %s\n", m)
+	if c.json {
+		doc := repairReport{Region: *region, Objects: rep.Objects, Actions: rep.Step.Actions, Mismatches: rep.Step.Mismatches}
+		if !since.t.IsZero() {
+			doc.Since = &since.t
+		}
+		if err != nil {
+			doc.Error = err.Error()
+		}
+		if werr := writeJSON(env.stdout, doc); werr != nil {
+			fmt.Fprintf(env.stderr, "drctl repair-partitions: write report: %v\n", werr)
+			return exitFail
+		}
+	} else {
+		fmt.Fprintf(env.stdout, "Partition repair in %s (%d objects under raw/ and compacted/", *region, rep.Objects)
+		if !since.t.IsZero() {
+			fmt.Fprintf(env.stdout, " modified since %s", since.t.Format(time.RFC3339))
+		}
+		fmt.Fprintln(env.stdout, ")")
+		for _, a := range rep.Step.Actions {
+			fmt.Fprintf(env.stdout, "  %s\n", a)
+		}
+		for _, m := range rep.Step.Mismatches {
+			fmt.Fprintf(env.stdout, "  ! %s\n", m)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(env.stderr, "drctl repair-partitions: %v\n", err)
 		return exitFail
 	}
+	if len(rep.Step.Mismatches) > 0 {
+		return exitFail
+	}
 	return exitOK
+}
+
+// repairReport is repair-partitions' -json document.
+type repairReport struct {
+	Region     string     `json:"region"`
+	Since      *time.Time `json:"since,omitempty"`
+	Objects    int        `json:"objects"`
+	Actions    []string   `json:"actions"`
+	Mismatches []string   `json:"mismatches"`
+	Error      string     `json:"error,omitempty"`
 }

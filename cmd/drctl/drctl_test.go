@@ -6,21 +6,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/awsfake"
@@ -62,6 +67,8 @@ type testEnv struct {
 	world          *drfake.World
 	glue           map[string]*gluefake.Server
 	stdout, stderr bytes.Buffer
+	// terminal makes stderr count as an interactive terminal.
+	terminal bool
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -101,6 +108,7 @@ func (e *testEnv) runWith(t *testing.T, loadAWS func(context.Context) (aws.Confi
 			}, nil
 		},
 		endpoint: e.world.Endpoint,
+		terminal: e.terminal,
 		now:      func() time.Time { return e.world.Clock.Now().Add(time.Since(started)) },
 		sleep: func(ctx context.Context, d time.Duration) error {
 			e.world.Clock.Advance(d)
@@ -120,35 +128,57 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		name   string
 		args   []string
 		code   int
-		output string // in stdout or stderr
+		stdout string // help and versions go to stdout
+		stderr string // usage errors go to stderr, one line
 	}{
-		{"help lists the commands", []string{"help"}, exitOK, "drctl repair-partitions -region REGION"},
-		{"a command's help lists its flags", []string{"failback", "-h"}, exitOK, "-drain-timeout"},
-		{"help for a command", []string{"help", "status"}, exitOK, "-json"},
-		{"failback's help names the compaction wait", []string{"failback", "-h"}, exitOK, "-compaction-timeout"},
-		{"zero compaction timeout", []string{"failback", "-config", config, "-compaction-timeout", "0s"}, exitUsage, "-compaction-timeout must be a positive duration such as 1h; got 0s"},
-		{"no command", nil, exitUsage, "Usage:"},
-		{"unknown command", []string{"fallback"}, exitUsage, `unknown command "fallback"`},
-		{"unknown flag", []string{"status", "-jsn"}, exitUsage, "flag provided but not defined: -jsn"},
-		{"zero workers", []string{"failback", "-config", config, "-workers", "0"}, exitUsage, "-workers must be a whole number from 1 to 1024; got 0"},
-		{"bad since", []string{"failback", "-config", config, "-since", "yesterday"}, exitUsage, "want an RFC 3339 time such as 2026-11-25T08:00:00Z"},
-		{"since in the future", []string{"failback", "-config", config, "-since", "2027-01-01T00:00:00Z"}, exitUsage, "-since must be a time in the past"},
-		{"small parts", []string{"failback", "-config", config, "-part-size", "1"}, exitUsage, "-part-size must be MiB from 5 to 5120"},
-		{"stray argument", []string{"status", "-config", config, "now"}, exitUsage, `unexpected argument "now"`},
-		{"region outside the deployment", []string{"repair-partitions", "-config", config, "-region", "eu-west-1"}, exitUsage,
+		{"help lists the commands", []string{"help"}, exitOK, "drctl repair-partitions -region REGION", ""},
+		{"a command's help lists its flags", []string{"failback", "-h"}, exitOK, "-drain-timeout", ""},
+		{"help for a command", []string{"help", "status"}, exitOK, "-json", ""},
+		{"failback's help names the compaction wait", []string{"failback", "-h"}, exitOK, "-compaction-timeout", ""},
+		{"every command has -timeout", []string{"help", "repair-partitions"}, exitOK, "-timeout", ""},
+		{"repair-partitions has -json", []string{"repair-partitions", "-h"}, exitOK, "-json", ""},
+		{"-version", []string{"-version"}, exitOK, "drctl ", ""},
+		{"zero compaction timeout", []string{"failback", "-config", config, "-compaction-timeout", "0s"}, exitUsage, "", "-compaction-timeout must be a positive duration such as 1h; got 0s"},
+		{"zero timeout", []string{"repair-partitions", "-config", config, "-region", primaryRegion, "-timeout", "0s"}, exitUsage, "", "-timeout must be a positive duration such as 10s; got 0s"},
+		{"no command", nil, exitUsage, "", "drctl: no command: use status, failback, repair-partitions or help"},
+		{"unknown command", []string{"fallback"}, exitUsage, "", `unknown command "fallback"`},
+		{"unknown flag", []string{"status", "-jsn"}, exitUsage, "", "drctl status: flag provided but not defined: -jsn (see drctl help status)"},
+		{"zero workers", []string{"failback", "-config", config, "-workers", "0"}, exitUsage, "", "-workers must be a whole number from 1 to 1024; got 0"},
+		{"bad since", []string{"failback", "-config", config, "-since", "yesterday"}, exitUsage, "", "want an RFC 3339 time such as 2026-11-25T08:00:00Z"},
+		{"since in the future", []string{"failback", "-config", config, "-since", "2027-01-01T00:00:00Z"}, exitUsage, "", "-since must be a time in the past"},
+		{"small parts", []string{"failback", "-config", config, "-part-size", "1"}, exitUsage, "", "-part-size must be MiB from 5 to 5120"},
+		{"stray argument", []string{"status", "-config", config, "now"}, exitUsage, "", `unexpected argument "now"`},
+		{"region outside the deployment", []string{"repair-partitions", "-config", config, "-region", "eu-west-1"}, exitUsage, "",
 			`-region must be us-east-1 (primaryRegion) or us-west-2 (backupRegion); got "eu-west-1"`},
-		{"missing cdk.json", []string{"status", "-config", filepath.Join(t.TempDir(), "cdk.json")}, exitUsage, "pass -config path/to/cdk.json"},
-		{"bad context override", []string{"status", "-config", config, "-c", "backupRegion=us-east-1"}, exitUsage, `context key "backupRegion" has invalid value "us-east-1"`},
-		{"malformed override", []string{"status", "-config", config, "-c", "prefix"}, exitUsage, "want key=value"},
+		{"missing cdk.json", []string{"status", "-config", filepath.Join(t.TempDir(), "cdk.json")}, exitUsage, "", "pass -config path/to/cdk.json"},
+		{"bad context override", []string{"status", "-config", config, "-c", "backupRegion=us-east-1"}, exitUsage, "", `context key "backupRegion" has invalid value "us-east-1"`},
+		{"misspelled context key", []string{"status", "-config", config, "-c", "primaryregion=eu-west-1"}, exitUsage, "", `unknown context key "primaryregion"; did you mean "primaryRegion"?`},
+		{"malformed override", []string{"status", "-config", config, "-c", "prefix"}, exitUsage, "", "want key=value"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code := e.run(t, tc.args...)
-			out := e.stdout.String() + e.stderr.String()
-			if code != tc.code || !strings.Contains(out, tc.output) {
-				t.Errorf("exit %d, want %d; output lacks %q:\n%s", code, tc.code, tc.output, out)
+			out, errOut := e.stdout.String(), e.stderr.String()
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			if tc.stdout != "" && (!strings.Contains(out, tc.stdout) || errOut != "") {
+				t.Errorf("stdout lacks %q or stderr is not empty\nstdout:\n%s\nstderr:\n%s", tc.stdout, out, errOut)
+			}
+			if tc.stderr != "" && (!strings.Contains(errOut, tc.stderr) || strings.Count(errOut, "\n") != 1 || out != "") {
+				t.Errorf("stderr is not one line with %q, or stdout is not empty\nstdout:\n%s\nstderr:\n%s", tc.stderr, out, errOut)
 			}
 		})
+	}
+}
+
+// Synth warns about a us-west-2 primary; drctl reads the same config and
+// must say the same.
+func TestConfigWarningsAreShown(t *testing.T) {
+	e := newTestEnv(t)
+	e.run(t, "status", "-config", cdkJSON(t), "-c", "primaryRegion=us-west-2", "-c", "backupRegion=us-east-1")
+	if want := "drctl: warning: primaryRegion is us-west-2, which also hosts Global Accelerator's control plane"; !strings.Contains(e.stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, e.stderr.String())
 	}
 }
 
@@ -188,17 +218,65 @@ func TestStatusJSON(t *testing.T) {
 	}
 }
 
-// withTables gives each region a dynalite table and a Glue catalog.
+// dynaliteOf is each region's dynalite, one per region for the whole
+// package (TestMain): a Node.js start per test would cost more than the
+// tests. Tests run one at a time and recreate their table.
+var dynaliteOf = map[string]string{}
+
+func TestMain(m *testing.M) {
+	var stops []func()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var failed error
+	for _, region := range []string{primaryRegion, backupRegion} {
+		wg.Go(func() {
+			endpoint, stop, err := dynalite.Launch()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = err
+				return
+			}
+			dynaliteOf[region] = endpoint
+			stops = append(stops, stop)
+		})
+	}
+	wg.Wait()
+	code := 1
+	if failed != nil {
+		fmt.Fprintln(os.Stderr, "dynalite:", failed)
+	} else {
+		code = m.Run()
+	}
+	for _, stop := range stops {
+		stop()
+	}
+	os.Exit(code)
+}
+
+// withTables gives each region a fresh aggregates table in its dynalite
+// and a Glue catalog.
 func (e *testEnv) withTables(t *testing.T) {
 	t.Helper()
 	for _, region := range []string{primaryRegion, backupRegion} {
-		endpoint := dynalite.Start(t)
+		endpoint := dynaliteOf[region]
 		control := e.world.Primary.DynamoDB
 		if region == backupRegion {
 			control = e.world.Backup.DynamoDB
 		}
 		e.world.SetEndpoint(drfake.ServiceDynamoDB, region, drfake.NewDynamoDBRouter(t, endpoint, control.URL()).URL())
 		client := dynamodb.NewFromConfig(awsfake.Config(endpoint, region))
+		var notFound *ddbtypes.ResourceNotFoundException
+		if _, err := client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(names.Table())}); err == nil {
+			gone := dynamodb.NewTableNotExistsWaiter(client, func(o *dynamodb.TableNotExistsWaiterOptions) {
+				o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
+			})
+			if err := gone.Wait(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(names.Table())}, 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		} else if !errors.As(err, &notFound) {
+			t.Fatal(err)
+		}
 		drfake.CreateAggregatesTable(t, client, names.Table())
 		g := gluefake.New(t)
 		g.AddTable(names.Database(), naming.RawTable, schema.RawPartitionKeys, gluetypes.StorageDescriptor{Location: aws.String("s3://" + names.Bucket(naming.Streaming, region) + "/raw/")})
@@ -469,5 +547,190 @@ func TestFailbackRefusesAnUnknownEngine(t *testing.T) {
 	e := newTestEnv(t)
 	if code := e.run(t, "failback", "-config", cdkJSON(t), "-engine", "fast"); code != exitUsage || !strings.Contains(e.stderr.String(), "-engine must be auto, local or batch; got fast") {
 		t.Errorf("exit %d, stderr %q", code, e.stderr.String())
+	}
+}
+
+// silentEndpoint accepts connections and never answers, like a region
+// whose endpoints are black-holed.
+func silentEndpoint(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+func TestRepairPartitionsAgainstASilentEndpointEndsAtTheTimeout(t *testing.T) {
+	e := newTestEnv(t)
+	e.withTables(t)
+	e.world.SetEndpoint(drfake.ServiceS3, primaryRegion, silentEndpoint(t))
+	code := e.run(t, "repair-partitions", "-config", cdkJSON(t), "-region", primaryRegion, "-timeout", "300ms")
+	if code != exitFail || !strings.Contains(e.stderr.String(), "deadline exceeded") {
+		t.Errorf("exit %d, want %d with the call's deadline named:\n%s", code, exitFail, e.stderr.String())
+	}
+}
+
+func TestCredentialResolutionIsBoundedAndNamed(t *testing.T) {
+	e := newTestEnv(t)
+	// A credential source that never answers, like the instance metadata
+	// service off EC2.
+	silentSource := func(context.Context) (aws.Config, error) {
+		return aws.Config{Credentials: aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+			<-ctx.Done()
+			return aws.Credentials{}, ctx.Err()
+		}))}, nil
+	}
+	for _, cmd := range []string{"status", "failback", "repair-partitions"} {
+		t.Run(cmd, func(t *testing.T) {
+			args := []string{cmd, "-config", cdkJSON(t), "-timeout", "200ms"}
+			if cmd == "repair-partitions" {
+				args = append(args, "-region", primaryRegion)
+			}
+			code := e.runWith(t, silentSource, args...)
+			want := "get credentials: no credentials within 200ms: a credential source did not answer"
+			if code != exitFail || !strings.Contains(e.stderr.String(), want) || !strings.Contains(e.stderr.String(), "AWS_EC2_METADATA_DISABLED") {
+				t.Errorf("exit %d, stderr:\n%s", code, e.stderr.String())
+			}
+		})
+	}
+}
+
+func TestStatusNamesANetworkCauseNotCredentials(t *testing.T) {
+	e := newTestEnv(t)
+	e.world.SetEndpoint(drfake.ServiceSTS, backupRegion, awsfake.DeadEndpoint(t))
+	code := e.run(t, "status", "-config", cdkJSON(t))
+	out := e.stdout.String()
+	if code != exitFail || !strings.Contains(out, "nothing accepts connections at the endpoint") || strings.Contains(out, "set AWS_PROFILE") {
+		t.Errorf("exit %d, want the refused connection named without a credentials hint:\n%s", code, out)
+	}
+	if !strings.Contains(out, "(account unknown: see the credentials line)") || strings.Contains(out, "(account )") {
+		t.Errorf("header with an unknown account:\n%s", out)
+	}
+}
+
+// On a terminal, status says what it waits for and erases the line
+// before the report; off a terminal (the other tests) stderr stays empty.
+func TestStatusShowsWhatItWaitsForOnATerminal(t *testing.T) {
+	e := newTestEnv(t)
+	e.terminal = true
+	if code := e.run(t, "status", "-config", cdkJSON(t)); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, e.stderr.String())
+	}
+	got := e.stderr.String()
+	for _, want := range []string{"\r\x1b[Kdrctl status: getting credentials ... 0s", "\r\x1b[Kdrctl status: checking us-east-1 and us-west-2 ... 0s"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stderr lacks %q: %q", want, got)
+		}
+	}
+	if !strings.HasSuffix(got, "\r\x1b[K") {
+		t.Errorf("the waiting line is not erased before the report: %q", got)
+	}
+}
+
+func TestFailbackAndRepairWriteJSON(t *testing.T) {
+	e := newTestEnv(t)
+	e.withTables(t)
+	e.seedDisaster(t)
+	code := e.run(t, "failback", "-config", cdkJSON(t), "-dry-run", "-json")
+	var report struct {
+		DryRun bool
+		Steps  []struct{ Name, Error string }
+	}
+	if err := json.Unmarshal(e.stdout.Bytes(), &report); err != nil {
+		t.Fatalf("failback -json output is not JSON: %v\n%s", err, e.stdout.String())
+	}
+	if code != exitOK || !report.DryRun || len(report.Steps) == 0 || report.Steps[0].Name == "" {
+		t.Errorf("exit %d, report %+v", code, report)
+	}
+
+	code = e.run(t, "repair-partitions", "-config", cdkJSON(t), "-region", backupRegion, "-json")
+	var repair struct {
+		Region  string
+		Objects int
+		Actions []string
+	}
+	if err := json.Unmarshal(e.stdout.Bytes(), &repair); err != nil {
+		t.Fatalf("repair-partitions -json output is not JSON: %v\n%s", err, e.stdout.String())
+	}
+	if code != exitOK || repair.Region != backupRegion || repair.Objects != 181 || len(repair.Actions) == 0 {
+		t.Errorf("exit %d, report %+v", code, repair)
+	}
+}
+
+func TestProgressLineClearsAndShowsRateAndETA(t *testing.T) {
+	var out strings.Builder
+	clock := now
+	bar := newProgressBar(&out, func() time.Time { return clock })
+	bar.Start("copy objects", 100, 100<<20)
+	clock = clock.Add(10 * time.Second)
+	bar.Add(20, 20<<20)
+	line := out.String()[strings.LastIndex(out.String(), "\r"):]
+	if !strings.HasPrefix(line, "\r\x1b[K") || !strings.Contains(line, "20/100") || !strings.Contains(line, "2/s, ETA 40s") {
+		t.Errorf("progress line %q, want it to erase the old one and show 2/s, ETA 40s", line)
+	}
+}
+
+// S3 copies move up to 5 GB each inside S3; every other call gets -timeout.
+func TestEveryCallHasADeadlineAndCopiesALongerOne(t *testing.T) {
+	deadlines := map[string]time.Duration{}
+	record := func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("record", func(ctx context.Context, _ middleware.InitializeInput, _ middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			d, ok := ctx.Deadline()
+			if ok {
+				deadlines[awsmiddleware.GetOperationName(ctx)] = time.Until(d).Round(time.Minute)
+			}
+			return middleware.InitializeOutput{}, middleware.Metadata{}, errors.New("recorded")
+		}), middleware.After)
+	}
+	client := s3.New(s3.Options{Region: primaryRegion, APIOptions: []func(*middleware.Stack) error{callDeadline(time.Minute), record}})
+	ctx := context.Background()
+	_, _ = client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("b"), Key: aws.String("k")})
+	_, _ = client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("b"), Key: aws.String("k"), CopySource: aws.String("a/k")})
+	if deadlines["HeadObject"] != time.Minute || deadlines["CopyObject"] != copyCallTimeout {
+		t.Errorf("deadlines %v, want HeadObject 1m0s and CopyObject %s", deadlines, copyCallTimeout)
+	}
+}
+
+// The real SDK credential chain with no credentials anywhere and an
+// instance metadata service that never answers (the situation off EC2
+// behind a firewall): status ends at -timeout and names that cause.
+func TestSilentInstanceMetadataEndsAtTheTimeout(t *testing.T) {
+	e := newTestEnv(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "")
+	for _, source := range []string{"AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		t.Setenv(source, "")
+	}
+	t.Setenv("AWS_REGION", backupRegion)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "false")
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", silentEndpoint(t))
+	code := e.runWith(t, loadAWSConfig, "status", "-config", cdkJSON(t), "-timeout", "300ms")
+	if code != exitFail || !strings.Contains(e.stderr.String(), "no credentials within 300ms: a credential source did not answer (off EC2 that is usually the instance metadata service") {
+		t.Errorf("exit %d, stderr:\n%s", code, e.stderr.String())
 	}
 }

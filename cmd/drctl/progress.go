@@ -56,21 +56,34 @@ func (p *progressBar) Done() {
 	fmt.Fprintln(p.w)
 }
 
-// draw renders the line; the caller holds mu.
+// draw renders the line; the caller holds mu. "\r\x1b[K" returns to the
+// line's start and erases it, so a shorter line leaves nothing behind.
 func (p *progressBar) draw() {
 	p.lastDrawn = p.now()
-	elapsed := p.lastDrawn.Sub(p.started).Round(time.Second)
+	spent := p.lastDrawn.Sub(p.started)
+	elapsed := spent.Round(time.Second)
 	switch {
 	case p.total <= 0 && p.done == 0:
-		fmt.Fprintf(p.w, "\r%-22s waiting  %s ", p.step, elapsed)
+		fmt.Fprintf(p.w, "\r\x1b[K%-22s waiting  %s", p.step, elapsed)
 		return
 	case p.total <= 0:
-		fmt.Fprintf(p.w, "\r%-22s %d done  %s ", p.step, p.done, elapsed)
+		fmt.Fprintf(p.w, "\r\x1b[K%-22s %d done  %s", p.step, p.done, elapsed)
 		return
 	}
 	filled := int(int64(barWidth) * min(p.done, p.total) / p.total)
 	bar := strings.Repeat("=", filled) + strings.Repeat(" ", barWidth-filled)
-	fmt.Fprintf(p.w, "\r%-22s [%s] %d/%d  %s/%s  %s ", p.step, bar, p.done, p.total, mib(p.doneBytes), mib(p.totalBytes), elapsed)
+	fmt.Fprintf(p.w, "\r\x1b[K%-22s [%s] %d/%d  %s/%s  %s  %s", p.step, bar, p.done, p.total, mib(p.doneBytes), mib(p.totalBytes), rateAndETA(p.done, p.total, spent), elapsed)
+}
+
+// rateAndETA is the items per second so far and the time the rest takes
+// at that rate, e.g. "120/s, ETA 1m05s"; "ETA --" before there is a rate.
+func rateAndETA(done, total int64, spent time.Duration) string {
+	if done <= 0 || spent <= 0 {
+		return "0/s, ETA --"
+	}
+	rate := float64(done) / spent.Seconds()
+	left := time.Duration(float64(max(total-done, 0)) / rate * float64(time.Second)).Round(time.Second)
+	return fmt.Sprintf("%.0f/s, ETA %s", rate, left)
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

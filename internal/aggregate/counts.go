@@ -238,9 +238,12 @@ func entryBytes(key string) int {
 	return jsonStringBytes(key) + 1 + 22 + 1
 }
 
-// jsonStringBytes is an upper bound of len(json.Marshal(s)), computed without
-// allocating: encoding/json escapes quotes and backslashes to two bytes, and
-// control characters, <, >, &, U+2028, U+2029 and invalid bytes to six.
+// jsonStringBytes is an upper bound of the encoded size of s as the Lambda
+// runtime sends the state: aws-lambda-go encodes the response with
+// SetEscapeHTML(false) unless told otherwise (lambda/handler.go,
+// jsonResponseEscapeHTML: false), so <, > and & travel as one byte.
+// encoding/json still escapes quotes and backslashes to two bytes, and
+// control characters, U+2028, U+2029 and invalid bytes to at most six.
 func jsonStringBytes(s string) int {
 	n := 2
 	for i := 0; i < len(s); {
@@ -248,7 +251,7 @@ func jsonStringBytes(s string) int {
 		switch {
 		case r == '"' || r == '\\':
 			n += 2
-		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
+		case r < 0x20 || r == '\u2028' || r == '\u2029':
 			n += 6
 		case r == utf8.RuneError && size == 1:
 			n += 6

@@ -191,28 +191,56 @@ func TestDistinctKeysBeyondLimitCountAsOverflow(t *testing.T) {
 	}
 }
 
-func TestStateStaysUnderOneMegabyteForEscapeHeavyKeys(t *testing.T) {
-	a := newTestAggregator(t, refusingDB{t})
-	var batch []string
-	for i := range MaxKeys {
-		// '<' escapes to six bytes in JSON: 128 of them take 770 bytes.
-		key := fmt.Sprintf("%04d", i) + strings.Repeat("<", MaxKeyBytes-4)
-		line, _ := json.Marshal(map[string]string{"type": key})
-		batch = append(batch, string(line)+"\n")
-	}
-	resp, err := a.Handle(context.Background(), event("shardId-1", nil, false, batch...))
-	if err != nil {
+// encodeResponse encodes a response as the Lambda runtime does:
+// aws-lambda-go's handler uses a json.Encoder with SetEscapeHTML(false)
+// by default (lambda/handler.go).
+func encodeResponse(t *testing.T, state map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(events.KinesisTimeWindowEventResponse{TimeWindowEventResponseProperties: events.TimeWindowEventResponseProperties{State: state}}); err != nil {
 		t.Fatal(err)
 	}
-	encoded, err := json.Marshal(events.KinesisTimeWindowEventResponse{TimeWindowEventResponseProperties: events.TimeWindowEventResponseProperties{State: resp.State}})
-	if err != nil {
-		t.Fatal(err)
+	return buf.Bytes()
+}
+
+func TestStateBudgetCountsTheBytesReallySent(t *testing.T) {
+	cases := []struct {
+		name         string
+		filler       string // repeated to fill each key
+		wantOverflow bool
+	}{
+		// < > & travel unescaped: 5,000 such keys fit, like plain ones.
+		{"html characters are sent as they are", "<>&", false},
+		// A control character escapes to six bytes: 5,000 keys would
+		// need about 3.9 MB, so the byte budget cuts in.
+		{"control characters escape to six bytes", "\x01", true},
 	}
-	if len(encoded) >= 1<<20 {
-		t.Errorf("state encodes to %d bytes, want under 1 MiB", len(encoded))
-	}
-	if resp.State[OverflowKey] == "" {
-		t.Error("no events counted as overflow although the byte budget was exceeded")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestAggregator(t, refusingDB{t})
+			var batch []string
+			for i := range MaxKeys {
+				key := fmt.Sprintf("%04d", i) + strings.Repeat(tc.filler, MaxKeyBytes)[:MaxKeyBytes-4]
+				line, _ := json.Marshal(map[string]string{"type": key})
+				batch = append(batch, string(line)+"\n")
+			}
+			resp, err := a.Handle(context.Background(), event("shardId-1", nil, false, batch...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if encoded := encodeResponse(t, resp.State); len(encoded) >= 1<<20 {
+				t.Errorf("state encodes to %d bytes, want under 1 MiB", len(encoded))
+			}
+			overflow := resp.State[OverflowKey] != ""
+			if overflow != tc.wantOverflow {
+				t.Errorf("overflow %v (%d keys kept), want %v", overflow, len(resp.State), tc.wantOverflow)
+			}
+			if !tc.wantOverflow && len(resp.State) != MaxKeys {
+				t.Errorf("state has %d keys, want all %d", len(resp.State), MaxKeys)
+			}
+		})
 	}
 }
 

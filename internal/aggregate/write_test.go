@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,8 +155,24 @@ func scanTable(t testing.TB, db *dynamodb.Client, table string) map[string]map[s
 	return items
 }
 
+// endpoint is the package's one dynalite (TestMain): every test and
+// benchmark writes to tables of its own name.
+var endpoint string
+
+func TestMain(m *testing.M) {
+	var stop func()
+	var err error
+	endpoint, stop, err = dynalite.Launch()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dynalite:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
 func TestWindowWrites(t *testing.T) {
-	endpoint := dynalite.Start(t)
 	db := dynamoClient(endpoint)
 
 	t.Run("final invocation writes one exact item per key", func(t *testing.T) {
@@ -361,7 +378,6 @@ func throttlingProxy(t testing.TB, endpoint string, n int64) (*httptest.Server, 
 }
 
 func TestUnprocessedItemsAreRetriedWithBackoff(t *testing.T) {
-	endpoint := dynalite.Start(t)
 	createTable(t, dynamoClient(endpoint), "throttled")
 
 	t.Run("retried until written", func(t *testing.T) {
@@ -416,9 +432,9 @@ func assertItems(t *testing.T, got, want map[string]map[string]string) {
 // BenchmarkFinalInvocationWrite measures a final invocation of 1,000 events
 // over 50 keys written to dynalite on loopback (two BatchWriteItem calls).
 func BenchmarkFinalInvocationWrite(b *testing.B) {
-	endpoint := dynalite.Start(b)
-	createTable(b, dynamoClient(endpoint), "bench")
-	f := newWriteFixture(b, endpoint, "bench", "us-east-1", time.Second)
+	table := fmt.Sprintf("bench-%d", time.Now().UnixNano()) // -count runs it again
+	createTable(b, dynamoClient(endpoint), table)
+	f := newWriteFixture(b, endpoint, table, "us-east-1", time.Second)
 	data := make([]string, 1000)
 	for i := range data {
 		data[i] = typed(fmt.Sprintf("kind-%d", i%50))

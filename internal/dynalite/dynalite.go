@@ -24,13 +24,25 @@ import (
 // the test script and CI run that first.
 func Start(tb testing.TB) string {
 	tb.Helper()
-	bin, err := binary()
+	endpoint, stop, err := Launch()
 	if err != nil {
 		tb.Fatalf("dynalite: %v", err)
 	}
+	tb.Cleanup(stop)
+	return endpoint
+}
+
+// Launch starts a dynalite like Start for a whole test binary (TestMain):
+// one server per package, shared by its tests with their own table
+// names, saves a Node.js start per test. stop ends it.
+func Launch() (endpoint string, stop func(), err error) {
+	bin, err := binary()
+	if err != nil {
+		return "", nil, err
+	}
 	port, err := freePort()
 	if err != nil {
-		tb.Fatalf("dynalite: pick a port: %v", err)
+		return "", nil, fmt.Errorf("pick a port: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	// Tables become ACTIVE (or gone) at once: tests wait on nothing DynamoDB
@@ -40,17 +52,17 @@ func Start(tb testing.TB) string {
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
-		tb.Fatalf("dynalite: %v", err)
+		return "", nil, err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
-		tb.Fatalf("dynalite: start %s: %v", bin, err)
+		return "", nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	tb.Cleanup(func() {
+	stop = func() {
 		cancel()
 		_ = cmd.Wait()
-	})
+	}
 
 	ready := make(chan error, 1)
 	go func() {
@@ -69,12 +81,14 @@ func Start(tb testing.TB) string {
 	select {
 	case err := <-ready:
 		if err != nil {
-			tb.Fatalf("dynalite: %v", err)
+			stop()
+			return "", nil, err
 		}
 	case <-time.After(20 * time.Second):
-		tb.Fatalf("dynalite: not listening on port %d after 20s", port)
+		stop()
+		return "", nil, fmt.Errorf("not listening on port %d after 20s", port)
 	}
-	return fmt.Sprintf("http://127.0.0.1:%d", port)
+	return fmt.Sprintf("http://127.0.0.1:%d", port), stop, nil
 }
 
 // binary finds the dynalite installed by `npm ci --prefix .tools` in the

@@ -53,9 +53,12 @@ import (
 
 // Request limits. A body over either answers 413 and nothing is written.
 const (
-	// MaxBodyBytes bounds the decoded request body; the ALB itself refuses
-	// Lambda requests over 1 MB.
-	MaxBodyBytes = 1 << 20
+	// MaxBodyBytes bounds the decoded request body. The ALB refuses Lambda
+	// request bodies over "1 MB" ("Use Lambda functions as targets of an
+	// Application Load Balancer", Limits) without saying whether that is
+	// 10^6 or 2^20 bytes; 1,000,000 bytes is within both readings, so a
+	// body we accept is never one the ALB refuses.
+	MaxBodyBytes = 1_000_000
 	// MaxBatchEvents bounds the number of events (non-blank lines) per request.
 	MaxBatchEvents = 1000
 	// DefaultMaxEventBytes is the per-event limit when MAX_EVENT_BYTES is unset.
@@ -310,7 +313,7 @@ func (h *Handler) postEvents(ctx context.Context, req events.ALBTargetGroupReque
 		body = decoded
 	}
 	if len(body) > MaxBodyBytes {
-		return eventsAnswer(http.StatusRequestEntityTooLarge, Response{Error: fmt.Sprintf("body is %d bytes; send at most %d bytes per request", len(body), MaxBodyBytes)})
+		return eventsAnswer(http.StatusRequestEntityTooLarge, Response{Error: fmt.Sprintf("body is %d bytes; send at most 1,000,000 bytes (1 MB) per request", len(body))})
 	}
 	lines := splitBody(body)
 	if len(lines) == 0 {

@@ -264,6 +264,23 @@ func TestPostEvents(t *testing.T) {
 		}
 	})
 
+	t.Run("takes 1 MB as 1,000,000 bytes, the ALB's limit under either reading", func(t *testing.T) {
+		hs := newHarness(t, nil, Options{})
+		// 1,000 lines of 999 bytes plus newlines: 999,999 bytes.
+		line := `{"pad":"` + strings.Repeat("x", 999-len(`{"pad":""}`)) + `"}`
+		fits := strings.TrimSuffix(strings.Repeat(line+"\n", MaxBatchEvents), "\n") + " "
+		if len(fits) != 1_000_000 {
+			t.Fatalf("test body is %d bytes", len(fits))
+		}
+		if status, r, _ := hs.post(t, fits); status != 200 || r.Accepted != MaxBatchEvents {
+			t.Fatalf("1,000,000 bytes: status %d accepted %d", status, r.Accepted)
+		}
+		status, r, _ := hs.post(t, fits+" ")
+		if status != http.StatusRequestEntityTooLarge || !strings.Contains(r.Error, "at most 1,000,000 bytes") {
+			t.Fatalf("1,000,001 bytes: status %d error %q, want 413 naming the limit", status, r.Error)
+		}
+	})
+
 	t.Run("accepts exactly the request limits", func(t *testing.T) {
 		hs := newHarness(t, nil, Options{})
 		if status, r, _ := hs.post(t, batch(MaxBatchEvents)); status != 200 || r.Accepted != MaxBatchEvents {

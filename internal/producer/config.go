@@ -7,14 +7,12 @@ import (
 	"io"
 	"net/url"
 	"time"
+
+	"github.com/dr-analytics/drplan/internal/ingest"
 )
 
-// MaxBatch is the most events ingest takes in one request (ingest.MaxBatchEvents).
-const MaxBatch = 1000
-
-// maxBodyBytes is ingest's request body limit (ingest.MaxBodyBytes); a batch
-// is cut short rather than sent over it.
-const maxBodyBytes = 1 << 20
+// MaxBatch is the most events ingest takes in one request.
+const MaxBatch = ingest.MaxBatchEvents
 
 // defaultSyntheticDuration applies when synthetic events run without -duration.
 const defaultSyntheticDuration = 10 * time.Second
@@ -44,15 +42,20 @@ type Config struct {
 	JSON bool
 }
 
+// errVersion is ParseFlags' answer to -version.
+var errVersion = errors.New("version requested")
+
 // ParseFlags reads the command line. Errors name the flag and what is
-// allowed; -h returns flag.ErrHelp after printing usage to output.
-func ParseFlags(args []string, output io.Writer) (Config, error) {
+// allowed, and print nothing (the caller prints them once); -h returns
+// flag.ErrHelp after printing usage to help.
+func ParseFlags(args []string, help io.Writer) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
-	fs.SetOutput(output)
+	fs.SetOutput(io.Discard)
+	version := fs.Bool("version", false, "print the version and exit")
 	fs.StringVar(&c.Endpoint, "endpoint", "", "ingest endpoint `URL`, http://host[:port] or https://host[:port]; events are posted to /events (required)")
 	fs.Float64Var(&c.Rate, "rate", 100, "events per second")
-	fs.DurationVar(&c.Duration, "duration", 0, "how long to send (default 10s for synthetic events; with -file, until the input ends)")
+	fs.DurationVar(&c.Duration, "duration", 0, "time limit: nothing is sent after it (default 10s for synthetic events; with -file, until the input ends)")
 	fs.IntVar(&c.Batch, "batch", 10, fmt.Sprintf("events per request, 1 to %d", MaxBatch))
 	fs.StringVar(&c.File, "file", "", "send the lines of this `path` (- for stdin) instead of synthetic events, one JSON event per line")
 	fs.IntVar(&c.MaxRetries, "max-retries", 5, "resends of events the endpoint reports failed (503), per batch")
@@ -61,11 +64,18 @@ func ParseFlags(args []string, output io.Writer) (Config, error) {
 	fs.BoolVar(&c.Progress, "progress", false, "show the progress line on stderr even when it is not a terminal")
 	fs.BoolVar(&c.JSON, "json", false, "print the summary as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: producer -endpoint http://host[:port] [flags]\n\nSends events to the ingest endpoint at a steady rate and prints a summary.\nExit status: 0 all accepted, 1 some events rejected or failed, 2 bad usage or input.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: producer -endpoint http://host[:port] [flags]\n\nSends events to the ingest endpoint at a steady rate and prints a summary.\nCtrl-C stops sending and waits for the answers in flight; a second Ctrl-C abandons them\n(their events are reported unknown).\nExit status: 0 all accepted, 1 some events rejected, failed or unknown, 2 bad usage or\ninput, 130 interrupted.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(help)
+			fs.Usage()
+		}
 		return Config{}, err
+	}
+	if *version {
+		return Config{}, errVersion
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q: every option is a flag, e.g. -file %s", fs.Arg(0), fs.Arg(0))

@@ -2,12 +2,16 @@
 // accounts for every one of them.
 //
 // Guarantees: each event read (synthetic or from the input) is counted exactly
-// once in the summary as accepted, rejected or failed. Events the endpoint
+// once in the summary as accepted, rejected, failed or unknown (abandoned in
+// flight by a second interrupt: the endpoint may have taken it). Events the endpoint
 // reports failed (503 with a "failed" list) are resent, exactly those, after
 // Retry-After, at most MaxRetries times; a 503 or 5xx that lists nothing
 // (e.g. the ALB with no healthy target) resends the whole batch. Sending is
 // paced so that at any moment at most Rate×elapsed events have left: a batch
-// leaves when its last event is due.
+// leaves when its last event is due. -duration is a time limit: nothing
+// leaves after it, and the summary says from which input line on nothing
+// was sent. An endpoint that refuses connections stops the run after
+// maxDialFailures batches in a row, with one line.
 package producer
 
 import (
@@ -19,20 +23,23 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/dr-analytics/drplan/internal/cli"
 	"github.com/dr-analytics/drplan/internal/ingest"
 )
 
 // Exit statuses of the command.
 const (
-	ExitOK         = 0 // every event accepted
-	ExitNotAllSent = 1 // some events rejected or failed
-	ExitUsage      = 2 // bad flags or unreadable input
+	ExitOK          = 0   // every event accepted
+	ExitNotAllSent  = 1   // some events rejected, failed or unknown
+	ExitUsage       = 2   // bad flags or unreadable input
+	ExitInterrupted = 130 // stopped by Ctrl-C (128 + SIGINT), as shells report it
 )
 
 const (
@@ -41,6 +48,9 @@ const (
 	maxRetryDelay   = 30 * time.Second
 	maxProblems     = 100
 	maxResponseBody = 4 << 20
+	// maxDialFailures batches in a row that cannot connect end the run:
+	// nothing is listening, and resending cannot help.
+	maxDialFailures = 3
 )
 
 // Clock paces the run. Tests use a fake one that jumps instead of waiting.
@@ -63,19 +73,49 @@ type Env struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Rand draws synthetic events; nil is randomly seeded.
 	Rand *rand.Rand
+	// Abort abandons the requests in flight when done (a second Ctrl-C);
+	// their events count as unknown. nil never aborts. Cancelling Run's
+	// ctx (the first Ctrl-C) only stops sending: answers in flight are
+	// still awaited, each bounded by Config.Timeout.
+	Abort context.Context
 }
 
-// Main runs the command line and returns the exit status.
-func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cfg, err := ParseFlags(args, stderr)
+// Main runs the command line and returns the exit status. The first value
+// on interrupts (Ctrl-C) stops sending and waits for the answers in flight;
+// a second abandons them.
+func Main(interrupts <-chan os.Signal, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := ParseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
+	if errors.Is(err, errVersion) {
+		fmt.Fprintln(stdout, "producer", cli.Version())
+		return ExitOK
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "producer: %v\n", err)
+		fmt.Fprintf(stderr, "producer: %v (see producer -h)\n", err)
 		return ExitUsage
 	}
-	summary, err := Run(ctx, cfg, Env{Stdin: stdin, Stderr: stderr, Terminal: isTerminal(stderr)})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	abort, abandon := context.WithCancel(context.Background())
+	defer abandon()
+	go func() {
+		select {
+		case <-interrupts:
+		case <-ctx.Done():
+			return
+		}
+		stop()
+		fmt.Fprintln(stderr, "\nproducer: interrupted: sending stopped, waiting for the answers in flight (Ctrl-C again to abandon them)")
+		select {
+		case <-interrupts:
+			abandon()
+		case <-abort.Done():
+		}
+	}()
+	summary, err := Run(ctx, cfg, Env{Stdin: stdin, Stderr: stderr, Terminal: cli.IsTerminal(stderr), Abort: abort})
+	interrupted := ctx.Err() != nil
 	if summary.Sent > 0 || err == nil {
 		if cfg.JSON {
 			summary.WriteJSON(stdout)
@@ -83,23 +123,20 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			summary.WriteText(stdout)
 		}
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		fmt.Fprintf(stderr, "producer: %v\n", err)
 		return ExitUsage
+	case summary.Unreachable != "":
+		fmt.Fprintf(stderr, "producer: %s\n", summary.Unreachable)
 	}
-	if summary.Rejected > 0 || summary.Failed > 0 {
+	if interrupted {
+		return ExitInterrupted
+	}
+	if summary.Rejected > 0 || summary.Failed > 0 || summary.Unknown > 0 {
 		return ExitNotAllSent
 	}
 	return ExitOK
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
 // item is one event and where it came from (input line or sequence number).
@@ -109,11 +146,18 @@ type item struct {
 }
 
 type run struct {
-	cfg    Config
-	env    Env
-	url    string
-	mu     sync.Mutex
-	totals Summary
+	cfg Config
+	env Env
+	url string
+	// stopSending ends scheduling (the endpoint is unreachable).
+	stopSending context.CancelFunc
+	// start is when sending began; deadline is start + Duration (zero
+	// without a time limit): nothing is sent or resent after it.
+	start, deadline time.Time
+
+	mu           sync.Mutex
+	totals       Summary
+	dialFailures int // batches in a row that could not connect
 }
 
 // Run sends the events and returns the summary. The error is about the input
@@ -139,6 +183,9 @@ func Run(ctx context.Context, cfg Config, env Env) (Summary, error) {
 	if env.Stderr == nil {
 		env.Stderr = io.Discard
 	}
+	if env.Abort == nil {
+		env.Abort = context.Background()
+	}
 
 	var src source
 	switch cfg.File {
@@ -158,22 +205,29 @@ func Run(ctx context.Context, cfg Config, env Env) (Summary, error) {
 		src = newLineSource(f)
 	}
 
-	r := &run{cfg: cfg, env: env, url: cfg.eventsURL(), totals: Summary{Reasons: map[string]int{}}}
-	start := time.Now()
+	sending, stopSending := context.WithCancel(ctx)
+	defer stopSending()
+	start := env.Clock.Now()
+	r := &run{cfg: cfg, env: env, url: cfg.eventsURL(), stopSending: stopSending, start: start, totals: Summary{Reasons: map[string]int{}}}
+	if cfg.Duration > 0 {
+		r.deadline = start.Add(cfg.Duration)
+	}
 	stopProgress := r.showProgress(start)
 
 	// A slot is held only while a request is in flight, not while a batch
 	// waits to be resent, so Retry-After waits do not slow the pacing.
 	slots := make(chan struct{}, cfg.Concurrency)
 	var deliveries sync.WaitGroup
-	err := r.schedule(ctx, src, func(batch []item) {
-		slots <- struct{}{} // back-pressure: at most Concurrency requests in flight
-		deliveries.Go(func() { r.deliver(ctx, batch, slots) })
+	err := r.schedule(sending, src, slots, func(batch []item) {
+		deliveries.Go(func() { r.deliver(sending, batch, slots) })
 	})
 	deliveries.Wait()
 
 	r.mu.Lock()
-	r.totals.Elapsed = time.Since(start)
+	r.totals.Elapsed = env.Clock.Now().Sub(start)
+	if r.totals.Stop == "" && ctx.Err() != nil {
+		r.totals.Stop = stopInterrupted
+	}
 	summary := r.totals
 	r.mu.Unlock()
 	stopProgress(summary)
@@ -181,45 +235,98 @@ func Run(ctx context.Context, cfg Config, env Env) (Summary, error) {
 	return summary, err
 }
 
+// Why a run stopped before its input or time ended.
+const (
+	stopInterrupted = "interrupted"
+	stopUnreachable = "the endpoint is unreachable"
+)
+
 // schedule reads events into batches and hands each batch to the workers
-// when its last event is due: event k is due at start + k/Rate.
-func (r *run) schedule(ctx context.Context, src source, send func([]item)) error {
+// when its last event is due: event k is due at start + k/Rate. A batch
+// leaves only while a slot is free and the -duration limit has not passed;
+// with a limit, the run lasts until it, so rates are per real second.
+func (r *run) schedule(ctx context.Context, src source, slots chan struct{}, send func([]item)) error {
 	clock := r.env.Clock
-	start := clock.Now()
+	start, deadline := r.start, r.deadline
+	limited := !deadline.IsZero()
 	due := func(k int) time.Time { return start.Add(time.Duration(float64(k) * float64(time.Second) / r.cfg.Rate)) }
-	inTime := func(k int) bool { return r.cfg.Duration == 0 || due(k).Before(start.Add(r.cfg.Duration)) }
+	inTime := func(t time.Time) bool { return !limited || t.Before(deadline) }
 
 	var carried *item // read but did not fit the previous batch's body
+	next := func() (item, bool, error) {
+		if carried != nil {
+			it := *carried
+			carried = nil
+			return it, true, nil
+		}
+		data, input, ok, err := src.next()
+		return item{data: data, input: input}, ok, err
+	}
+	// stopped records why sending stopped with events left: the first
+	// input line not sent (-file), or, for synthetic events, how many that
+	// were due were not sent. A synthetic run that sent everything due
+	// within its time limit ended normally.
+	stopped := func(why string, k int) {
+		it, ok, err := next()
+		left := ok && err == nil
+		due := k
+		for limited && inTime(start.Add(time.Duration(float64(due)*float64(time.Second)/r.cfg.Rate))) {
+			due++
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		switch {
+		case r.cfg.File != "" && left:
+			r.totals.NotSentFrom = it.input
+		case r.cfg.File == "" && due > k:
+			why = fmt.Sprintf("%s; %d synthetic events due were not sent", why, due-k)
+		case why != stopInterrupted:
+			return
+		}
+		if r.totals.Stop == "" {
+			r.totals.Stop = why
+		}
+	}
 	for k := 0; ; {
 		n := 0
-		for n < r.cfg.Batch && inTime(k+n) {
+		for n < r.cfg.Batch && inTime(due(k+n)) {
 			n++
 		}
 		if n == 0 {
+			stopped("the -duration limit was reached", k)
+			// A time limit is a time: wait it out, so the run (and its
+			// rate) spans it even when the rate left nothing to send.
+			_ = clock.SleepUntil(ctx, deadline)
 			return nil
 		}
 		if err := clock.SleepUntil(ctx, due(k+n-1)); err != nil {
-			return nil // interrupted: what was sent is summarised
+			stopped(stopInterrupted, k)
+			return nil // what was sent is summarised
+		}
+		select {
+		case slots <- struct{}{}: // back-pressure: at most Concurrency requests in flight
+		case <-ctx.Done():
+			stopped(stopInterrupted, k)
+			return nil
+		}
+		if !inTime(clock.Now()) {
+			<-slots
+			stopped("the -duration limit passed while waiting for the endpoint", k)
+			return nil
 		}
 		batch := make([]item, 0, n)
 		size := 0
 		for len(batch) < n {
-			var it item
-			if carried != nil {
-				it, carried = *carried, nil
-			} else {
-				data, input, ok, err := src.next()
-				if err != nil {
-					r.dispatch(send, batch)
-					return err
+			it, ok, err := next()
+			if err != nil || !ok {
+				if len(batch) == 0 {
+					<-slots
 				}
-				if !ok {
-					r.dispatch(send, batch)
-					return nil
-				}
-				it = item{data: data, input: input}
+				r.dispatch(send, batch)
+				return err
 			}
-			if len(batch) > 0 && size+len(it.data)+1 > maxBodyBytes {
+			// A batch is cut short rather than sent over ingest's limit.
+			if len(batch) > 0 && size+len(it.data)+1 > ingest.MaxBodyBytes {
 				carried = &it
 				break
 			}
@@ -248,15 +355,28 @@ func (r *run) deliver(ctx context.Context, pending []item, slots chan struct{}) 
 		if attempt > 0 {
 			slots <- struct{}{}
 		}
-		status, header, ans, latency, reason := r.post(ctx, pending)
+		status, header, ans, latency, reason, dialFailed := r.post(r.env.Abort, pending)
 		<-slots
 		r.mu.Lock()
 		r.totals.Requests++
 		r.totals.latencies = append(r.totals.latencies, latency)
+		unreachable := r.noteConnection(dialFailed, reason)
 		r.mu.Unlock()
 
 		var retry []item
 		switch {
+		case status == 0 && r.env.Abort.Err() != nil:
+			// Abandoned by a second interrupt: the endpoint may have
+			// taken these; counting them failed would invite duplicates.
+			for _, it := range pending {
+				r.settle(it, "unknown", "abandoned in flight by the interrupt; the endpoint may have accepted it")
+			}
+			return
+		case status == 0 && unreachable:
+			for _, it := range pending {
+				r.settle(it, "failed", reason)
+			}
+			return
 		case ans != nil: // the endpoint said what became of each line
 			accounted := ans.Accepted
 			r.count(func(s *Summary) { s.Accepted += ans.Accepted })
@@ -287,8 +407,15 @@ func (r *run) deliver(ctx context.Context, pending []item, slots chan struct{}) 
 			for _, it := range pending {
 				r.settle(it, "rejected", reason)
 			}
-		case status == 0 || status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
+		case status == 0 || (status >= 500 && status != http.StatusNotImplemented && status != http.StatusHTTPVersionNotSupported) ||
+			status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
 			retry = pending // no per-line answer: nothing known accepted
+		case status >= 200 && status < 300:
+			// Something answered, but not ingest: a wrong -endpoint.
+			reason = fmt.Sprintf("unexpected answer from the endpoint (HTTP %d without ingest's JSON result); is -endpoint the ingest address?", status)
+			for _, it := range pending {
+				r.settle(it, "failed", reason)
+			}
 		default: // 404, 405, 403, ...: resending cannot help
 			for _, it := range pending {
 				r.settle(it, "failed", reason)
@@ -304,10 +431,23 @@ func (r *run) deliver(ctx context.Context, pending []item, slots chan struct{}) 
 			}
 			return
 		}
-		r.count(func(s *Summary) { s.Retried += len(retry) })
-		if err := r.env.Sleep(ctx, r.retryDelay(header, attempt)); err != nil {
+		delay := r.retryDelay(header, attempt)
+		if !r.deadline.IsZero() && !r.env.Clock.Now().Add(delay).Before(r.deadline) {
 			for _, it := range retry {
-				r.settle(it, "failed", "interrupted before resending: "+reason)
+				r.settle(it, "failed", "not resent before the -duration limit: "+reason)
+			}
+			return
+		}
+		r.count(func(s *Summary) { s.Retried += len(retry) })
+		if err := r.env.Sleep(ctx, delay); err != nil {
+			r.mu.Lock()
+			unreachable := r.totals.Unreachable != ""
+			r.mu.Unlock()
+			if !unreachable {
+				reason = "not resent, sending stopped: " + reason
+			}
+			for _, it := range retry {
+				r.settle(it, "failed", reason)
 			}
 			return
 		}
@@ -315,9 +455,27 @@ func (r *run) deliver(ctx context.Context, pending []item, slots chan struct{}) 
 	}
 }
 
+// noteConnection counts batches in a row that could not connect and
+// reports whether the endpoint counts as unreachable; it then stops
+// sending. The caller holds mu.
+func (r *run) noteConnection(dialFailed bool, reason string) bool {
+	if !dialFailed {
+		r.dialFailures = 0
+		return r.totals.Unreachable != ""
+	}
+	r.dialFailures++
+	if r.dialFailures >= maxDialFailures && r.totals.Unreachable == "" {
+		r.totals.Unreachable = fmt.Sprintf("cannot connect to %s (%d requests in a row): %s; check -endpoint and that ingest is deployed", r.cfg.Endpoint, r.dialFailures, reason)
+		r.totals.Stop = stopUnreachable
+		r.stopSending()
+	}
+	return r.totals.Unreachable != ""
+}
+
 // post sends one request. ans is nil when the body does not list lines;
-// reason describes the failure for the summary.
-func (r *run) post(ctx context.Context, batch []item) (status int, header http.Header, ans *ingest.Response, latency time.Duration, reason string) {
+// reason describes the failure for the summary; dialFailed says the
+// request never reached a server.
+func (r *run) post(ctx context.Context, batch []item) (status int, header http.Header, ans *ingest.Response, latency time.Duration, reason string, dialFailed bool) {
 	var body bytes.Buffer
 	for i, it := range batch {
 		if i > 0 {
@@ -327,7 +485,7 @@ func (r *run) post(ctx context.Context, batch []item) (status int, header http.H
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, &body)
 	if err != nil {
-		return 0, nil, nil, 0, "build request: " + err.Error()
+		return 0, nil, nil, 0, "build request: " + err.Error(), false
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	req.Header.Set("User-Agent", "drplan-producer")
@@ -335,26 +493,28 @@ func (r *run) post(ctx context.Context, batch []item) (status int, header http.H
 	resp, err := r.env.HTTPClient.Do(req)
 	latency = time.Since(start)
 	if err != nil {
-		return 0, nil, nil, latency, "request failed: " + err.Error()
+		var op *net.OpError
+		dial := errors.As(err, &op) && op.Op == "dial"
+		return 0, nil, nil, latency, "request failed: " + err.Error(), dial
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	latency = time.Since(start)
 	reason = "HTTP " + resp.Status
 	if err != nil {
-		return resp.StatusCode, resp.Header, nil, latency, reason + ": reading answer: " + err.Error()
+		return resp.StatusCode, resp.Header, nil, latency, reason + ": reading answer: " + err.Error(), false
 	}
 	var a ingest.Response
 	if json.Unmarshal(raw, &a) != nil {
-		return resp.StatusCode, resp.Header, nil, latency, reason
+		return resp.StatusCode, resp.Header, nil, latency, reason, false
 	}
 	if a.Error != "" {
 		reason += ": " + a.Error
 	}
 	if a.Rejected == nil && a.Failed == nil {
-		return resp.StatusCode, resp.Header, nil, latency, reason
+		return resp.StatusCode, resp.Header, nil, latency, reason, false
 	}
-	return resp.StatusCode, resp.Header, &a, latency, reason
+	return resp.StatusCode, resp.Header, &a, latency, reason, false
 }
 
 // retryDelay honours Retry-After (seconds or an HTTP date), else backs off
@@ -375,9 +535,12 @@ func (r *run) retryDelay(header http.Header, attempt int) time.Duration {
 // settle records an event's final outcome.
 func (r *run) settle(it item, outcome, reason string) {
 	r.count(func(s *Summary) {
-		if outcome == "rejected" {
+		switch outcome {
+		case "rejected":
 			s.Rejected++
-		} else {
+		case "unknown":
+			s.Unknown++
+		default:
 			s.Failed++
 		}
 		s.Reasons[reason]++
@@ -400,7 +563,7 @@ func (r *run) showProgress(start time.Time) func(Summary) {
 		return func(Summary) {}
 	}
 	draw := func(s Summary) {
-		elapsed := time.Since(start)
+		elapsed := r.env.Clock.Now().Sub(start)
 		fmt.Fprintf(r.env.Stderr, "\r\x1b[Ksent %d  accepted %d  rejected %d  failed %d  retried %d  %.1f events/s  %s",
 			s.Sent, s.Accepted, s.Rejected, s.Failed, s.Retried, float64(s.Accepted)/max(elapsed.Seconds(), 1e-9), elapsed.Truncate(time.Second))
 	}

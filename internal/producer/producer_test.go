@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -202,8 +203,8 @@ func TestRate(t *testing.T) {
 					t.Fatalf("event %d left at %s, want %s", k, got, want)
 				}
 			}
-			if end := clock.Now().Sub(start); end >= tc.duration {
-				t.Fatalf("last batch left at %v, not within the %v duration", end, tc.duration)
+			if summary.Elapsed != tc.duration {
+				t.Fatalf("run took %v, want its %v time limit", summary.Elapsed, tc.duration)
 			}
 		})
 	}
@@ -340,13 +341,13 @@ func TestRetries(t *testing.T) {
 		}
 	})
 
-	t.Run("an unreachable endpoint fails after the allowed resends", func(t *testing.T) {
+	t.Run("an unreachable endpoint fails after three connection attempts in a row", func(t *testing.T) {
 		srv := startIngest(t, nil)
 		srv.Close()
 		cfg := config(srv.URL)
-		cfg.File, cfg.MaxRetries = writeFile(t, numbered(2)), 3
+		cfg.File, cfg.MaxRetries = writeFile(t, numbered(2)), 5
 		summary, _ := Run(context.Background(), cfg, testEnv(&fakeClock{now: start}, &sleepRecorder{}))
-		if summary.Failed != 2 || summary.Retried != 6 || summary.Requests != 4 || summary.Accepted != 0 {
+		if summary.Failed != 2 || summary.Retried != 4 || summary.Requests != maxDialFailures || summary.Accepted != 0 || summary.Unreachable == "" {
 			t.Fatalf("summary %+v", summary)
 		}
 	})
@@ -492,12 +493,6 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-func TestLimitsMatchIngest(t *testing.T) {
-	if MaxBatch != ingest.MaxBatchEvents || maxBodyBytes != ingest.MaxBodyBytes {
-		t.Fatalf("producer limits %d events / %d bytes, ingest %d / %d", MaxBatch, maxBodyBytes, ingest.MaxBatchEvents, ingest.MaxBodyBytes)
-	}
-}
-
 func TestLatency(t *testing.T) {
 	ms := func(ns ...int) []time.Duration {
 		out := make([]time.Duration, len(ns))
@@ -529,7 +524,7 @@ func TestLatency(t *testing.T) {
 func TestCommand(t *testing.T) {
 	run := func(t *testing.T, args []string, stdin string) (int, string, string) {
 		var stdout, stderr bytes.Buffer
-		code := Main(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+		code := Main(nil, args, strings.NewReader(stdin), &stdout, &stderr)
 		return code, stdout.String(), stderr.String()
 	}
 
@@ -564,6 +559,27 @@ func TestCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("a usage error is one line on stderr, printed once", func(t *testing.T) {
+		code, out, errOut := run(t, []string{"-endpoint", "http://h", "-rat", "5"}, "")
+		if code != ExitUsage || out != "" || errOut != "producer: flag provided but not defined: -rat (see producer -h)\n" {
+			t.Fatalf("exit %d stdout %q stderr %q", code, out, errOut)
+		}
+	})
+
+	t.Run("-h prints the usage on stdout and exits 0", func(t *testing.T) {
+		code, out, errOut := run(t, []string{"-h"}, "")
+		if code != ExitOK || errOut != "" || !strings.Contains(out, "Usage: producer -endpoint") || !strings.Contains(out, "-duration") {
+			t.Fatalf("exit %d stdout %q stderr %q", code, out, errOut)
+		}
+	})
+
+	t.Run("-version prints the version on stdout", func(t *testing.T) {
+		code, out, _ := run(t, []string{"-version"}, "")
+		if code != ExitOK || !strings.HasPrefix(out, "producer ") || !strings.Contains(out, "go1.") {
+			t.Fatalf("exit %d stdout %q", code, out)
+		}
+	})
+
 	t.Run("-progress draws the progress line on stderr", func(t *testing.T) {
 		srv := startIngest(t, nil)
 		_, _, errOut := run(t, []string{"-endpoint", srv.URL, "-file", "-", "-rate", "100000", "-progress"}, numbered(3))
@@ -579,4 +595,206 @@ func TestCommand(t *testing.T) {
 			t.Fatalf("stderr %q", errOut)
 		}
 	})
+}
+
+// heldServer answers 200 with ingest's JSON for every event, but only
+// once release is closed; it reports each request's arrival on arrived.
+func heldServer(t *testing.T) (srv *httptest.Server, arrived chan struct{}, release chan struct{}) {
+	t.Helper()
+	arrived, release = make(chan struct{}, 100), make(chan struct{})
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		n := strings.Count(strings.TrimSpace(string(body)), "\n") + 1
+		fmt.Fprintf(w, `{"accepted":%d,"rejected":[],"failed":[]}`, n)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	return srv, arrived, release
+}
+
+// lockedBuffer is a stderr that tells when a line containing "interrupted"
+// was written, so a test acts after Main has seen the interrupt.
+type lockedBuffer struct {
+	mu          sync.Mutex
+	buf         bytes.Buffer
+	interrupted chan struct{}
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bytes.Contains(p, []byte("interrupted")) {
+		close(b.interrupted)
+	}
+	return b.buf.Write(p)
+}
+
+func TestInterrupt(t *testing.T) {
+	cases := []struct {
+		name       string
+		interrupts int
+		want       struct{ Sent, Accepted, Failed, Unknown int }
+	}{
+		{"the first stops sending and keeps the answers in flight", 1, struct{ Sent, Accepted, Failed, Unknown int }{2, 2, 0, 0}},
+		{"the second abandons them as unknown, not failed", 2, struct{ Sent, Accepted, Failed, Unknown int }{2, 0, 0, 2}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, arrived, release := heldServer(t)
+			interrupts := make(chan os.Signal, 2)
+			done := make(chan int)
+			var stdout bytes.Buffer
+			stderr := &lockedBuffer{interrupted: make(chan struct{})}
+			args := []string{"-endpoint", srv.URL, "-file", "-", "-rate", "100000", "-batch", "2", "-concurrency", "1", "-json"}
+			go func() { done <- Main(interrupts, args, strings.NewReader(numbered(10)), &stdout, stderr) }()
+			<-arrived // the first batch is in flight
+			interrupts <- os.Interrupt
+			<-stderr.interrupted
+			if tc.interrupts == 2 {
+				interrupts <- os.Interrupt
+			} else {
+				close(release)
+			}
+			code := <-done
+			var got struct{ Sent, Accepted, Failed, Unknown int }
+			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+				t.Fatalf("summary is not JSON: %v\n%s", err, stdout.String())
+			}
+			if code != ExitInterrupted || got != tc.want {
+				t.Fatalf("exit %d, summary %+v; want %d and %+v", code, got, ExitInterrupted, tc.want)
+			}
+		})
+	}
+}
+
+func TestDurationIsATimeLimit(t *testing.T) {
+	t.Run("a slow rate is not reported as a fast one", func(t *testing.T) {
+		srv := startIngest(t, nil)
+		clock := &fakeClock{now: start}
+		cfg := config(srv.URL)
+		cfg.Rate, cfg.Duration, cfg.Batch = 0.5, time.Second, 1
+		summary, err := Run(context.Background(), cfg, testEnv(clock, &sleepRecorder{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if summary.Sent != 1 || summary.Elapsed != time.Second || summary.EventsPerSecond() != 1 || summary.Stop != "" {
+			t.Fatalf("sent %d in %v at %.1f events/s, stop %q; want 1 event in 1s, 1.0 events/s, a normal end", summary.Sent, summary.Elapsed, summary.EventsPerSecond(), summary.Stop)
+		}
+	})
+	t.Run("input left when the limit passes is reported from its line on", func(t *testing.T) {
+		srv := startIngest(t, nil)
+		clock := &fakeClock{now: start}
+		cfg := config(srv.URL)
+		cfg.File, cfg.Rate, cfg.Duration, cfg.Batch = writeFile(t, numbered(10)), 4, time.Second, 2
+		summary, err := Run(context.Background(), cfg, testEnv(clock, &sleepRecorder{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		summary.WriteText(&out)
+		if summary.Sent != 4 || summary.NotSentFrom != 5 || !strings.Contains(out.String(), "not sent  input from line 5 on (the -duration limit was reached)") {
+			t.Fatalf("summary %+v:\n%s", summary, out.String())
+		}
+	})
+	t.Run("nothing leaves after the limit, even when the endpoint is slow", func(t *testing.T) {
+		clock := &fakeClock{now: start}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			clock.SleepUntil(r.Context(), clock.Now().Add(700*time.Millisecond)) // each answer takes 0.7 s
+			fmt.Fprintf(w, `{"accepted":%d,"rejected":[],"failed":[]}`, strings.Count(string(body), "\n")+1)
+		}))
+		t.Cleanup(srv.Close)
+		cfg := config(srv.URL)
+		cfg.Rate, cfg.Duration, cfg.Batch, cfg.Concurrency = 100, time.Second, 10, 1
+		summary, err := Run(context.Background(), cfg, testEnv(clock, &sleepRecorder{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Batches leave at 0.09 s (answered at 0.79 s) and 0.79 s (answered
+		// at 1.49 s); the third would leave at 1.49 s, after the limit.
+		if want := "the -duration limit passed while waiting for the endpoint; 80 synthetic events due were not sent"; summary.Sent != 20 || summary.Stop != want {
+			t.Fatalf("summary %+v, want 20 events sent within the 1s limit and %q", summary, want)
+		}
+	})
+}
+
+func TestNoResendPastTheTimeLimitOrForUnimplemented(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		header map[string]string
+		reason string
+	}{
+		{"a resend due after the limit is not made", http.StatusServiceUnavailable, map[string]string{"Retry-After": "5"}, "not resent before the -duration limit: HTTP 503 Service Unavailable"},
+		{"501 is not retried", http.StatusNotImplemented, nil, "HTTP 501 Not Implemented"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tc.status)
+			}))
+			t.Cleanup(srv.Close)
+			cfg := config(srv.URL)
+			cfg.Rate, cfg.Duration, cfg.Batch = 10, time.Second, 10
+			sleeps := &sleepRecorder{}
+			summary, err := Run(context.Background(), cfg, testEnv(&fakeClock{now: start}, sleeps))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if summary.Requests != 1 || summary.Retried != 0 || summary.Failed != 10 || summary.Reasons[tc.reason] != 10 || len(sleeps.all()) != 0 {
+				t.Fatalf("summary %+v, sleeps %v; want one request, no resend, 10 failed with %q", summary, sleeps.all(), tc.reason)
+			}
+		})
+	}
+}
+
+func TestNothingListeningStopsEarlyWithOneLine(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	var stdout, stderr bytes.Buffer
+	code := Main(nil, []string{"-endpoint", dead, "-rate", "1000", "-duration", "10s", "-batch", "10", "-concurrency", "1", "-max-retries", "0"}, nil, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if code != ExitNotAllSent || len(lines) != 1 || !strings.Contains(lines[0], "producer: cannot connect to "+dead+" (3 requests in a row)") || !strings.Contains(lines[0], "connection refused") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "sent      30 events in 3 requests") || !strings.Contains(stdout.String(), "stopped   the endpoint is unreachable") ||
+		!strings.Contains(stdout.String(), "failed    input 1-30: request failed: ") || strings.Count(stdout.String(), "connection refused") != 2 {
+		t.Fatalf("summary, want the refused connection once as the reason and once for inputs 1-30:\n%s", stdout.String())
+	}
+}
+
+func TestA200ThatIsNotIngestsAnswerIsUnexpected(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<html>It works!</html>")
+	}))
+	t.Cleanup(srv.Close)
+	cfg := config(srv.URL)
+	cfg.File = writeFile(t, numbered(3))
+	summary, err := Run(context.Background(), cfg, testEnv(&fakeClock{now: start}, &sleepRecorder{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "unexpected answer from the endpoint (HTTP 200 without ingest's JSON result)"
+	if summary.Failed != 3 || len(summary.Reasons) != 1 || !strings.Contains(fmt.Sprint(summary.Reasons), want) {
+		t.Fatalf("summary %+v, want 3 failed with %q", summary, want)
+	}
 }

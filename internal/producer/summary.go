@@ -7,19 +7,32 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// Summary accounts for a run: Sent = Accepted + Rejected + Failed.
+// Summary accounts for a run: Sent = Accepted + Rejected + Failed + Unknown.
 type Summary struct {
 	Sent     int // distinct events read and posted
 	Accepted int // written to the stream
 	Rejected int // refused as invalid; resending cannot help
 	Failed   int // not accepted after the allowed resends, or unanswerable
-	Retried  int // event resends (one event resent twice counts 2)
-	Requests int // HTTP requests made
-	Elapsed  time.Duration
-	Latency  Latency
+	// Unknown events were in flight when a second interrupt abandoned
+	// them: the endpoint may have accepted them.
+	Unknown int
+	// Stop says why sending stopped early ("" when the input or the
+	// synthetic run ended), e.g. "the -duration limit was reached".
+	Stop string
+	// NotSentFrom is the first input line not sent when sending stopped
+	// early with input left (-file only), else 0.
+	NotSentFrom int
+	// Unreachable is the one-line reason a refused connection ended the run.
+	Unreachable string
+	Retried     int // event resends (one event resent twice counts 2)
+	Requests    int // HTTP requests made
+	Elapsed     time.Duration
+	Latency     Latency
 	// Reasons counts the reasons of rejected and failed events.
 	Reasons map[string]int
 	// Problems lists the first rejected or failed events with their input line
@@ -74,6 +87,14 @@ func (s Summary) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "rejected  %d\n", s.Rejected)
 	fmt.Fprintf(w, "retried   %d\n", s.Retried)
 	fmt.Fprintf(w, "failed    %d\n", s.Failed)
+	if s.Unknown > 0 {
+		fmt.Fprintf(w, "unknown   %d (abandoned in flight; the endpoint may have accepted them)\n", s.Unknown)
+	}
+	if s.NotSentFrom > 0 {
+		fmt.Fprintf(w, "not sent  input from line %d on (%s)\n", s.NotSentFrom, s.Stop)
+	} else if s.Stop != "" {
+		fmt.Fprintf(w, "stopped   %s\n", s.Stop)
+	}
 	fmt.Fprintf(w, "latency   p50 %s  p90 %s  p99 %s  max %s\n", ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max))
 	reasons := make([]string, 0, len(s.Reasons))
 	for r := range s.Reasons {
@@ -92,13 +113,43 @@ func (s Summary) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "reason    %d × %s\n", s.Reasons[r], r)
 	}
-	for i, p := range s.Problems {
-		if i == 10 {
+	// One line per outcome and reason, with the inputs as ranges, so a
+	// dead endpoint reads as one line, not one per event.
+	type group struct{ outcome, reason string }
+	var order []group
+	inputs := map[group][]int{}
+	for _, p := range s.Problems {
+		g := group{p.Outcome, p.Reason}
+		if inputs[g] == nil {
+			order = append(order, g)
+		}
+		inputs[g] = append(inputs[g], p.Input)
+	}
+	for i, g := range order {
+		if i == 5 {
 			fmt.Fprintf(w, "          ... more in -json\n")
 			break
 		}
-		fmt.Fprintf(w, "%-9s input %d: %s\n", p.Outcome, p.Input, p.Reason)
+		fmt.Fprintf(w, "%-9s input %s: %s\n", g.outcome, ranges(inputs[g]), g.reason)
 	}
+}
+
+// ranges writes sorted numbers as "1-10, 15".
+func ranges(numbers []int) string {
+	var parts []string
+	for i := 0; i < len(numbers); {
+		j := i
+		for j+1 < len(numbers) && numbers[j+1] == numbers[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, strconv.Itoa(numbers[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", numbers[i], numbers[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
@@ -122,6 +173,9 @@ func (s Summary) WriteJSON(w io.Writer) {
 		"rejected":          s.Rejected,
 		"retried":           s.Retried,
 		"failed":            s.Failed,
+		"unknown":           s.Unknown,
+		"stop":              s.Stop,
+		"not_sent_from":     s.NotSentFrom,
 		"requests":          s.Requests,
 		"elapsed_seconds":   s.Elapsed.Seconds(),
 		"events_per_second": s.EventsPerSecond(),

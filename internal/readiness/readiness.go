@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/awserr"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/naming"
 	"github.com/dr-analytics/drplan/internal/restoretest"
@@ -280,7 +281,7 @@ func (r *run) identity(ctx context.Context) (Line, string) {
 		return err
 	})
 	if err != nil {
-		line.Status, line.Detail = Fail, fmt.Sprintf("STS GetCallerIdentity: %v: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for the DR account", err)
+		line.Status, line.Detail = Fail, "STS GetCallerIdentity: "+awserr.Explain(err)
 		return line, r.Config.Account
 	}
 	caller := deref(out.Account)

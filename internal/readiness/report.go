@@ -11,8 +11,12 @@ import (
 // WriteText prints the checklist for people: one line per check, then the
 // RPO estimate and the counts.
 func (r Report) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "DR readiness of %s (account %s): primary %s, backup %s, at %s\n\n",
-		r.Prefix, r.Account, r.PrimaryRegion, r.BackupRegion, r.GeneratedAt.Format(time.RFC3339))
+	account := "account " + r.Account
+	if r.Account == "" {
+		account = "account unknown: see the credentials line"
+	}
+	fmt.Fprintf(w, "DR readiness of %s (%s): primary %s, backup %s, at %s\n\n",
+		r.Prefix, account, r.PrimaryRegion, r.BackupRegion, r.GeneratedAt.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATUS\tREGION\tCHECK\tDETAIL")
 	for _, l := range r.Checks {
