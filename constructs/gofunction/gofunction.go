@@ -36,8 +36,6 @@ type Props struct {
 	Timeout time.Duration
 	// MemoryMB, e.g. 256. Default 256.
 	MemoryMB int
-	// ReservedConcurrency caps concurrent executions; 0 leaves it unreserved.
-	ReservedConcurrency int
 	// LogRetentionDays for the function's log group, e.g. 90.
 	LogRetentionDays int
 }
@@ -80,23 +78,18 @@ func New(scope constructs.Construct, id string, props Props) *GoFunction {
 	if memory == 0 {
 		memory = 256
 	}
-	var reserved *float64
-	if props.ReservedConcurrency > 0 {
-		reserved = jsii.Number(props.ReservedConcurrency)
-	}
 	fn := awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName:                 jsii.String(props.FunctionName),
-		Description:                  jsii.String(props.Description),
-		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:                 awslambda.Architecture_ARM_64(),
-		Handler:                      jsii.String("bootstrap"),
-		Code:                         code(root, props.Package),
-		Environment:                  environment(props.Environment),
-		Timeout:                      awscdk.Duration_Seconds(jsii.Number(timeout.Seconds())),
-		MemorySize:                   jsii.Number(memory),
-		ReservedConcurrentExecutions: reserved,
-		Role:                         role,
-		LogGroup:                     logGroup,
+		FunctionName: jsii.String(props.FunctionName),
+		Description:  jsii.String(props.Description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         code(root, props.Package),
+		Environment:  environment(props.Environment),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout.Seconds())),
+		MemorySize:   jsii.Number(memory),
+		Role:         role,
+		LogGroup:     logGroup,
 	})
 	return &GoFunction{function: fn, role: role}
 }

@@ -11,7 +11,6 @@ package ingest
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -163,12 +162,9 @@ func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Stan
 	})
 	port := awsec2.Port_Tcp(jsii.Number(props.ListenerPort))
 	// Global Accelerator preserves client IPs, so these rules see producers' own addresses.
+	// Only IPv4: the accelerator is IPv4-only, and config refuses IPv6.
 	for _, cidr := range props.ProducerCIDRs {
-		peer := awsec2.Peer_Ipv4(jsii.String(cidr))
-		if strings.Contains(cidr, ":") {
-			peer = awsec2.Peer_Ipv6(jsii.String(cidr))
-		}
-		s.securityGroup.AddIngressRule(peer, port, jsii.String("producers "+cidr), jsii.Bool(false))
+		s.securityGroup.AddIngressRule(awsec2.Peer_Ipv4(jsii.String(cidr)), port, jsii.String("producers "+cidr), jsii.Bool(false))
 	}
 	if props.ProducerPrefixList != "" {
 		s.securityGroup.AddIngressRule(awsec2.Peer_PrefixList(jsii.String(props.ProducerPrefixList)), port, jsii.String("producers in "+props.ProducerPrefixList), jsii.Bool(false))

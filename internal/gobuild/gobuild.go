@@ -27,6 +27,41 @@ var Flags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-
 // Env targets Lambda's arm64 Amazon Linux 2023 runtime with a static binary.
 var Env = []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"}
 
+// Toolchain is the Go release the Lambdas are built with: go.mod's toolchain
+// line, else its go line (a full release such as 1.26.8 since Go 1.21),
+// e.g. "go1.26.8". Build and its cache key run with GOTOOLCHAIN set to it,
+// so the go command uses exactly that release, fetching it when the machine
+// has another (https://go.dev/doc/toolchain): the bytes, and BackupStack's
+// template, do not change with the operator's Go.
+func Toolchain(root string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return "", fmt.Errorf("read the pinned Go toolchain: %w", err)
+	}
+	var goLine string
+	for _, line := range strings.Split(string(data), "\n") {
+		switch fields := strings.Fields(line); {
+		case len(fields) == 2 && fields[0] == "toolchain":
+			return fields[1], nil
+		case len(fields) == 2 && fields[0] == "go":
+			goLine = "go" + fields[1]
+		}
+	}
+	if strings.Count(goLine, ".") < 2 {
+		return "", fmt.Errorf("go.mod in %s pins no full Go release (go 1.26.8 or toolchain go1.26.8): add one so Lambda builds are reproducible", root)
+	}
+	return goLine, nil
+}
+
+// environment is the build's environment: Env plus the pinned toolchain.
+func environment(root string) ([]string, error) {
+	toolchain, err := Toolchain(root)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(os.Environ(), Env...), "GOTOOLCHAIN="+toolchain), nil
+}
+
 // LambdasPattern names every function's main package (lambdas/<name>).
 const LambdasPattern = "./lambdas/..."
 
@@ -42,7 +77,9 @@ func Build(root string, packages ...string) (map[string][]byte, error) {
 	args := append([]string{"build", "-o", dir + string(filepath.Separator)}, Flags...)
 	cmd := exec.Command("go", append(args, packages...)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), Env...)
+	if cmd.Env, err = environment(root); err != nil {
+		return nil, err
+	}
 	if output, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build %v: %w\n%s", packages, err, output)
 	}
@@ -74,7 +111,11 @@ func inputsKey(root string, packages ...string) (string, error) {
 	args = append(args, "-trimpath")
 	cmd := exec.Command("go", append(args, packages...)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), Env...)
+	env, err := environment(root)
+	if err != nil {
+		return "", err
+	}
+	cmd.Env = env
 	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("go list %v: %w", packages, err)

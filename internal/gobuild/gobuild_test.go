@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dr-analytics/drplan/internal/moduleroot"
@@ -52,7 +53,15 @@ func TestCacheReturnsTheBuildUntilTheSourceChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("go.mod", "module example.com/fn\n\ngo 1.26\n")
+	root, err := moduleroot.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned, err := Toolchain(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("go.mod", "module example.com/fn\n\ngo "+strings.TrimPrefix(pinned, "go")+"\n")
 	write("lambdas/hello/main.go", "package main\n\nfunc main() { println(\"hello\") }\n")
 	cache := t.TempDir()
 
@@ -82,5 +91,43 @@ func TestCacheReturnsTheBuildUntilTheSourceChanges(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(cache); len(entries) != 1 {
 		t.Errorf("the cache holds %d entries, want only the latest binaries", len(entries))
+	}
+}
+
+// The Lambdas are built with the release go.mod pins, whatever Go runs synth.
+func TestToolchainIsPinnedByGoMod(t *testing.T) {
+	cases := []struct{ name, gomod, want, wantErr string }{
+		{"toolchain line wins", "module m\n\ngo 1.26.0\n\ntoolchain go1.26.8\n", "go1.26.8", ""},
+		{"full go line", "module m\n\ngo 1.26.8\n", "go1.26.8", ""},
+		{"language version only", "module m\n\ngo 1.26\n", "", "pins no full Go release"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(tc.gomod), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Toolchain(dir)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("Toolchain = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	root, err := moduleroot.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := environment(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pinned, _ := Toolchain(root); env[len(env)-1] != "GOTOOLCHAIN="+pinned {
+		t.Errorf("build environment ends with %q, want GOTOOLCHAIN=%s", env[len(env)-1], pinned)
 	}
 }
