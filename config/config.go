@@ -69,7 +69,7 @@ type Config struct {
 	Account string
 	// PrimaryRegion runs the workload, e.g. "us-east-1".
 	PrimaryRegion string
-	// BackupRegion holds replicas and standby, e.g. "us-west-2".
+	// BackupRegion holds replicas, the vault and the failover foundation, e.g. "us-west-2".
 	BackupRegion string
 	// NoncurrentVersionDays expires noncurrent object versions, e.g. 30.
 	NoncurrentVersionDays int

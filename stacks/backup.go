@@ -27,7 +27,7 @@ type BackupStackProps struct {
 type BackupStack struct {
 	awscdk.Stack
 	Data         *datatier.DataTier
-	Standby      *workload.Standby
+	Foundation   *workload.Foundation
 	Accelerator  *traffic.Accelerator
 	Restore      *tablerestore.Provider
 	DialProvider customresources.Provider
@@ -47,7 +47,7 @@ func NewBackupStack(scope constructs.Construct, id string, props BackupStackProp
 		Port:              cfg.ListenerPort(),
 		ListenerParameter: names.ListenerParameter(),
 	})
-	standby := regionCompute(stack, cfg, names, cfg.BackupRegion, data, alarms)
+	foundation := regionCompute(stack, cfg, names, cfg.BackupRegion, data, alarms)
 	restore := tablerestore.NewProvider(stack, "TableRestore", tablerestore.ProviderProps{
 		Names:            names,
 		PrimaryRegion:    cfg.PrimaryRegion,
@@ -60,6 +60,6 @@ func NewBackupStack(scope constructs.Construct, id string, props BackupStackProp
 		Accelerator:      accelerator.Accelerator(),
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
-	watchDR(stack, cfg, names, alarms, data, accelerator, standby)
-	return &BackupStack{Stack: stack, Data: data, Standby: standby, Accelerator: accelerator, Restore: restore, DialProvider: dial}
+	watchDR(stack, cfg, names, alarms, data, accelerator, foundation)
+	return &BackupStack{Stack: stack, Data: data, Foundation: foundation, Accelerator: accelerator, Restore: restore, DialProvider: dial}
 }

@@ -32,7 +32,7 @@ func NewBackupFailoverStack(scope constructs.Construct, id string, props BackupF
 	cfg, names, backup := props.Config, props.Names, props.Backup
 	stack := awscdk.NewStack(scope, &id, stackProps(names, id, cfg.BackupRegion,
 		"Failover: compute, restored table and traffic in the backup region (deploy during a disaster, destroy after failback)", false))
-	active := workload.NewActive(stack, "Workload", backup.Standby)
+	pipeline := workload.NewPipeline(stack, "Pipeline", backup.Foundation)
 	restore := tablerestore.NewTableRestore(stack, "AggregatesTable", tablerestore.TableRestoreProps{
 		Provider: backup.Restore,
 		Source:   cfg.RestoreSource,
@@ -41,12 +41,12 @@ func NewBackupFailoverStack(scope constructs.Construct, id string, props BackupF
 	group := traffic.NewEndpointGroup(stack, "EndpointGroup", traffic.EndpointGroupProps{
 		ListenerArn:     backup.Accelerator.ListenerArn(),
 		Region:          cfg.BackupRegion,
-		LoadBalancerArn: active.LoadBalancer().LoadBalancerArn(),
+		LoadBalancerArn: pipeline.LoadBalancer().LoadBalancerArn(),
 		TrafficDial:     100,
 		// Producers come only once Firehose reads the stream, and only once
 		// the table restore has started: a restore that cannot start fails
 		// the deploy before any producer is sent here.
-		WaitFor: []constructs.IDependable{active.DeliveryStream(), restore.Start()},
+		WaitFor: []constructs.IDependable{pipeline.DeliveryStream(), restore.Start()},
 	})
 	dial := traffic.NewTrafficSwitch(stack, "PrimaryTrafficDial", traffic.TrafficSwitchProps{
 		ServiceToken:  backup.DialProvider.ServiceToken(),

@@ -40,8 +40,8 @@ func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackPr
 		BackupRetentionDays:         cfg.BackupRetentionDays,
 		FrequentBackupRetentionDays: cfg.FrequentBackupRetentionDays,
 	})
-	standby := regionCompute(stack, cfg, names, cfg.PrimaryRegion, data, alarms)
-	active := workload.NewActive(stack, "Workload", standby)
+	foundation := regionCompute(stack, cfg, names, cfg.PrimaryRegion, data, alarms)
+	pipeline := workload.NewPipeline(stack, "Pipeline", foundation)
 	listenerArn := traffic.LookupListenerArn(stack, "ListenerLookup", traffic.LookupProps{
 		ParameterName:    names.ListenerParameter(),
 		ParameterArn:     names.ListenerParameterArn(cfg.BackupRegion),
@@ -60,9 +60,9 @@ func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackPr
 	traffic.NewEndpointGroup(stack, "EndpointGroup", traffic.EndpointGroupProps{
 		ListenerArn:     listenerArn,
 		Region:          cfg.PrimaryRegion,
-		LoadBalancerArn: active.LoadBalancer().LoadBalancerArn(),
+		LoadBalancerArn: pipeline.LoadBalancer().LoadBalancerArn(),
 		TrafficDial:     100,
-		WaitFor:         []constructs.IDependable{active.DeliveryStream()},
+		WaitFor:         []constructs.IDependable{pipeline.DeliveryStream()},
 		Guard:           guard,
 	})
 	return &PrimaryStack{Stack: stack, Data: data}

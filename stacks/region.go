@@ -13,7 +13,7 @@ import (
 
 // regionCompute adds what both regions run on top of their data tier: the
 // partition registrar over the region's buckets and the idle workload.
-func regionCompute(stack awscdk.Stack, cfg config.Config, names naming.Names, region string, data *datatier.DataTier, alarms *alerts.Alerts) *workload.Standby {
+func regionCompute(stack awscdk.Stack, cfg config.Config, names naming.Names, region string, data *datatier.DataTier, alarms *alerts.Alerts) *workload.Foundation {
 	registrar.New(stack, "PartitionRegistrar", registrar.Props{
 		FunctionName:     names.Function("partition-registrar"),
 		Database:         data.Catalog().Database(),
@@ -22,7 +22,7 @@ func regionCompute(stack awscdk.Stack, cfg config.Config, names naming.Names, re
 		Alerts:           alarms,
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
-	return workload.NewStandby(stack, "Standby", workload.StandbyProps{
+	return workload.NewFoundation(stack, "Foundation", workload.FoundationProps{
 		Config:      cfg,
 		Names:       names,
 		Region:      region,

@@ -18,7 +18,7 @@ import (
 // watchDR composes what watches DR from the backup region: the scheduled
 // readiness run, the table restore test and the dashboard.
 func watchDR(stack awscdk.Stack, cfg config.Config, names naming.Names, alarms *alerts.Alerts, data *datatier.DataTier,
-	accelerator *traffic.Accelerator, standby *workload.Standby) {
+	accelerator *traffic.Accelerator, foundation *workload.Foundation) {
 	schedule, maxAge := "", checks.RestoreTestMaxAge(cfg.RestoreTestSchedule)
 	if cfg.RestoreTestEnabled() {
 		schedule = cfg.RestoreTestSchedule
@@ -39,6 +39,6 @@ func watchDR(stack awscdk.Stack, cfg config.Config, names naming.Names, alarms *
 	dashboard.New(stack, "Dashboard", dashboard.Props{
 		Names: names, PrimaryRegion: cfg.PrimaryRegion, BackupRegion: cfg.BackupRegion,
 		RPOTargetMinutes: cfg.RPOTargetMinutes, RTOTargetMinutes: cfg.RTOTargetMinutes, RestoreTestMaxAgeHours: maxAge.Hours(),
-		Accelerator: accelerator.Accelerator(), AggregatorFailures: standby.AggregatorFailures(), Alarms: append(ready.Alarms(), test.Alarms()...),
+		Accelerator: accelerator.Accelerator(), AggregatorFailures: foundation.AggregatorFailures(), Alarms: append(ready.Alarms(), test.Alarms()...),
 	})
 }

@@ -2,11 +2,14 @@
 // internal ALB -> Go ingest Lambda -> Kinesis (on-demand, KMS) -> Firehose ->
 // raw/year=/month=/day=/hour=/ in the streaming bucket.
 //
-// It comes in two parts so the backup region can keep the first part ready
-// at no cost: Standby holds what costs nothing while idle (the function, the
-// stream key, roles, log groups, the load balancer's security group); Active
-// holds what costs money while it runs (load balancer, stream, delivery
-// stream). Roles are granted on names, so Standby never references Active.
+// It comes in two parts, named for what they are in every region, so the
+// backup region can keep the first ready at no hourly cost: Foundation is
+// what is billed only by use (the function, the stream key, roles, log
+// groups, the load balancer's security group); Pipeline is the live data
+// path, billed by the hour while it exists (load balancer, stream, delivery
+// stream). Roles are granted on names, so Foundation never references
+// Pipeline. The primary region runs both; the backup region keeps the
+// Foundation in BackupStack and creates the Pipeline at failover.
 package ingest
 
 import (
@@ -34,7 +37,7 @@ import (
 )
 
 // HealthPath answers 200 only when the function is configured and its stream
-// is active; the target group and Global Accelerator route on it.
+// is pipeline; the target group and Global Accelerator route on it.
 const HealthPath = "/health"
 
 // Target group health check of the ingest function. The function answers
@@ -66,8 +69,8 @@ const DeliveryErrorPrefix = naming.ErrorsPrefix + "!{firehose:error-output-type}
 // aggregator can catch up after a failover's table restore.
 const StreamRetention = 24 * time.Hour
 
-// StandbyProps configures the idle part.
-type StandbyProps struct {
+// FoundationProps configures the part billed only by use.
+type FoundationProps struct {
 	// Names derives every physical name.
 	Names naming.Names
 	// Region is where this runs, e.g. "us-west-2".
@@ -86,9 +89,9 @@ type StandbyProps struct {
 	LogRetentionDays int
 }
 
-// Standby is the idle part of the ingest path.
-type Standby struct {
-	props            StandbyProps
+// Foundation is the part of the ingest path billed only by use.
+type Foundation struct {
+	props            FoundationProps
 	function         *gofunction.GoFunction
 	streamKey        awskms.Key
 	deliveryRole     awsiam.Role
@@ -99,12 +102,12 @@ type Standby struct {
 // deliveryLogStream is Firehose's log stream for delivery errors.
 const deliveryLogStream = "S3Delivery"
 
-// NewStandby creates the idle part.
-func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Standby {
+// NewFoundation creates the part billed only by use.
+func NewFoundation(scope constructs.Construct, id string, props FoundationProps) *Foundation {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
 	n := props.Names
 	streamArn := n.StreamArn(props.Region)
-	s := &Standby{props: props}
+	s := &Foundation{props: props}
 
 	s.streamKey = awskms.NewKey(scope, jsii.String("StreamKey"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the " + n.Stream() + " Kinesis stream"),
@@ -173,12 +176,12 @@ func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Stan
 }
 
 // StreamKey encrypts the stream; consumers need decrypt on it.
-func (s *Standby) StreamKey() awskms.Key { return s.streamKey }
+func (s *Foundation) StreamKey() awskms.Key { return s.streamKey }
 
-// ActiveProps configures the running part.
-type ActiveProps struct {
-	// Standby is this region's idle part.
-	Standby *Standby
+// PipelineProps configures the live data path.
+type PipelineProps struct {
+	// Foundation is this region's Foundation.
+	Foundation *Foundation
 	// AccessLogs is the region's access-log bucket; ALB logs go under alb/.
 	AccessLogs awss3.IBucket
 	// CertificateArn switches the listener to HTTPS when set.
@@ -188,17 +191,17 @@ type ActiveProps struct {
 	BufferSeconds int
 }
 
-// Active is the running part of the ingest path.
-type Active struct {
+// Pipeline is the live ingest path: load balancer, stream, delivery stream.
+type Pipeline struct {
 	loadBalancer awselasticloadbalancingv2.ApplicationLoadBalancer
 	stream       awskinesis.Stream
 	delivery     awskinesisfirehose.CfnDeliveryStream
 }
 
-// NewActive creates the running part.
-func NewActive(scope constructs.Construct, id string, props ActiveProps) *Active {
+// NewPipeline creates the live data path.
+func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pipeline {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
-	s := props.Standby
+	s := props.Foundation
 	n, region := s.props.Names, s.props.Region
 
 	stream := awskinesis.NewStream(scope, jsii.String("Stream"), &awskinesis.StreamProps{
@@ -309,17 +312,17 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) *Active
 		listener.SslPolicy = awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS
 	}
 	lb.AddListener(jsii.String("Listener"), listener)
-	return &Active{loadBalancer: lb, stream: stream, delivery: delivery}
+	return &Pipeline{loadBalancer: lb, stream: stream, delivery: delivery}
 }
 
 // LoadBalancer is the ingest ALB, the accelerator's endpoint in this region.
-func (a *Active) LoadBalancer() awselasticloadbalancingv2.ApplicationLoadBalancer {
+func (a *Pipeline) LoadBalancer() awselasticloadbalancingv2.ApplicationLoadBalancer {
 	return a.loadBalancer
 }
 
 // Stream is the Kinesis stream.
-func (a *Active) Stream() awskinesis.Stream { return a.stream }
+func (a *Pipeline) Stream() awskinesis.Stream { return a.stream }
 
 // DeliveryStream is Firehose from the stream to S3. Producers must not be
 // sent here before it exists: it reads the stream from LATEST.
-func (a *Active) DeliveryStream() awskinesisfirehose.CfnDeliveryStream { return a.delivery }
+func (a *Pipeline) DeliveryStream() awskinesisfirehose.CfnDeliveryStream { return a.delivery }

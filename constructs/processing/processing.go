@@ -4,9 +4,9 @@
 // Scheduler -> Step Functions -> Athena UNLOAD -> Parquet in the batch
 // bucket).
 //
-// Like ingest, it has a Standby part that costs nothing while idle
-// (functions, roles, queues, the state machine, the Athena workgroup) and an
-// Active part that runs (the stream's event source mapping and the schedule).
+// Like ingest, it has a Foundation, billed only by use (functions, roles,
+// queues, the state machine, the Athena workgroup), and a Pipeline that does
+// the work (the stream's event source mapping and the nightly schedule).
 package processing
 
 import (
@@ -47,8 +47,8 @@ const RecordAge = 24 * time.Hour
 // record age bound ends retries first.
 const MaxRetries = 10000
 
-// StandbyProps configures the idle part.
-type StandbyProps struct {
+// FoundationProps configures the part billed only by use.
+type FoundationProps struct {
 	// Names derives every physical name.
 	Names naming.Names
 	// Region is where this runs, e.g. "us-west-2".
@@ -73,25 +73,25 @@ type StandbyProps struct {
 	Alerts *alerts.Alerts
 }
 
-// Standby is the idle part of processing.
-type Standby struct {
-	props         StandbyProps
+// Foundation is the part of processing billed only by use.
+type Foundation struct {
+	props         FoundationProps
 	aggregator    *gofunction.GoFunction
 	failures      awssqs.Queue
 	stateMachine  awsstepfunctions.StateMachine
 	schedulerRole awsiam.Role
 }
 
-// NewStandby creates the idle part.
-func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Standby {
+// NewFoundation creates the part billed only by use.
+func NewFoundation(scope constructs.Construct, id string, props FoundationProps) *Foundation {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
-	s := &Standby{props: props}
+	s := &Foundation{props: props}
 	s.newAggregator(scope)
 	s.newCompaction(scope)
 	return s
 }
 
-func (s *Standby) newAggregator(scope constructs.Construct) {
+func (s *Foundation) newAggregator(scope constructs.Construct) {
 	n, region := s.props.Names, s.props.Region
 	s.aggregator = gofunction.New(scope, "Aggregator", gofunction.Props{
 		Package:      "./lambdas/aggregator",
@@ -128,7 +128,7 @@ func (s *Standby) newAggregator(scope constructs.Construct) {
 	s.props.Alerts.Notify(alarm)
 }
 
-func (s *Standby) newCompaction(scope constructs.Construct) {
+func (s *Foundation) newCompaction(scope constructs.Construct) {
 	n, region := s.props.Names, s.props.Region
 	resultsName := n.Bucket(naming.AthenaResults, region)
 	results := databucket.New(scope, "Results", databucket.Props{
@@ -324,20 +324,20 @@ func compactionDefinition(scope constructs.Construct, compactor awslambda.IFunct
 		Otherwise(defaultDate.Next(plan))
 }
 
-// ActiveProps configures the running part.
-type ActiveProps struct {
-	// Standby is this region's idle part.
-	Standby *Standby
+// PipelineProps configures the live data path.
+type PipelineProps struct {
+	// Foundation is this region's Foundation.
+	Foundation *Foundation
 	// StreamArn is the event stream the aggregator consumes.
 	StreamArn string
 	// Schedule is the compaction cron in UTC, e.g. "cron(30 1 * * ? *)".
 	Schedule string
 }
 
-// NewActive wires the aggregator to the stream and schedules compaction.
-func NewActive(scope constructs.Construct, id string, props ActiveProps) {
+// NewPipeline wires the aggregator to the stream and schedules compaction.
+func NewPipeline(scope constructs.Construct, id string, props PipelineProps) {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
-	s := props.Standby
+	s := props.Foundation
 	awslambda.NewCfnEventSourceMapping(scope, jsii.String("AggregatorSource"), &awslambda.CfnEventSourceMappingProps{
 		FunctionName:                   s.aggregator.Function().FunctionArn(),
 		EventSourceArn:                 jsii.String(props.StreamArn),
@@ -378,4 +378,4 @@ func NewActive(scope constructs.Construct, id string, props ActiveProps) {
 
 // AggregatorFailures is the queue of stream batches the aggregator gave up
 // on, for the DR dashboard.
-func (s *Standby) AggregatorFailures() awssqs.IQueue { return s.failures }
+func (s *Foundation) AggregatorFailures() awssqs.IQueue { return s.failures }

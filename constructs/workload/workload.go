@@ -1,10 +1,12 @@
 // Package workload is the analytics compute of one region, built the same
 // way by the primary stack and by the failover stack: ingest (ALB -> Lambda
 // -> Kinesis -> Firehose) and processing (aggregator, nightly compaction).
-// Standby is everything that costs nothing while idle; Active is everything
-// that costs money while running. In the primary region one stack holds
-// both; in the backup region BackupStack holds Standby all the time and
-// BackupFailoverStack adds Active only during a disaster.
+// Foundation is everything billed only by use (functions, roles, keys, log
+// groups, network); Pipeline is the live data path (load balancer, stream,
+// delivery stream, event source mapping, schedule), the part billed by the
+// hour. In the primary region one stack holds both; in the backup region
+// BackupStack holds the Foundation all the time and BackupFailoverStack adds
+// the Pipeline only during a disaster.
 package workload
 
 import (
@@ -22,8 +24,8 @@ import (
 	"github.com/dr-analytics/drplan/internal/naming"
 )
 
-// StandbyProps configures a region's idle compute.
-type StandbyProps struct {
+// FoundationProps configures a region's Foundation.
+type FoundationProps struct {
 	// Config supplies the producer, retention and aggregation settings.
 	Config config.Config
 	// Names derives every physical name.
@@ -38,20 +40,20 @@ type StandbyProps struct {
 	Alerts *alerts.Alerts
 }
 
-// Standby is a region's idle compute.
-type Standby struct {
-	props      StandbyProps
+// Foundation is a region's compute billed only by use.
+type Foundation struct {
+	props      FoundationProps
 	network    *network.Network
-	ingest     *ingest.Standby
-	processing *processing.Standby
+	ingest     *ingest.Foundation
+	processing *processing.Foundation
 }
 
-// NewStandby creates the idle compute.
-func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Standby {
+// NewFoundation creates it.
+func NewFoundation(scope constructs.Construct, id string, props FoundationProps) *Foundation {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
 	cfg, n := props.Config, props.Names
 	net := network.New(scope, "Network", network.Props{Name: n.IngestLoadBalancer(), LogRetentionDays: cfg.LogRetentionDays})
-	in := ingest.NewStandby(scope, "Ingest", ingest.StandbyProps{
+	in := ingest.NewFoundation(scope, "Ingest", ingest.FoundationProps{
 		Names:               n,
 		Region:              props.Region,
 		Network:             net,
@@ -61,7 +63,7 @@ func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Stan
 		ListenerPort:        cfg.ListenerPort(),
 		LogRetentionDays:    cfg.LogRetentionDays,
 	})
-	proc := processing.NewStandby(scope, "Processing", processing.StandbyProps{
+	proc := processing.NewFoundation(scope, "Processing", processing.FoundationProps{
 		Names:                 n,
 		Region:                props.Region,
 		StreamKey:             in.StreamKey(),
@@ -74,40 +76,40 @@ func NewStandby(scope constructs.Construct, id string, props StandbyProps) *Stan
 		LogRetentionDays:      cfg.LogRetentionDays,
 		Alerts:                props.Alerts,
 	})
-	return &Standby{props: props, network: net, ingest: in, processing: proc}
+	return &Foundation{props: props, network: net, ingest: in, processing: proc}
 }
 
-// Active is a region's running compute.
-type Active struct {
-	ingest *ingest.Active
+// Pipeline is a region's live data path, billed by the hour.
+type Pipeline struct {
+	ingest *ingest.Pipeline
 }
 
-// NewActive starts the compute on top of a Standby.
-func NewActive(scope constructs.Construct, id string, standby *Standby) *Active {
+// NewPipeline starts the compute on top of a Foundation.
+func NewPipeline(scope constructs.Construct, id string, foundation *Foundation) *Pipeline {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
-	cfg, region := standby.props.Config, standby.props.Region
-	in := ingest.NewActive(scope, "Ingest", ingest.ActiveProps{
-		Standby:        standby.ingest,
-		AccessLogs:     standby.props.AccessLogs,
+	cfg, region := foundation.props.Config, foundation.props.Region
+	in := ingest.NewPipeline(scope, "Ingest", ingest.PipelineProps{
+		Foundation:     foundation.ingest,
+		AccessLogs:     foundation.props.AccessLogs,
 		CertificateArn: cfg.CertificateArn(region),
 		BufferSeconds:  cfg.FirehoseBufferSeconds,
 	})
-	processing.NewActive(scope, "Processing", processing.ActiveProps{
-		Standby:   standby.processing,
-		StreamArn: *in.Stream().StreamArn(),
-		Schedule:  cfg.CompactionSchedule,
+	processing.NewPipeline(scope, "Processing", processing.PipelineProps{
+		Foundation: foundation.processing,
+		StreamArn:  *in.Stream().StreamArn(),
+		Schedule:   cfg.CompactionSchedule,
 	})
-	return &Active{ingest: in}
+	return &Pipeline{ingest: in}
 }
 
 // DeliveryStream must exist before producers are sent to this region.
-func (a *Active) DeliveryStream() constructs.IDependable { return a.ingest.DeliveryStream() }
+func (a *Pipeline) DeliveryStream() constructs.IDependable { return a.ingest.DeliveryStream() }
 
 // LoadBalancer is the ingest ALB, the region's accelerator endpoint.
-func (a *Active) LoadBalancer() awselasticloadbalancingv2.ApplicationLoadBalancer {
+func (a *Pipeline) LoadBalancer() awselasticloadbalancingv2.ApplicationLoadBalancer {
 	return a.ingest.LoadBalancer()
 }
 
 // AggregatorFailures is the queue of stream batches the region's
 // aggregator gave up on, for the DR dashboard.
-func (s *Standby) AggregatorFailures() awssqs.IQueue { return s.processing.AggregatorFailures() }
+func (s *Foundation) AggregatorFailures() awssqs.IQueue { return s.processing.AggregatorFailures() }

@@ -92,7 +92,7 @@ func NewWorld(tb testing.TB, names naming.Names, primary, backup string, now tim
 		AcceleratorArn:    fmt.Sprintf("arn:aws:globalaccelerator::%s:accelerator/1234abcd-abcd-1234-abcd-1234abcdefgh", names.Account),
 		overrides:         map[string]string{},
 		// The name CloudFormation gives BackupStack's queue.
-		AggregatorFailures: "BackupStack-StandbyProcessingAggregatorFailures5C6C2A8E-Xq3vLd0bS1Ze",
+		AggregatorFailures: "BackupStack-FoundationProcessingAggregatorFailures5C6C2A8E-Xq3vLd0bS1Ze",
 	}
 	w.ListenerArn = w.AcceleratorArn + "/listener/0123vxyz"
 	w.PrimaryGroupArn = w.ListenerArn + "/endpoint-group/" + primary
@@ -220,7 +220,7 @@ func (w *World) Healthy(tb testing.TB) {
 			Table:            restoretest.TablePrefix(n.Prefix) + "20261123t115500z"},
 		FinishedAt: w.Now.Add(-50 * time.Hour), RestoreMinutes: 18.5,
 		Passed: true, Detail: "restored: ACTIVE, key schema pk/sk, 1000 items sampled", Items: 1000, Deleted: true})
-	// The standby aggregator and its on-failure queue (BackupStack), and
+	// The backup region's aggregator and its on-failure queue (BackupStack), and
 	// the primary's compaction state machine (PrimaryStack).
 	w.Backup.Lambda.PutFunction(n.Function("aggregator"))
 	w.Backup.SQS.CreateQueue(w.AggregatorFailures)

@@ -112,11 +112,11 @@ func TestWindowsTheAggregatorGaveUpOnAreAMismatch(t *testing.T) {
 		action   string
 	}{
 		{"messages in the on-failure queue", func(h *harness) { h.w.Backup.SQS.SetMessages(h.w.AggregatorFailures, 3) },
-			"3 message(s) in the aggregator's on-failure queue arn:aws:sqs:us-west-2:123456789012:BackupStack-StandbyProcessingAggregatorFailures", ""},
-		{"an empty queue", func(h *harness) {}, "", "the aggregator's on-failure queue arn:aws:sqs:us-west-2:123456789012:BackupStack-StandbyProcessingAggregatorFailures5C6C2A8E-Xq3vLd0bS1Ze is empty"},
+			"3 message(s) in the aggregator's on-failure queue arn:aws:sqs:us-west-2:123456789012:BackupStack-FoundationProcessingAggregatorFailures", ""},
+		{"an empty queue", func(h *harness) {}, "", "the aggregator's on-failure queue arn:aws:sqs:us-west-2:123456789012:BackupStack-FoundationProcessingAggregatorFailures5C6C2A8E-Xq3vLd0bS1Ze is empty"},
 		{"the queue cannot be read", func(h *harness) {
 			h.w.Backup.SQS.Fail("GetQueueAttributes", drfake.Fault{Status: 400, Code: "AccessDenied", Message: "not authorized to perform sqs:GetQueueAttributes"})
-		}, "cannot count the windows the aggregator gave up on in arn:aws:sqs:us-west-2:123456789012:BackupStack-StandbyProcessingAggregatorFailures5C6C2A8E-Xq3vLd0bS1Ze", ""},
+		}, "cannot count the windows the aggregator gave up on in arn:aws:sqs:us-west-2:123456789012:BackupStack-FoundationProcessingAggregatorFailures5C6C2A8E-Xq3vLd0bS1Ze", ""},
 		{"the aggregator is missing", func(h *harness) {
 			h.w.Backup.Lambda.Fail("ListEventSourceMappings", drfake.Fault{Status: 404, Code: "ResourceNotFoundException", Message: "Function not found"})
 		}, "cannot check the windows the aggregator gave up on: list the event source mappings of dr-analytics-aggregator in us-west-2", ""},
