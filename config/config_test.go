@@ -143,7 +143,7 @@ func TestBadValuesFailWithOneClearLine(t *testing.T) {
 		{"readiness interval above a day", map[string]any{KeyReadinessInterval: float64(1441)}, KeyReadinessInterval, "from 1 to 1440"},
 		{"rpo target not a number", map[string]any{KeyRPOTarget: "an hour"}, KeyRPOTarget, "whole number from 1 to 10080"},
 		{"rto target zero", map[string]any{KeyRTOTarget: "0"}, KeyRTOTarget, "from 1 to 10080"},
-		{"restore test schedule as rate", map[string]any{KeyRestoreTestSchedule: "rate(7 days)"}, KeyRestoreTestSchedule, "cron(0 6 ? * SUN *)"},
+		{"restore test schedule with a bad cron field", map[string]any{KeyRestoreTestSchedule: "cron(0 6 ? * SUNDAY *)"}, KeyRestoreTestSchedule, "cron(0 6 ? * SUN *)"},
 		{"restore test schedule misspelt off", map[string]any{KeyRestoreTestSchedule: "disabled"}, KeyRestoreTestSchedule, "or off"},
 	}
 	for _, tc := range cases {
