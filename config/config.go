@@ -48,6 +48,18 @@ const (
 	KeyRPOTarget                        = "rpoTargetMinutes"
 	KeyRTOTarget                        = "rtoTargetMinutes"
 	KeyRestoreTestSchedule              = "restoreTestSchedule"
+	// KeyTier is the recovery tier: backup-restore or pilot-light.
+	KeyTier = "tier"
+)
+
+// Recovery tiers (KeyTier).
+const (
+	// TierBackupRestore: the backup region runs nothing billed by the hour;
+	// the failover creates the ingest pipeline.
+	TierBackupRestore = "backup-restore"
+	// TierPilotLight: the ingest pipeline is pre-built in the backup region,
+	// out of traffic (endpoint weight 0) until the failover.
+	TierPilotLight = "pilot-light"
 )
 
 // RestoreTestOff as restoreTestSchedule turns the scheduled restore test off.
@@ -113,7 +125,13 @@ type Config struct {
 	// RestoreTestSchedule is the EventBridge Scheduler cron (UTC) of the
 	// table restore test, e.g. "cron(0 6 ? * SUN *)", or "off".
 	RestoreTestSchedule string
+	// Tier is TierBackupRestore (default) or TierPilotLight.
+	Tier string
 }
+
+// PilotLight reports whether the backup region keeps the ingest pipeline
+// pre-built (TierPilotLight).
+func (c Config) PilotLight() bool { return c.Tier == TierPilotLight }
 
 // RestoreTestEnabled reports whether the scheduled restore test runs.
 func (c Config) RestoreTestEnabled() bool { return c.RestoreTestSchedule != RestoreTestOff }
@@ -145,6 +163,7 @@ var Defaults = map[string]any{
 	KeyRPOTarget:                        60,
 	KeyRTOTarget:                        60,
 	KeyRestoreTestSchedule:              "cron(0 6 ? * SUN *)",
+	KeyTier:                             TierBackupRestore,
 }
 
 // LogRetentionValues are the retention periods (days) CloudWatch Logs accepts.
@@ -202,6 +221,7 @@ func Load(lookup Lookup, env func(string) string) (Config, []string, error) {
 		RPOTargetMinutes:         r.integer(KeyRPOTarget, 1, 10080),
 		RTOTargetMinutes:         r.integer(KeyRTOTarget, 1, 10080),
 		RestoreTestSchedule:      r.str(KeyRestoreTestSchedule),
+		Tier:                     r.str(KeyTier),
 	}
 	if r.err != nil {
 		return Config{}, nil, r.err
@@ -330,6 +350,9 @@ func (c Config) validate() ([]string, error) {
 	}
 	if !slices.Contains([]string{RestoreAuto, RestorePITR, RestoreBackup}, c.RestoreSource) {
 		return nil, invalid(KeyRestoreSource, c.RestoreSource, "auto (PITR when the primary answers, else the backup vault), pitr or backup")
+	}
+	if !slices.Contains([]string{TierBackupRestore, TierPilotLight}, c.Tier) {
+		return nil, invalid(KeyTier, c.Tier, "backup-restore (nothing billed by the hour in the backup region) or pilot-light (ingest pre-built there, out of traffic)")
 	}
 	if c.RestoreTestSchedule != RestoreTestOff {
 		if err := ValidateSchedule(c.RestoreTestSchedule); err != nil {

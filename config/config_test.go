@@ -138,6 +138,7 @@ func TestBadValuesFailWithOneClearLine(t *testing.T) {
 		{"prefix too long only for the longest name", map[string]any{KeyPrefix: strings.Repeat("a", 30)}, KeyPrefix, "at most 25 characters"},
 		{"buffer too long", map[string]any{KeyFirehoseBufferSeconds: "1000"}, KeyFirehoseBufferSeconds, "from 0 to 900"},
 		{"unknown restore source", map[string]any{KeyRestoreSource: "snapshot"}, KeyRestoreSource, "auto"},
+		{"unknown tier", map[string]any{KeyTier: "warm-standby"}, KeyTier, "backup-restore (nothing billed by the hour in the backup region) or pilot-light"},
 		{"prefix not a string", map[string]any{KeyPrefix: float64(3)}, KeyPrefix, "a string"},
 		{"readiness interval zero", map[string]any{KeyReadinessInterval: "0"}, KeyReadinessInterval, "from 1 to 1440"},
 		{"readiness interval above a day", map[string]any{KeyReadinessInterval: float64(1441)}, KeyReadinessInterval, "from 1 to 1440"},

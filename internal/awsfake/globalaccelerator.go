@@ -25,6 +25,8 @@ type Endpoint struct {
 	// Weight is the endpoint's weight; nil answers 128, the default weight
 	// ("Endpoint weights", Global Accelerator Developer Guide).
 	Weight *int32
+	// ClientIPPreservation is EndpointDescription.ClientIPPreservationEnabled.
+	ClientIPPreservation bool
 }
 
 // Accelerator is a Global Accelerator as DescribeAccelerator returns it.
@@ -37,7 +39,12 @@ type Accelerator struct {
 // GlobalAccelerator fakes the Global Accelerator control plane (awsJson1_1,
 // X-Amz-Target GlobalAccelerator_V20180706.*): DescribeAccelerator,
 // ListEndpointGroups, DescribeEndpointGroup and UpdateEndpointGroup (traffic
-// dial). Endpoint groups are answered with their endpoints' health.
+// dial, and EndpointConfigurations, which replace the group's whole endpoint
+// list: AddEndpoints is documented as the way to add endpoints "without
+// specify[ing] the current endpoints", API_AddEndpoints; each Weight 0-255,
+// at most 10 endpoints, API_EndpointConfiguration). Endpoint groups are
+// answered with their endpoints' health; an endpoint kept by an update keeps
+// its health, a new one starts INITIAL.
 type GlobalAccelerator struct {
 	server
 
@@ -113,6 +120,14 @@ func (g *GlobalAccelerator) EndpointGroup(arn string) (EndpointGroup, bool) {
 	return EndpointGroup{}, false
 }
 
+// Endpoints returns a group's endpoints as the fake keeps them.
+func (g *GlobalAccelerator) Endpoints(groupArn string) ([]Endpoint, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	e, ok := g.endpoints[groupArn]
+	return slices.Clone(e), ok
+}
+
 func (g *GlobalAccelerator) find(arn string) *EndpointGroup {
 	for _, groups := range g.listeners {
 		for _, eg := range groups {
@@ -146,7 +161,8 @@ func (g *GlobalAccelerator) group(eg *EndpointGroup) map[string]any {
 		if e.Weight != nil {
 			weight = *e.Weight
 		}
-		descriptions = append(descriptions, map[string]any{"EndpointId": e.ID, "HealthState": e.Health, "Weight": weight})
+		descriptions = append(descriptions, map[string]any{"EndpointId": e.ID, "HealthState": e.Health, "Weight": weight,
+			"ClientIPPreservationEnabled": e.ClientIPPreservation})
 	}
 	out := map[string]any{"EndpointGroupArn": eg.Arn, "EndpointGroupRegion": eg.Region, "EndpointDescriptions": descriptions}
 	if eg.Dial != nil {
@@ -206,6 +222,37 @@ func (g *GlobalAccelerator) updateEndpointGroup(in map[string]any) (any, *APIErr
 		}
 		dial := float32(v)
 		eg.Dial = &dial
+	}
+	if raw, ok := in["EndpointConfigurations"].([]any); ok {
+		if len(raw) > 10 {
+			return nil, Errorf("InvalidArgumentException", "at most 10 endpoint configurations, got %d", len(raw))
+		}
+		health := map[string]string{}
+		for _, e := range g.endpoints[arn] {
+			health[e.ID] = e.Health
+		}
+		var endpoints []Endpoint
+		for _, item := range raw {
+			c, _ := item.(map[string]any)
+			id := str(c, "EndpointId")
+			if id == "" {
+				return nil, Errorf("InvalidArgumentException", "EndpointId is required")
+			}
+			e := Endpoint{ID: id, Health: "INITIAL"}
+			e.ClientIPPreservation, _ = c["ClientIPPreservationEnabled"].(bool)
+			if h, ok := health[id]; ok {
+				e.Health = h
+			}
+			if w, ok := c["Weight"].(float64); ok {
+				if w < 0 || w > 255 {
+					return nil, Errorf("InvalidArgumentException", "Weight must be between 0 and 255, got %v", w)
+				}
+				weight := int32(w)
+				e.Weight = &weight
+			}
+			endpoints = append(endpoints, e)
+		}
+		g.endpoints[arn] = endpoints
 	}
 	return map[string]any{"EndpointGroup": g.group(eg)}, nil
 }

@@ -72,7 +72,18 @@ const (
 	// DefaultHealthyTimeout when absent. The provider's total timeout must
 	// be longer.
 	PropHealthyTimeoutSeconds = "HealthyTimeoutSeconds"
+	// PropBackupEndpointWeight, when set (e.g. "128"), is the weight the
+	// backup group's endpoints get before the wait: the pilot-light tier
+	// keeps its pre-built endpoint at weight 0, out of traffic even when
+	// Global Accelerator fails over, until this resource is created. Delete
+	// sets it back to 0 (IdleEndpointWeight). Absent, weights are left alone.
+	PropBackupEndpointWeight = "BackupEndpointWeight"
 )
+
+// IdleEndpointWeight keeps a pre-built endpoint out of traffic: Global
+// Accelerator fails over only to "a healthy endpoint with a weight greater
+// than zero" ("How failover works for unhealthy endpoints").
+const IdleEndpointWeight = 0
 
 // DefaultHealthyTimeout applies when HealthyTimeoutSeconds is absent.
 const DefaultHealthyTimeout = 10 * time.Minute
@@ -149,6 +160,8 @@ type properties struct {
 	listenerID                               string
 	Dial                                     float32
 	HealthyTimeout                           time.Duration
+	// BackupWeight is the backup endpoints' weight to set; nil leaves them.
+	BackupWeight *int32
 }
 
 func parseProperties(raw map[string]any) (properties, error) {
@@ -181,6 +194,18 @@ func parseProperties(raw map[string]any) (properties, error) {
 		return p, fmt.Errorf("property DialPercentage is %q: give a number from 0 to 100", dial)
 	}
 	p.Dial = float32(v)
+	if weight, _ := raw[PropBackupEndpointWeight].(string); weight != "" {
+		w, err := strconv.Atoi(weight)
+		if err != nil || w < 0 || w > 255 {
+			return p, fmt.Errorf("property BackupEndpointWeight is %q: give an endpoint weight from 0 to 255, e.g. \"128\", or leave it out", weight)
+		}
+		w32 := int32(w)
+		p.BackupWeight = &w32
+		// Delete resets the weight, so it needs the backup region too.
+		if p.BackupRegion, err = text(PropBackupRegion); err != nil {
+			return p, err
+		}
+	}
 	return p, nil
 }
 
@@ -244,6 +269,11 @@ func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
 			return Response{PhysicalResourceID: e.PhysicalResourceID}, nil
 		}
 		resp, err := h.set(ctx, p, restoredDial, true)
+		if err == nil && p.BackupWeight != nil {
+			// The primary takes traffic again first; then the pre-built
+			// backup endpoint goes back to idle.
+			err = h.resetBackupWeight(ctx, p)
+		}
 		// Keep the id CloudFormation knows; the framework rejects a change on Delete.
 		resp.PhysicalResourceID = e.PhysicalResourceID
 		return resp, err
@@ -276,6 +306,11 @@ func (h *Handler) switchWhenHealthy(ctx context.Context, e CompletionEvent, p pr
 	groups, err := h.groups(ctx, p, p.PrimaryRegion, p.BackupRegion)
 	if err != nil {
 		return CompletionResponse{}, fmt.Errorf("set traffic dial of %s on listener %s: list endpoint groups in %s: %w; check ListenerArn and allow globalaccelerator:ListEndpointGroups", p.PrimaryRegion, p.ListenerArn, config.GlobalAcceleratorControlRegion, err)
+	}
+	if p.BackupWeight != nil {
+		if err := h.setBackupWeight(ctx, p, groups[p.BackupRegion], *p.BackupWeight); err != nil {
+			return CompletionResponse{}, err
+		}
 	}
 	backup, health, err := h.backupHealth(ctx, p, groups[p.BackupRegion])
 	if err != nil {
@@ -353,6 +388,66 @@ func (h *Handler) backupHealth(ctx context.Context, p properties, group *types.E
 		}
 	}
 	return arn, eh, nil
+}
+
+// setBackupWeight gives every endpoint of the backup group the weight want.
+// UpdateEndpointGroup's EndpointConfigurations replace the group's whole
+// endpoint list (AddEndpoints exists so that callers need not "specify the
+// current endpoints", API_AddEndpoints), so each endpoint is sent back with
+// its client IP preservation as described. A missing group is left to the
+// health wait, which names it.
+func (h *Handler) setBackupWeight(ctx context.Context, p properties, group *types.EndpointGroup, want int32) error {
+	if group == nil {
+		return nil
+	}
+	arn := aws.ToString(group.EndpointGroupArn)
+	callCtx, cancel := h.deadline(ctx)
+	out, err := h.GlobalAccelerator.DescribeEndpointGroup(callCtx, &globalaccelerator.DescribeEndpointGroupInput{EndpointGroupArn: aws.String(arn)})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("traffic dial: describe backup endpoint group %s (%s): %w; allow globalaccelerator:DescribeEndpointGroup", arn, p.BackupRegion, err)
+	}
+	if out.EndpointGroup == nil || len(out.EndpointGroup.EndpointDescriptions) == 0 {
+		return nil
+	}
+	var configs []types.EndpointConfiguration
+	changed := false
+	for _, d := range out.EndpointGroup.EndpointDescriptions {
+		changed = changed || d.Weight == nil || *d.Weight != want
+		configs = append(configs, types.EndpointConfiguration{
+			EndpointId: d.EndpointId, Weight: aws.Int32(want), ClientIPPreservationEnabled: d.ClientIPPreservationEnabled,
+		})
+	}
+	if !changed {
+		return nil
+	}
+	callCtx, cancel = h.deadline(ctx)
+	defer cancel()
+	if _, err := h.GlobalAccelerator.UpdateEndpointGroup(callCtx, &globalaccelerator.UpdateEndpointGroupInput{
+		EndpointGroupArn: aws.String(arn), EndpointConfigurations: configs,
+	}); err != nil {
+		return fmt.Errorf("traffic dial: set the weight of backup endpoint group %s (%s) to %d: %w; allow globalaccelerator:UpdateEndpointGroup and deploy again", arn, p.BackupRegion, want, err)
+	}
+	h.log().Info("backup endpoint weight set", "backup_group", arn, "weight", want)
+	return nil
+}
+
+// resetBackupWeight puts the pre-built backup endpoint back to idle on
+// Delete; a listener or group that is gone has nothing to reset.
+func (h *Handler) resetBackupWeight(ctx context.Context, p properties) error {
+	groups, err := h.groups(ctx, p, p.BackupRegion)
+	var notFound *types.ListenerNotFoundException
+	if errors.As(err, &notFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("traffic dial: list endpoint groups of listener %s to idle the backup endpoint: %w; allow globalaccelerator:ListEndpointGroups", p.ListenerArn, err)
+	}
+	err = h.setBackupWeight(ctx, p, groups[p.BackupRegion], IdleEndpointWeight)
+	if errors.As(err, new(*types.EndpointGroupNotFoundException)) {
+		return nil
+	}
+	return err
 }
 
 func noGroupData() map[string]string {

@@ -510,3 +510,44 @@ func TestDeleteResetsTheDialWithoutTheWaitProperties(t *testing.T) {
 		t.Errorf("primary dial after Delete = %v, want 100", d)
 	}
 }
+
+// The pilot-light tier's pre-built backup endpoint sits at weight 0 (out of
+// traffic even when Global Accelerator fails over); the failover gives it
+// weight, keeps its client IP preservation, moves the primary dial once it
+// is HEALTHY, and Delete (after failback) puts it back to idle.
+func TestPilotLightEndpointJoinsOnCreateAndIdlesOnDelete(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	f.ga.SetEndpoints(backupArn, awsfake.Endpoint{ID: backupALB, Health: "HEALTHY", Weight: aws.Int32(0), ClientIPPreservation: true})
+	p := props(map[string]any{trafficdial.PropBackupEndpointWeight: "128"})
+	if _, done, err := f.run(ctx, event(cfn.RequestCreate, p)); err != nil || !done.IsComplete {
+		t.Fatalf("create: complete %v, %v", done.IsComplete, err)
+	}
+	g, _ := f.ga.Endpoints(backupArn)
+	if len(g) != 1 || g[0].Weight == nil || *g[0].Weight != 128 || !g[0].ClientIPPreservation {
+		t.Errorf("backup endpoints after failover %+v, want weight 128 with client IP preservation", g)
+	}
+	if dial := dialOf(t, f, primaryArn); dial == nil || *dial != 0 {
+		t.Errorf("primary dial %v, want 0", dial)
+	}
+	if _, err := f.h.OnEvent(ctx, event(cfn.RequestDelete, p)); err != nil {
+		t.Fatal(err)
+	}
+	g, _ = f.ga.Endpoints(backupArn)
+	if len(g) != 1 || g[0].Weight == nil || *g[0].Weight != trafficdial.IdleEndpointWeight {
+		t.Errorf("backup endpoints after delete %+v, want weight 0", g)
+	}
+	if dial := dialOf(t, f, primaryArn); dial == nil || *dial != 100 {
+		t.Errorf("primary dial after delete %v, want 100", dial)
+	}
+}
+
+func TestBackupEndpointWeightIsChecked(t *testing.T) {
+	for _, weight := range []string{"256", "-1", "heavy"} {
+		f := newFixture(t, nil)
+		_, err := f.h.OnEvent(context.Background(), event(cfn.RequestCreate, props(map[string]any{trafficdial.PropBackupEndpointWeight: weight})))
+		if err == nil || !strings.Contains(err.Error(), "BackupEndpointWeight is \""+weight+"\": give an endpoint weight from 0 to 255") {
+			t.Errorf("weight %s: %v", weight, err)
+		}
+	}
+}
