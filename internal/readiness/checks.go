@@ -381,15 +381,26 @@ func groupLine(region string, g gatypes.EndpointGroup, primary bool) Line {
 	if g.TrafficDialPercentage != nil {
 		dial = *g.TrafficDialPercentage
 	}
-	healthy, total := 0, len(g.EndpointDescriptions)
+	healthy, total, weighted := 0, len(g.EndpointDescriptions), 0
 	for _, e := range g.EndpointDescriptions {
 		if e.HealthState == gatypes.HealthStateHealthy {
 			healthy++
+		}
+		// Weight 0 keeps an endpoint out of traffic, failover included
+		// ("How failover works for unhealthy endpoints"); unset is 128.
+		if e.Weight == nil || *e.Weight > 0 {
+			weighted++
 		}
 	}
 	line.Value, line.Unit = number(float64(dial)), "percent"
 	line.Detail = fmt.Sprintf("dial %s%%, %d/%d endpoints healthy", trimFloat(float64(dial)), healthy, total)
 	switch {
+	case !primary && total > 0 && weighted == 0:
+		// The pilot-light tier's pre-built endpoint, idle until failover.
+		line.Status, line.Detail = OK, line.Detail+", weight 0: pre-built, out of traffic until failover (pilot-light)"
+		if healthy < total {
+			line.Status, line.Detail = Warn, line.Detail+"; not healthy, so failover would have to wait for it"
+		}
 	case dial > 0 && total == 0:
 		line.Status, line.Detail = Fail, line.Detail+": traffic is dialled to a group without endpoints"
 	case dial > 0 && healthy == 0:

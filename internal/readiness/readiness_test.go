@@ -198,6 +198,16 @@ func TestProblemsGiveTheRightVerdict(t *testing.T) {
 			w.Backup.SSM.Inject("GetParameter", awsfake.Fault{Status: 400, Code: "ParameterNotFound", Message: "not found"})
 			w.Backup.CloudFormation.DeleteStack("CDKToolkit")
 		}, 0, cfg.BackupRegion, "cdk bootstrap", readiness.Fail, "cdk bootstrap aws://123456789012/us-west-2"},
+		{"a pilot-light endpoint at weight 0 is idle, not DR", func(w *drfake.World) {
+			w.GlobalAccelerator.PutListener(w.ListenerArn, awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: cfg.PrimaryRegion},
+				awsfake.EndpointGroup{Arn: w.BackupGroupArn, Region: cfg.BackupRegion})
+			w.GlobalAccelerator.SetEndpoints(w.BackupGroupArn, awsfake.Endpoint{ID: "alb", Health: "HEALTHY", Weight: aws.Int32(0)})
+		}, 0, cfg.BackupRegion, "endpoint group", readiness.OK, "weight 0: pre-built, out of traffic until failover (pilot-light)"},
+		{"an unhealthy pilot-light endpoint warns", func(w *drfake.World) {
+			w.GlobalAccelerator.PutListener(w.ListenerArn, awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: cfg.PrimaryRegion},
+				awsfake.EndpointGroup{Arn: w.BackupGroupArn, Region: cfg.BackupRegion})
+			w.GlobalAccelerator.SetEndpoints(w.BackupGroupArn, awsfake.Endpoint{ID: "alb", Health: "UNHEALTHY", Weight: aws.Int32(0)})
+		}, 0, cfg.BackupRegion, "endpoint group", readiness.Warn, "not healthy, so failover would have to wait for it"},
 		{"unhealthy primary endpoints fail", func(w *drfake.World) {
 			w.GlobalAccelerator.SetEndpoints(w.PrimaryGroupArn, awsfake.Endpoint{ID: "alb", Health: "UNHEALTHY"})
 		}, 0, cfg.PrimaryRegion, "endpoint group", readiness.Fail, "no healthy endpoint"},
