@@ -330,11 +330,9 @@ type PipelineProps struct {
 	Foundation *Foundation
 	// StreamArn is the event stream the aggregator consumes.
 	StreamArn string
-	// Schedule is the compaction cron in UTC, e.g. "cron(30 1 * * ? *)".
-	Schedule string
 }
 
-// NewPipeline wires the aggregator to the stream and schedules compaction.
+// NewPipeline wires the aggregator to the stream.
 func NewPipeline(scope constructs.Construct, id string, props PipelineProps) {
 	scope = constructs.NewConstruct(scope, jsii.String(id))
 	s := props.Foundation
@@ -357,7 +355,23 @@ func NewPipeline(scope constructs.Construct, id string, props PipelineProps) {
 			OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: s.failures.QueueArn()},
 		},
 	})
-	awsscheduler.NewCfnSchedule(scope, jsii.String("NightlyCompaction"), &awsscheduler.CfnScheduleProps{
+}
+
+// ScheduleProps configures the nightly compaction's schedule.
+type ScheduleProps struct {
+	// Foundation is this region's Foundation (its state machine runs).
+	Foundation *Foundation
+	// Schedule is the compaction's Scheduler expression in UTC, e.g. "cron(30 1 * * ? *)".
+	Schedule string
+}
+
+// NewSchedule starts the nightly compaction on schedule. Only a region that
+// takes traffic has one: in an idle backup region it would compact the
+// replica bucket's copy of the primary's data over the primary's own
+// compacted files arriving by replication.
+func NewSchedule(scope constructs.Construct, id string, props ScheduleProps) {
+	s := props.Foundation
+	awsscheduler.NewCfnSchedule(scope, jsii.String(id), &awsscheduler.CfnScheduleProps{
 		Name:                       jsii.String(s.props.Names.StateMachine()),
 		Description:                jsii.String("Compacts the previous UTC day into Parquet"),
 		ScheduleExpression:         jsii.String(props.Schedule),

@@ -97,9 +97,17 @@ func NewPipeline(scope constructs.Construct, id string, foundation *Foundation) 
 	processing.NewPipeline(scope, "Processing", processing.PipelineProps{
 		Foundation: foundation.processing,
 		StreamArn:  *in.Stream().StreamArn(),
-		Schedule:   cfg.CompactionSchedule,
 	})
 	return &Pipeline{ingest: in}
+}
+
+// NewCompactionSchedule starts the region's nightly compaction: only in the
+// region that takes traffic (the primary, or the backup during failover).
+func NewCompactionSchedule(scope constructs.Construct, id string, foundation *Foundation) {
+	processing.NewSchedule(scope, id, processing.ScheduleProps{
+		Foundation: foundation.processing,
+		Schedule:   foundation.props.Config.CompactionSchedule,
+	})
 }
 
 // DeliveryStream must exist before producers are sent to this region.
