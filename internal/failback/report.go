@@ -10,7 +10,9 @@ import (
 
 // Step is what one step did.
 type Step struct {
-	Name     string
+	Name string
+	// Finished is when the step ended; Duration how long it took.
+	Finished time.Time
 	Duration time.Duration
 	// Actions say what was done, or would be in a dry run.
 	Actions []string
@@ -37,6 +39,9 @@ type Report struct {
 	Started         time.Time
 	Finished        time.Time
 	Steps           []*Step
+	// RecordError says why the failback record could not be written
+	// (the failback itself goes on); "" when it was, or in a dry run.
+	RecordError string
 
 	copied []Object
 }
@@ -97,6 +102,9 @@ func (r Report) WriteText(w io.Writer) error {
 		if s.Error != "" {
 			fmt.Fprintf(w, "     error: %s\n", s.Error)
 		}
+	}
+	if r.RecordError != "" {
+		fmt.Fprintf(w, "\n! %s\n", r.RecordError)
 	}
 	verdict := "all steps done, both sides match"
 	if !r.OK() {

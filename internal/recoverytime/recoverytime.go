@@ -39,6 +39,10 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 )
 
+// EnvFailoverRecordParameter is the environment variable that gives the
+// failover's custom resource functions the failover record's parameter name.
+const EnvFailoverRecordParameter = "FAILOVER_RECORD_PARAMETER"
+
 // SSMAPI is what the records need from Parameter Store; *ssm.Client satisfies it.
 type SSMAPI interface {
 	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
