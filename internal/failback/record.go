@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -58,14 +59,8 @@ func recordTimes(ctx context.Context, in Input, names naming.Names, report *Repo
 	}
 	rec := recoverytime.Failback{FailoverStartedAt: report.Preflight.Failover, StartedAt: report.Started}
 	for _, s := range report.Steps {
-		status := "done"
-		switch {
-		case s.Error != "":
-			status = "failed"
-		case len(s.Mismatches) > 0:
-			status = "mismatch"
-		}
-		rec.Steps = append(rec.Steps, recoverytime.FailbackStep{Name: s.Name, FinishedAt: s.Finished, Seconds: s.Duration.Seconds(), Status: status})
+		rec.Steps = append(rec.Steps, recoverytime.FailbackStep{Name: s.Name, FinishedAt: s.Finished, Seconds: s.Duration.Seconds(),
+			Status: strings.ToLower(s.status(false))})
 	}
 	if finished {
 		rec.FinishedAt, rec.Complete = &report.Finished, report.OK()

@@ -24,6 +24,19 @@ type Step struct {
 	Error string
 }
 
+// status is the step's verdict: FAILED, MISMATCH, "dry run" or done.
+func (s *Step) status(dryRun bool) string {
+	switch {
+	case s.Error != "":
+		return "FAILED"
+	case len(s.Mismatches) > 0:
+		return "MISMATCH"
+	case dryRun:
+		return "dry run"
+	}
+	return "done"
+}
+
 // Count is one figure on both sides; -1 where a side has none.
 type Count struct {
 	What            string
@@ -69,15 +82,7 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "  caller %s (account %s)\n  failover at %s (from %s)\n\n",
 		r.Preflight.Caller, r.Preflight.Account, r.Preflight.Failover.Format(time.RFC3339), r.Preflight.FailoverSource)
 	for i, s := range r.Steps {
-		status := "done"
-		switch {
-		case s.Error != "":
-			status = "FAILED"
-		case len(s.Mismatches) > 0:
-			status = "MISMATCH"
-		case r.DryRun:
-			status = "dry run"
-		}
+		status := s.status(r.DryRun)
 		fmt.Fprintf(w, "%d. %-24s %-8s %s\n", i+1, s.Name, status, s.Duration.Round(time.Millisecond))
 		for _, a := range s.Actions {
 			fmt.Fprintf(w, "     %s\n", a)

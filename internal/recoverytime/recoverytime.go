@@ -43,9 +43,14 @@ import (
 // failover's custom resource functions the failover record's parameter name.
 const EnvFailoverRecordParameter = "FAILOVER_RECORD_PARAMETER"
 
-// SSMAPI is what the records need from Parameter Store; *ssm.Client satisfies it.
-type SSMAPI interface {
+// ParameterGetter reads parameters; what reading a record needs.
+type ParameterGetter interface {
 	GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// SSMAPI is what writing a record needs; *ssm.Client satisfies it.
+type SSMAPI interface {
+	ParameterGetter
 	PutParameter(context.Context, *ssm.PutParameterInput, ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
 }
 
@@ -71,6 +76,12 @@ type Failover struct {
 
 // TrafficRTO is the start to traffic moved; false when either is unknown.
 func (f Failover) TrafficRTO() (time.Duration, bool) { return between(f.StartedAt, f.TrafficMovedAt) }
+
+// EndpointHealthy is the start to the backup endpoint seen HEALTHY; false
+// when either is unknown.
+func (f Failover) EndpointHealthy() (time.Duration, bool) {
+	return between(f.StartedAt, f.EndpointHealthyAt)
+}
 
 // TableRTO is the start to the table ACTIVE; false when either is unknown.
 func (f Failover) TableRTO() (time.Duration, bool) { return between(f.StartedAt, f.TableActiveAt) }
@@ -161,12 +172,12 @@ func RecordFailback(ctx context.Context, client SSMAPI, parameter string, rec Fa
 }
 
 // ReadFailover reads the failover record; nil when there is none.
-func ReadFailover(ctx context.Context, client SSMAPI, parameter string) (*Failover, error) {
+func ReadFailover(ctx context.Context, client ParameterGetter, parameter string) (*Failover, error) {
 	return read[Failover](ctx, client, parameter)
 }
 
 // ReadFailback reads the failback record; nil when there is none.
-func ReadFailback(ctx context.Context, client SSMAPI, parameter string) (*Failback, error) {
+func ReadFailback(ctx context.Context, client ParameterGetter, parameter string) (*Failback, error) {
 	return read[Failback](ctx, client, parameter)
 }
 
@@ -261,7 +272,7 @@ func same[T any](a, b T) bool {
 	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
-func read[T any](ctx context.Context, client SSMAPI, parameter string) (*T, error) {
+func read[T any](ctx context.Context, client ParameterGetter, parameter string) (*T, error) {
 	rec, version, err := get[T](ctx, client, parameter)
 	if err != nil || version == 0 {
 		return nil, err
@@ -270,7 +281,7 @@ func read[T any](ctx context.Context, client SSMAPI, parameter string) (*T, erro
 }
 
 // get reads the latest version; version 0 when there is no parameter.
-func get[T any](ctx context.Context, client SSMAPI, parameter string) (T, int64, error) {
+func get[T any](ctx context.Context, client ParameterGetter, parameter string) (T, int64, error) {
 	var rec T
 	out, err := client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(parameter)})
 	if errors.As(err, new(*ssmtypes.ParameterNotFound)) {
@@ -289,7 +300,7 @@ func get[T any](ctx context.Context, client SSMAPI, parameter string) (T, int64,
 }
 
 // getVersion reads one version; false when Parameter Store no longer keeps it.
-func getVersion[T any](ctx context.Context, client SSMAPI, parameter string, version int64) (T, bool, error) {
+func getVersion[T any](ctx context.Context, client ParameterGetter, parameter string, version int64) (T, bool, error) {
 	var rec T
 	name := parameter + ":" + strconv.FormatInt(version, 10)
 	out, err := client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
