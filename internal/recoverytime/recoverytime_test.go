@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/recoverytime"
@@ -220,4 +222,44 @@ func TestFailbackRecord(t *testing.T) {
 			t.Errorf("ReadFailback: %v, want a line that says to delete the parameter", err)
 		}
 	})
+}
+
+// busyOnce answers the first PutParameter with TooManyUpdates, as
+// Parameter Store does to concurrent updates of one parameter ("There are
+// concurrent updates for a resource that supports one update at a time",
+// PutParameter errors), after letting another writer's update land.
+type busyOnce struct {
+	*ssm.Client
+	once    sync.Once
+	instead func()
+}
+
+func (c *busyOnce) PutParameter(ctx context.Context, in *ssm.PutParameterInput, opts ...func(*ssm.Options)) (*ssm.PutParameterOutput, error) {
+	busy := false
+	c.once.Do(func() { c.instead(); busy = true })
+	if busy {
+		return nil, &ssmtypes.TooManyUpdates{Message: aws.String("There are concurrent updates for a resource that supports one update at a time.")}
+	}
+	return c.Client.PutParameter(ctx, in, opts...)
+}
+
+func TestAThrottledWriteIsRetriedWithTheOtherWritersFields(t *testing.T) {
+	ctx := context.Background()
+	fake := awsfake.NewSSM(t, "us-west-2")
+	if _, err := recoverytime.RecordFailover(ctx, fake.Client(), parameter, recoverytime.Failover{StartedAt: at(0)}); err != nil {
+		t.Fatal(err)
+	}
+	client := &busyOnce{Client: fake.Client(), instead: func() {
+		if _, err := recoverytime.RecordFailover(ctx, fake.Client(), parameter, recoverytime.Failover{TableActiveAt: at(25)}); err != nil {
+			t.Error(err)
+		}
+	}}
+	if _, err := recoverytime.RecordFailover(ctx, client, parameter, recoverytime.Failover{TrafficMovedAt: at(7)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := recoverytime.ReadFailover(ctx, fake.Client(), parameter)
+	want := fmt.Sprint(describe(recoverytime.Failover{StartedAt: at(0), TrafficMovedAt: at(7), TableActiveAt: at(25)}))
+	if err != nil || fmt.Sprint(describe(*got)) != want {
+		t.Errorf("record = %v, %v\nwant     %v", describe(*got), err, want)
+	}
 }
