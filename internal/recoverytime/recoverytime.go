@@ -189,9 +189,9 @@ const (
 	maxWrites = 8
 )
 
-// ErrContended is returned when other writers kept writing between every
+// errContended is returned when other writers kept writing between every
 // read and write of Update.
-var ErrContended = errors.New("the record kept changing under concurrent writers")
+var errContended = errors.New("the record kept changing under concurrent writers")
 
 // Update merges patch into the record named parameter and writes it, so
 // that no concurrent Update's fields are lost: it reads the latest version
@@ -253,7 +253,7 @@ func Update[T any](ctx context.Context, client SSMAPI, parameter, description st
 		}
 		current, version = wrote, out.Version
 	}
-	return next, fmt.Errorf("write record %s: %w after %d writes", parameter, ErrContended, maxWrites)
+	return next, fmt.Errorf("write record %s: %w after %d writes", parameter, errContended, maxWrites)
 }
 
 // pause waits before a retry of a throttled write.
