@@ -56,9 +56,11 @@ func NewBackupStack(scope constructs.Construct, id string, props BackupStackProp
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
 	dial := traffic.NewDialProvider(stack, "TrafficDial", traffic.DialProviderProps{
-		FunctionName:     names.Function("traffic-dial"),
-		Accelerator:      accelerator.Accelerator(),
-		LogRetentionDays: cfg.LogRetentionDays,
+		FunctionName:               names.Function("traffic-dial"),
+		Accelerator:                accelerator.Accelerator(),
+		FailoverRecordParameter:    names.FailoverRecordParameter(),
+		FailoverRecordParameterArn: names.FailoverRecordParameterArn(cfg.BackupRegion),
+		LogRetentionDays:           cfg.LogRetentionDays,
 	})
 	watchDR(stack, cfg, names, alarms, data, accelerator, foundation)
 	return &BackupStack{Stack: stack, Data: data, Foundation: foundation, Accelerator: accelerator, Restore: restore, DialProvider: dial}

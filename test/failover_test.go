@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dr-analytics/drplan/internal/naming"
+	"github.com/dr-analytics/drplan/internal/recoverytime"
 )
 
 // Issue: failover. BackupFailoverStack depends on BackupStack only, never
@@ -215,8 +216,15 @@ func TestFailoverTableRestore(t *testing.T) {
 			if show(grants["dynamodb:UpdateContinuousBackups"]) != show([]string{names.TableArn(backupRegion)}) {
 				t.Errorf("%s UpdateContinuousBackups on %v", mode, grants["dynamodb:UpdateContinuousBackups"])
 			}
-			if show(grants["ssm:PutParameter"]) != show([]string{names.FailoverStartedParameterArn(backupRegion)}) {
-				t.Errorf("%s ssm:PutParameter on %v", mode, grants["ssm:PutParameter"])
+			// The failover start, and the failover's measured times.
+			ssmWant := show(sorted([]string{names.FailoverStartedParameterArn(backupRegion), names.FailoverRecordParameterArn(backupRegion)}))
+			for _, action := range []string{"ssm:PutParameter", "ssm:GetParameter"} {
+				if show(sorted(grants[action])) != ssmWant {
+					t.Errorf("%s %s on %v", mode, action, grants[action])
+				}
+			}
+			if !like(fn.Properties, map[string]any{"Environment": map[string]any{"Variables": map[string]any{recoverytime.EnvFailoverRecordParameter: names.FailoverRecordParameter()}}}) {
+				t.Errorf("%s environment %s, want %s=%s", mode, show(fn.Properties["Environment"]), recoverytime.EnvFailoverRecordParameter, names.FailoverRecordParameter())
 			}
 			if show(grants["backup:ListRecoveryPointsByBackupVault"]) != show([]string{names.BackupVaultArn(backupRegion)}) {
 				t.Errorf("%s ListRecoveryPointsByBackupVault on %v", mode, grants["backup:ListRecoveryPointsByBackupVault"])
@@ -292,6 +300,26 @@ func TestFailoverTraffic(t *testing.T) {
 				if show(grants[action]) != show(want) {
 					t.Errorf("%s %s on %v", mode, action, grants[action])
 				}
+			}
+		}
+	})
+	check(t, "dial handler may read and write only the failover's measured times in SSM", func(t *testing.T) {
+		backup := a.stack(t, naming.BackupStack)
+		for _, mode := range []string{"onevent", "iscomplete"} {
+			fn := backup.functionNamed(t, names.Function("traffic-dial-"+mode))
+			grants := backup.grants(roleOf(fn.Properties["Role"]))
+			for action, resources := range grants {
+				if strings.HasPrefix(action, "ssm:") && action != "ssm:GetParameter" && action != "ssm:PutParameter" {
+					t.Errorf("%s may %s on %v", mode, action, resources)
+				}
+			}
+			for _, action := range []string{"ssm:GetParameter", "ssm:PutParameter"} {
+				if show(grants[action]) != show([]string{names.FailoverRecordParameterArn(backupRegion)}) {
+					t.Errorf("%s %s on %v", mode, action, grants[action])
+				}
+			}
+			if !like(fn.Properties, map[string]any{"Environment": map[string]any{"Variables": map[string]any{recoverytime.EnvFailoverRecordParameter: names.FailoverRecordParameter()}}}) {
+				t.Errorf("%s environment %s, want %s=%s", mode, show(fn.Properties["Environment"]), recoverytime.EnvFailoverRecordParameter, names.FailoverRecordParameter())
 			}
 		}
 	})

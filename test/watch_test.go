@@ -71,6 +71,17 @@ func TestReadinessRunsOnASchedule(t *testing.T) {
 				}
 			}
 		})
+		check(t, tc.config+": the function may read the last failover's and failback's measured times", func(t *testing.T) {
+			readable := tpl.grants(roleOf(fn.Properties["Role"]))["ssm:GetParameter"]
+			for _, name := range []string{names.FailoverRecordParameter(), names.FailbackRecordParameter()} {
+				// The variant's account is the deploy-time token.
+				if !slices.ContainsFunc(readable, func(arn string) bool {
+					return strings.HasPrefix(arn, "arn:aws:ssm:"+backupRegion+":") && strings.HasSuffix(arn, ":parameter"+name)
+				}) {
+					t.Errorf("ssm:GetParameter on %v lacks %s in %s", readable, name, backupRegion)
+				}
+			}
+		})
 		alarm := func(id string) resource { return tpl.alarmNamed(t, names.Prefix+"-"+id) }
 		for _, want := range []struct {
 			id, metric, op, missing string

@@ -186,7 +186,7 @@ func TestStatusOfAHealthyDeploymentExitsZero(t *testing.T) {
 	e := newTestEnv(t)
 	code := e.run(t, "status", "-config", cdkJSON(t))
 	t.Logf("drctl status:\n%s", e.stdout.String())
-	if code != exitOK || !strings.Contains(e.stdout.String(), "18 OK, 0 WARN, 0 FAIL") {
+	if code != exitOK || !strings.Contains(e.stdout.String(), "20 OK, 0 WARN, 0 FAIL") {
 		t.Errorf("exit %d:\n%s%s", code, e.stdout.String(), e.stderr.String())
 	}
 }
@@ -213,7 +213,7 @@ func TestStatusJSON(t *testing.T) {
 	if err := json.Unmarshal(e.stdout.Bytes(), &doc); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, e.stdout.String())
 	}
-	if code != exitOK || doc.Account != account || doc.Summary.Warn != 3 || doc.Summary.Fail != 0 || len(doc.Checks) != 18 || doc.RPO.Seconds != 252 {
+	if code != exitOK || doc.Account != account || doc.Summary.Warn != 3 || doc.Summary.Fail != 0 || len(doc.Checks) != 20 || doc.RPO.Seconds != 252 {
 		t.Errorf("exit %d, document %+v", code, doc)
 	}
 }

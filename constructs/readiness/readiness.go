@@ -105,7 +105,8 @@ func New(scope constructs.Construct, id string, props Props) *Readiness {
 	fn.AllowTo([]string{"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable"}, n.TableArn(primary), n.TableArn(backup))
 	fn.AllowTo([]string{"backup:ListRecoveryPointsByBackupVault"}, n.BackupVaultArn(backup))
 	fn.AllowTo([]string{"ssm:GetParameter"}, parameterArn(checks.BootstrapParameter), n.ListenerParameterArn(backup),
-		n.FailoverStartedParameterArn(backup), parameterArn(restoretest.RecordParameter(n.Prefix)))
+		n.FailoverStartedParameterArn(backup), parameterArn(restoretest.RecordParameter(n.Prefix)),
+		n.FailoverRecordParameterArn(backup), n.FailbackRecordParameterArn(backup))
 	fn.AllowTo([]string{"cloudformation:DescribeStacks"}, stackArn(backup, naming.BackupStack), stackArn(backup, naming.BackupFailoverStack),
 		stackArn(backup, checks.BootstrapStack), stackArn(primary, naming.PrimaryStack))
 	accelerator := *props.Accelerator.AcceleratorArn()

@@ -23,6 +23,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/goprovider"
 	"github.com/dr-analytics/drplan/constructs/nag"
 	"github.com/dr-analytics/drplan/internal/naming"
+	"github.com/dr-analytics/drplan/internal/recoverytime"
 	restorehandler "github.com/dr-analytics/drplan/internal/tablerestore"
 )
 
@@ -66,7 +67,7 @@ func NewProvider(scope constructs.Construct, id string, props ProviderProps) *Pr
 			Package:          "./lambdas/tablerestore",
 			FunctionName:     n.Function("table-restore-" + strings.ToLower(mode)),
 			Description:      description,
-			Environment:      map[string]string{"HANDLER": mode},
+			Environment:      map[string]string{"HANDLER": mode, recoverytime.EnvFailoverRecordParameter: n.FailoverRecordParameter()},
 			Timeout:          timeout,
 			LogRetentionDays: props.LogRetentionDays,
 		})
@@ -85,6 +86,8 @@ func NewProvider(scope constructs.Construct, id string, props ProviderProps) *Pr
 		fn.AllowTo([]string{"backup:ListRestoreJobs", "backup:GetRestoreJobMetadata"}, "*")
 		// Start records when the failover began, once (see naming.FailoverStartedParameter).
 		fn.AllowTo([]string{"ssm:PutParameter", "ssm:GetParameter"}, n.FailoverStartedParameterArn(props.BackupRegion))
+		// Start and Ready add their moments to the failover's measured times.
+		fn.AllowTo([]string{"ssm:GetParameter", "ssm:PutParameter"}, n.FailoverRecordParameterArn(props.BackupRegion))
 		fn.Role().AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:    jsii.Strings("iam:PassRole"),
 			Resources:  jsii.Strings(*props.RestoreRole.RoleArn()),

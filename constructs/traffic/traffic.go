@@ -24,6 +24,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/loggroup"
 	"github.com/dr-analytics/drplan/constructs/nag"
 	"github.com/dr-analytics/drplan/internal/deployguard"
+	"github.com/dr-analytics/drplan/internal/recoverytime"
 )
 
 // AcceleratorProps configures the accelerator.
@@ -228,6 +229,11 @@ type DialProviderProps struct {
 	FunctionName string
 	// Accelerator scopes the function's permissions to its own ARN.
 	Accelerator awsglobalaccelerator.Accelerator
+	// FailoverRecordParameter keeps the failover's measured times, e.g.
+	// "/dr-analytics/failover/last" (naming.Names.FailoverRecordParameter).
+	FailoverRecordParameter string
+	// FailoverRecordParameterArn is its ARN in this (the backup) region.
+	FailoverRecordParameterArn string
 	// LogRetentionDays for the function's logs.
 	LogRetentionDays int
 }
@@ -249,13 +255,15 @@ func NewDialProvider(scope constructs.Construct, id string, props DialProviderPr
 			Package:          "./lambdas/trafficdial",
 			FunctionName:     props.FunctionName + "-" + strings.ToLower(mode),
 			Description:      description,
-			Environment:      map[string]string{"HANDLER": mode},
+			Environment:      map[string]string{"HANDLER": mode, recoverytime.EnvFailoverRecordParameter: props.FailoverRecordParameter},
 			Timeout:          2 * time.Minute,
 			LogRetentionDays: props.LogRetentionDays,
 		})
 		// Listener and endpoint group ARNs extend the accelerator's ARN.
 		fn.AllowTo([]string{"globalaccelerator:ListEndpointGroups", "globalaccelerator:DescribeEndpointGroup", "globalaccelerator:UpdateEndpointGroup"},
 			*props.Accelerator.AcceleratorArn(), *props.Accelerator.AcceleratorArn()+"/*")
+		// The poll that moves the dial records when (internal/recoverytime).
+		fn.AllowTo([]string{"ssm:GetParameter", "ssm:PutParameter"}, props.FailoverRecordParameterArn)
 		nag.Suppress(fn.Role(), "IAM5", "Listener and endpoint group ARNs are children of the one accelerator ARN; the pattern covers exactly this accelerator's listener and groups.",
 			nag.Attribute(props.Accelerator, "AcceleratorArn", "/*"))
 		return fn

@@ -2,6 +2,7 @@ package awsfake
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,19 +27,31 @@ type Parameter struct {
 // ParameterAlreadyExists; a get or delete of a missing name is
 // ParameterNotFound. Any other operation is UnknownOperationException.
 // ARNs carry the account 123456789012.
+//
+// Versions follow the Systems Manager User Guide ("Working with parameter
+// versions"): each put of a parameter saves a new version numbered one
+// above the last, and at most 100 versions are kept (the oldest goes). A
+// get of "name:version" reads that version (Selector ":version" in the
+// answer; ParameterVersionNotFound when it is not kept); a get of
+// "name:label" is ParameterVersionNotFound too (of GetParameter's
+// documented errors, the one for a selector that names nothing), since
+// the fake serves no LabelParameterVersion and so holds no labels. Deleting a parameter
+// deletes its versions.
 type SSM struct {
 	server
 	region string
 
 	mu     sync.Mutex
 	params map[string]*Parameter
+	// history holds each parameter's kept versions, oldest first.
+	history map[string][]Parameter
 	// now stamps LastModifiedDate.
 	now time.Time
 }
 
 // NewSSM starts a fake for region; it stops when the test ends.
 func NewSSM(tb testing.TB, region string) *SSM {
-	s := &SSM{region: region, params: map[string]*Parameter{}, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	s := &SSM{region: region, params: map[string]*Parameter{}, history: map[string][]Parameter{}, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
 	s.url = Serve(tb, &JSONRPC{
 		Service:      "awsfake.SSM",
 		TargetPrefix: "AmazonSSM.",
@@ -79,7 +92,11 @@ func (s *SSM) PutParameter(p Parameter) {
 		p.LastModified = s.now
 	}
 	s.params[p.Name] = &p
+	s.history[p.Name] = []Parameter{p}
 }
+
+// keptVersions is how many versions Parameter Store keeps of a parameter.
+const keptVersions = 100
 
 // Parameter returns a copy of the named parameter.
 func (s *SSM) Parameter(name string) (Parameter, bool) {
@@ -127,19 +144,48 @@ func (s *SSM) put(in parameterInput) (any, *APIError) {
 	if exists {
 		version = existing.Version + 1
 	}
-	s.params[in.Name] = &Parameter{Name: in.Name, Type: typ, Value: in.Value, Version: version, LastModified: s.now}
+	p := Parameter{Name: in.Name, Type: typ, Value: in.Value, Version: version, LastModified: s.now}
+	s.params[in.Name] = &p
+	if !exists {
+		delete(s.history, in.Name)
+	}
+	s.history[in.Name] = append(s.history[in.Name], p)
+	if h := s.history[in.Name]; len(h) > keptVersions {
+		s.history[in.Name] = h[len(h)-keptVersions:]
+	}
 	return map[string]any{"Version": version, "Tier": "Standard"}, nil
 }
 
 func (s *SSM) get(in parameterInput) (any, *APIError) {
-	p, ok := s.params[in.Name]
+	name, selector, selected := strings.Cut(in.Name, ":")
+	latest, ok := s.params[name]
 	if !ok {
-		return nil, Errorf("ParameterNotFound", "Parameter %s not found.", in.Name)
+		return nil, Errorf("ParameterNotFound", "Parameter %s not found.", name)
 	}
-	return map[string]any{"Parameter": map[string]any{
+	p := latest
+	if selected {
+		version, err := strconv.ParseInt(selector, 10, 64)
+		if err != nil {
+			return nil, Errorf("ParameterVersionNotFound", "The specified parameter version wasn't found: %s has no label %s.", name, selector)
+		}
+		p = nil
+		for i := range s.history[name] {
+			if s.history[name][i].Version == version {
+				p = &s.history[name][i]
+			}
+		}
+		if p == nil {
+			return nil, Errorf("ParameterVersionNotFound", "The specified parameter version %d of %s wasn't found.", version, name)
+		}
+	}
+	out := map[string]any{
 		"Name": p.Name, "Type": p.Type, "Value": p.Value, "Version": p.Version,
 		"LastModifiedDate": EpochSeconds(p.LastModified), "ARN": s.arn(p.Name), "DataType": "text",
-	}}, nil
+	}
+	if selected {
+		out["Selector"] = ":" + selector
+	}
+	return map[string]any{"Parameter": out}, nil
 }
 
 func (s *SSM) delete(in parameterInput) (any, *APIError) {
@@ -147,5 +193,6 @@ func (s *SSM) delete(in parameterInput) (any, *APIError) {
 		return nil, Errorf("ParameterNotFound", "Parameter %s not found.", in.Name)
 	}
 	delete(s.params, in.Name)
+	delete(s.history, in.Name)
 	return map[string]any{}, nil
 }

@@ -3,6 +3,7 @@ package awsfake_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -149,4 +150,61 @@ func TestSSMTakesInjectedFaults(t *testing.T) {
 	if n := len(s.CallsTo("PutParameter")); n != 2 {
 		t.Errorf("%d PutParameter calls recorded, want 2", n)
 	}
+}
+
+func TestSSMParameterVersions(t *testing.T) {
+	ctx := context.Background()
+	s := awsfake.NewSSM(t, "us-west-2")
+	client := s.Client()
+	for i := 1; i <= 102; i++ {
+		_, err := client.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(parameterName), Type: ssmtypes.ParameterTypeString,
+			Value: aws.String(fmt.Sprint("value ", i)), Overwrite: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(name string) (*ssm.GetParameterOutput, error) {
+		return client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	}
+	cases := []struct {
+		name, selector string
+		value          string
+		err            any
+	}{
+		{"the latest without a selector", "", "value 102", nil},
+		{"a kept version by number", ":50", "value 50", nil},
+		{"the oldest of the 100 kept", ":3", "value 3", nil},
+		{"a version past the 100 kept is ParameterVersionNotFound", ":2", "", new(*ssmtypes.ParameterVersionNotFound)},
+		{"a version not yet written is ParameterVersionNotFound", ":103", "", new(*ssmtypes.ParameterVersionNotFound)},
+		{"a label, of which there are none, is ParameterVersionNotFound", ":current", "", new(*ssmtypes.ParameterVersionNotFound)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := get(parameterName + c.selector)
+			if c.err != nil {
+				if !errors.As(err, c.err) {
+					t.Errorf("GetParameter: %v, want %T", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := out.Parameter; aws.ToString(p.Value) != c.value || aws.ToString(p.Name) != parameterName || aws.ToString(p.Selector) != c.selector {
+				t.Errorf("GetParameter = name %s value %q selector %q; want %s %q %q", aws.ToString(p.Name), aws.ToString(p.Value), aws.ToString(p.Selector), parameterName, c.value, c.selector)
+			}
+		})
+	}
+	t.Run("a parameter created again after a delete starts at version 1 without the old versions", func(t *testing.T) {
+		if _, err := client.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(parameterName)}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := client.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(parameterName), Type: ssmtypes.ParameterTypeString, Value: aws.String("new")})
+		if err != nil || out.Version != 1 {
+			t.Fatalf("PutParameter = %+v, %v; want version 1", out, err)
+		}
+		if _, err := get(parameterName + ":50"); !errors.As(err, new(*ssmtypes.ParameterVersionNotFound)) {
+			t.Errorf("old version 50: %v, want ParameterVersionNotFound", err)
+		}
+	})
 }

@@ -183,6 +183,18 @@ func Widgets(in Input) []Widget {
 			metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", in.BackupRegion, [][2]string{{"QueueName", in.AggregatorFailuresQueue}}),
 		}, Threshold{Value: 0, Label: "alarm above 0"}),
 	)
+
+	// What the last real failover and failback measured of themselves.
+	rto := Threshold{Value: float64(in.RTOTargetMinutes), Label: "rtoTargetMinutes"}
+	ws = append(ws,
+		graph("Last failover: measured RTO (min), start to traffic moved and to table ACTIVE", in.BackupRegion, []Metric{
+			readiness(in, drmetrics.LastFailoverRTOMinutes), readiness(in, drmetrics.LastFailoverTableRTOMinutes),
+		}, rto),
+		graph("Last failover: measured RPO (min), start minus the restore point", in.BackupRegion, []Metric{
+			readiness(in, drmetrics.LastFailoverRPOMinutes),
+		}, Threshold{Value: float64(in.RPOTargetMinutes), Label: "rpoTargetMinutes"}),
+		graph("Last failback: total (min)", in.BackupRegion, []Metric{readiness(in, drmetrics.LastFailbackMinutes)}, rto),
+	)
 	return ws
 }
 

@@ -90,3 +90,31 @@ func TestNoRestoreTestThresholdWhenTestsAreOff(t *testing.T) {
 		t.Error("overdue threshold drawn although restore tests are off")
 	}
 }
+
+func TestTheLastFailoverAndFailbackAreDrawnAgainstTheirTargets(t *testing.T) {
+	in := input()
+	want := map[string]Threshold{
+		drmetrics.LastFailoverRTOMinutes:      {Value: 45, Label: "rtoTargetMinutes"},
+		drmetrics.LastFailoverTableRTOMinutes: {Value: 45, Label: "rtoTargetMinutes"},
+		drmetrics.LastFailoverRPOMinutes:      {Value: 30, Label: "rpoTargetMinutes"},
+		drmetrics.LastFailbackMinutes:         {Value: 45, Label: "rtoTargetMinutes"},
+	}
+	found := map[string]bool{}
+	for _, w := range Widgets(in) {
+		for _, m := range w.Metrics {
+			threshold, ok := want[m.Name]
+			if !ok || m.Namespace != drmetrics.ReadinessNamespace {
+				continue
+			}
+			found[m.Name] = true
+			if len(w.Thresholds) != 1 || w.Thresholds[0] != threshold {
+				t.Errorf("widget %q draws %s against %v, want only %v", w.Title, m.Name, w.Thresholds, threshold)
+			}
+		}
+	}
+	for name := range want {
+		if !found[name] {
+			t.Errorf("no widget shows %s", name)
+		}
+	}
+}

@@ -60,6 +60,12 @@ const (
 	ChecksWarning               = "ChecksWarning"               // dims Prefix
 	PrimaryReachable            = "PrimaryReachable"            // dims Prefix; 1 or 0
 	HoursSinceRestoreTest       = "HoursSinceRestoreTest"       // dims Prefix; since the last passed test
+	// The last real failover's and failback's own measurements
+	// (internal/recoverytime), republished each run while recorded.
+	LastFailoverRTOMinutes      = "LastFailoverRTOMinutes"      // dims Prefix; failover start to traffic moved
+	LastFailoverTableRTOMinutes = "LastFailoverTableRTOMinutes" // dims Prefix; failover start to table ACTIVE
+	LastFailoverRPOMinutes      = "LastFailoverRPOMinutes"      // dims Prefix; failover start minus the restore point
+	LastFailbackMinutes         = "LastFailbackMinutes"         // dims Prefix; a finished failback's total
 )
 
 // Restore test metrics (RestoreTestNamespace), one datapoint per test.
@@ -82,6 +88,10 @@ var Published = map[string]map[string][]string{
 		ChecksWarning:               {DimPrefix},
 		PrimaryReachable:            {DimPrefix},
 		HoursSinceRestoreTest:       {DimPrefix},
+		LastFailoverRTOMinutes:      {DimPrefix},
+		LastFailoverTableRTOMinutes: {DimPrefix},
+		LastFailoverRPOMinutes:      {DimPrefix},
+		LastFailbackMinutes:         {DimPrefix},
 	},
 	RestoreTestNamespace: {
 		RestoreMinutes:    {DimPrefix},

@@ -53,6 +53,7 @@ type (
 	}
 	SSMAPI interface {
 		GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+		PutParameter(context.Context, *ssm.PutParameterInput, ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
 		DeleteParameter(context.Context, *ssm.DeleteParameterInput, ...func(*ssm.Options)) (*ssm.DeleteParameterOutput, error)
 	}
 	LambdaAPI interface {
@@ -330,17 +331,21 @@ func Run(ctx context.Context, in Input) (Report, error) {
 		s := &Step{Name: step.name}
 		start := in.Now()
 		err := step.run(ctx, s)
-		s.Duration = in.Now().Sub(start)
+		s.Finished = in.Now().UTC()
+		s.Duration = s.Finished.Sub(start)
 		if err != nil {
 			s.Error = err.Error()
 		}
 		report.Steps = append(report.Steps, s)
 		if err != nil {
 			report.Finished = in.Now().UTC()
+			recordTimes(ctx, in, names, &report, true)
 			return report, fmt.Errorf("step %q: %w", step.name, err)
 		}
+		recordTimes(ctx, in, names, &report, false)
 	}
 	report.Finished = in.Now().UTC()
+	recordTimes(ctx, in, names, &report, true)
 	return report, nil
 }
 

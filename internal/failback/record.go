@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +12,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/dr-analytics/drplan/internal/naming"
+	"github.com/dr-analytics/drplan/internal/recoverytime"
 )
 
 // clearStep deletes the failover's recorded start once a real run has
@@ -44,4 +46,30 @@ func clearStep(ctx context.Context, in Input, names naming.Names, report Report,
 		s.Actions = append(s.Actions, fmt.Sprintf("deleted SSM parameter %s in %s (%s): the next failover records its own start", param, in.Backup.Name, recorded))
 	}
 	return nil
+}
+
+// recordTimes writes when each step so far finished to the failback record
+// in the backup region (naming.Names.FailbackRecordParameter), finished
+// once the run ended; `drctl status` shows it. A dry run writes nothing. A
+// measurement must not fail a failback: the first failed write goes into
+// the report and the run goes on without trying again.
+func recordTimes(ctx context.Context, in Input, names naming.Names, report *Report, finished bool) {
+	if in.DryRun || report.RecordError != "" {
+		return
+	}
+	rec := recoverytime.Failback{FailoverStartedAt: report.Preflight.Failover, StartedAt: report.Started}
+	for _, s := range report.Steps {
+		rec.Steps = append(rec.Steps, recoverytime.FailbackStep{Name: s.Name, FinishedAt: s.Finished, Seconds: s.Duration.Seconds(),
+			Status: strings.ToLower(s.status(false))})
+	}
+	if finished {
+		rec.FinishedAt, rec.Complete = &report.Finished, report.OK()
+	}
+	param := names.FailbackRecordParameter()
+	_, err := do(ctx, in.Retry, func(ctx context.Context) error {
+		return recoverytime.RecordFailback(ctx, in.Backup.SSM, param, rec)
+	})
+	if err != nil {
+		report.RecordError = fmt.Sprintf("failback times not recorded in SSM parameter %s (%s): %v; drctl status will not show this failback", param, in.Backup.Name, err)
+	}
 }

@@ -10,7 +10,9 @@ import (
 
 // Step is what one step did.
 type Step struct {
-	Name     string
+	Name string
+	// Finished is when the step ended; Duration how long it took.
+	Finished time.Time
 	Duration time.Duration
 	// Actions say what was done, or would be in a dry run.
 	Actions []string
@@ -20,6 +22,19 @@ type Step struct {
 	Mismatches []string
 	// Error is why the step stopped, if it did.
 	Error string
+}
+
+// status is the step's verdict: FAILED, MISMATCH, "dry run" or done.
+func (s *Step) status(dryRun bool) string {
+	switch {
+	case s.Error != "":
+		return "FAILED"
+	case len(s.Mismatches) > 0:
+		return "MISMATCH"
+	case dryRun:
+		return "dry run"
+	}
+	return "done"
 }
 
 // Count is one figure on both sides; -1 where a side has none.
@@ -37,6 +52,9 @@ type Report struct {
 	Started         time.Time
 	Finished        time.Time
 	Steps           []*Step
+	// RecordError says why the failback record could not be written
+	// (the failback itself goes on); "" when it was, or in a dry run.
+	RecordError string
 
 	copied []Object
 }
@@ -64,15 +82,7 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "  caller %s (account %s)\n  failover at %s (from %s)\n\n",
 		r.Preflight.Caller, r.Preflight.Account, r.Preflight.Failover.Format(time.RFC3339), r.Preflight.FailoverSource)
 	for i, s := range r.Steps {
-		status := "done"
-		switch {
-		case s.Error != "":
-			status = "FAILED"
-		case len(s.Mismatches) > 0:
-			status = "MISMATCH"
-		case r.DryRun:
-			status = "dry run"
-		}
+		status := s.status(r.DryRun)
 		fmt.Fprintf(w, "%d. %-24s %-8s %s\n", i+1, s.Name, status, s.Duration.Round(time.Millisecond))
 		for _, a := range s.Actions {
 			fmt.Fprintf(w, "     %s\n", a)
@@ -97,6 +107,9 @@ func (r Report) WriteText(w io.Writer) error {
 		if s.Error != "" {
 			fmt.Fprintf(w, "     error: %s\n", s.Error)
 		}
+	}
+	if r.RecordError != "" {
+		fmt.Fprintf(w, "\n! %s\n", r.RecordError)
 	}
 	verdict := "all steps done, both sides match"
 	if !r.OK() {

@@ -187,6 +187,27 @@ func (n Names) FailoverStartedParameterArn(region string) string {
 	return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, n.Account, n.FailoverStartedParameter())
 }
 
+// FailoverRecordParameter is the SSM parameter (in the backup region)
+// holding the last failover's measured times as JSON (internal/recoverytime):
+// the failover's handlers write it as they observe each moment, and it
+// outlives failback, so `drctl status` can show the last failover.
+func (n Names) FailoverRecordParameter() string { return "/" + n.Prefix + "/failover/last" }
+
+// FailoverRecordParameterArn is that parameter's ARN in a region.
+func (n Names) FailoverRecordParameterArn(region string) string {
+	return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, n.Account, n.FailoverRecordParameter())
+}
+
+// FailbackRecordParameter is the SSM parameter (in the backup region)
+// holding the last failback's step times as JSON (internal/recoverytime),
+// written by drctl failback.
+func (n Names) FailbackRecordParameter() string { return "/" + n.Prefix + "/failback/last" }
+
+// FailbackRecordParameterArn is that parameter's ARN in a region.
+func (n Names) FailbackRecordParameterArn(region string) string {
+	return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, n.Account, n.FailbackRecordParameter())
+}
+
 // FailbackCopyRole is the role failback's S3 Batch Operations copy jobs
 // run as: it reads the replica buckets and writes the primary buckets.
 func (n Names) FailbackCopyRole() string { return n.Prefix + "-failback-copy" }

@@ -18,6 +18,8 @@ func TestNames(t *testing.T) {
 		{"listener parameter arn", n.ListenerParameterArn("us-west-2"), "arn:aws:ssm:us-west-2:123456789012:parameter/dr-analytics/accelerator/listener-arn"},
 		{"function", n.Function("ingest"), "dr-analytics-ingest"},
 		{"failover start parameter", n.FailoverStartedParameterArn("us-west-2"), "arn:aws:ssm:us-west-2:123456789012:parameter/dr-analytics/failover/started-at"},
+		{"failover record parameter", n.FailoverRecordParameterArn("us-west-2"), "arn:aws:ssm:us-west-2:123456789012:parameter/dr-analytics/failover/last"},
+		{"failback record parameter", n.FailbackRecordParameterArn("us-west-2"), "arn:aws:ssm:us-west-2:123456789012:parameter/dr-analytics/failback/last"},
 		{"ingest load balancer", n.IngestLoadBalancer(), "dr-analytics-ingest"},
 		{"primary stack name carries the prefix", n.StackName(PrimaryStack), "dr-analytics-primary"},
 		{"backup stack name carries the prefix", n.StackName(BackupStack), "dr-analytics-backup"},

@@ -30,6 +30,7 @@ func Publish(w io.Writer, r Report) error {
 	if t := r.RestoreTest; t != nil && t.LastPassedAt != nil {
 		overall = append(overall, drmetrics.Value{Name: drmetrics.HoursSinceRestoreTest, Unit: drmetrics.UnitNone, Value: r.GeneratedAt.Sub(*t.LastPassedAt).Hours()})
 	}
+	overall = append(overall, lastRecovery(r)...)
 	docs := []drmetrics.Document{{Namespace: drmetrics.ReadinessNamespace, Dimensions: prefix, Values: overall,
 		Fields: map[string]any{"ok": r.Summary.OK, "account": r.Account}}}
 
@@ -57,4 +58,28 @@ func Publish(w io.Writer, r Report) error {
 			}})
 	}
 	return drmetrics.Write(w, r.GeneratedAt.Truncate(time.Millisecond), docs...)
+}
+
+// lastRecovery is what the last failover and failback measured, each figure
+// only when both its moments were recorded (a failback's total once it
+// finished).
+func lastRecovery(r Report) []drmetrics.Value {
+	var values []drmetrics.Value
+	add := func(name string, d time.Duration, ok bool) {
+		if ok {
+			values = append(values, drmetrics.Value{Name: name, Unit: drmetrics.UnitNone, Value: d.Minutes()})
+		}
+	}
+	if f := r.LastFailover; f != nil {
+		rto, ok := f.TrafficRTO()
+		add(drmetrics.LastFailoverRTOMinutes, rto, ok)
+		table, ok := f.TableRTO()
+		add(drmetrics.LastFailoverTableRTOMinutes, table, ok)
+		rpo, ok := f.RPO()
+		add(drmetrics.LastFailoverRPOMinutes, rpo, ok)
+	}
+	if b := r.LastFailback; b != nil {
+		add(drmetrics.LastFailbackMinutes, b.Total(), b.FinishedAt != nil)
+	}
+	return values
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/dr-analytics/drplan/internal/awserr"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/naming"
+	"github.com/dr-analytics/drplan/internal/recoverytime"
 	"github.com/dr-analytics/drplan/internal/restoretest"
 )
 
@@ -137,6 +138,10 @@ type Report struct {
 	Replication []BucketReplication `json:"replication,omitempty"`
 	// RestoreTest is the last scheduled restore test, when one has run.
 	RestoreTest *restoretest.Record `json:"restore_test,omitempty"`
+	// LastFailover and LastFailback are what the last real failover and
+	// failback measured of themselves, when one was recorded.
+	LastFailover *recoverytime.Failover `json:"last_failover,omitempty"`
+	LastFailback *recoverytime.Failback `json:"last_failback,omitempty"`
 	// DashboardURL opens the DR dashboard in the backup region's console.
 	DashboardURL string  `json:"dashboard_url"`
 	Summary      Summary `json:"summary"`
@@ -181,6 +186,8 @@ type figures struct {
 	primaryAnswered    bool
 	replication        []BucketReplication
 	restoreTest        *restoretest.Record
+	lastFailover       *recoverytime.Failover
+	lastFailback       *recoverytime.Failback
 }
 
 func (r *run) record(f func(*figures)) {
@@ -236,6 +243,7 @@ func Run(ctx context.Context, in Input) Report {
 		(*run).accelerator,
 		(*run).stacks,
 		(*run).restoreTest,
+		(*run).lastRecovery,
 	}
 	results := make([][]Line, len(checks))
 	var wg sync.WaitGroup
@@ -252,6 +260,7 @@ func Run(ctx context.Context, in Input) Report {
 	report.Replication = r.figures.replication
 	slices.SortFunc(report.Replication, func(a, b BucketReplication) int { return strings.Compare(a.Bucket, b.Bucket) })
 	report.RestoreTest = r.figures.restoreTest
+	report.LastFailover, report.LastFailback = r.figures.lastFailover, r.figures.lastFailback
 	report.Summary = summarize(report.Checks)
 	return report
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/dr-analytics/drplan/internal/recoverytime"
 )
 
 // parameterDescription tells whoever finds the parameter what it is for.
@@ -84,4 +86,32 @@ func (h *Handler) getParameter(ctx context.Context, name string) (value string, 
 		return "", false, fmt.Errorf("SSM parameter %s (%s) holds %q, not an RFC 3339 time: set it to when the first failover attempt began (aws ssm put-parameter --overwrite) or, if no failover is pending failback, delete it", name, h.Region, value)
 	}
 	return value, true, nil
+}
+
+// recordFailover adds what this resource saw to the failover's measured
+// times (internal/recoverytime): the start, the restore's source and point
+// in time and, from the ready resource, when the table was ACTIVE and
+// protected. A measurement must never fail the failover, so a failure to
+// record is logged and the restore goes on.
+func (h *Handler) recordFailover(ctx context.Context, d restoreData, tableActiveAt *time.Time) {
+	if h.FailoverRecordParameter == "" {
+		return
+	}
+	patch := recoverytime.Failover{RestoreSource: d.Source, TableActiveAt: tableActiveAt}
+	if t, err := time.Parse(time.RFC3339, d.FailoverStartedAt); err == nil {
+		patch.StartedAt = &t
+	}
+	if t, err := time.Parse(time.RFC3339, d.PointInTime); err == nil {
+		patch.RestorePointInTime = &t
+	}
+	callCtx, cancel := h.deadline(ctx)
+	defer cancel()
+	rec, err := recoverytime.RecordFailover(callCtx, h.SSM, h.FailoverRecordParameter, patch)
+	if err != nil {
+		h.log().Warn("failover times not recorded; the failover goes on", "parameter", h.FailoverRecordParameter, "reason", err.Error())
+		return
+	}
+	if rto, ok := rec.TableRTO(); ok && tableActiveAt != nil {
+		h.log().Info("failover table RTO measured", "parameter", h.FailoverRecordParameter, "table_rto_seconds", int(rto.Seconds()))
+	}
 }

@@ -23,6 +23,11 @@
 //     never". A restore that outlasts WaitMinutes is not a failure: the
 //     resource completes with Status RESTORING and the failover stands.
 //
+// Both add what they observe to the failover's measured times
+// (internal/recoverytime, when FailoverRecordParameter is set): the start
+// its time, source and point in time, the ready resource when the table was
+// ACTIVE and protected. Recording never fails the failover.
+//
 // Guarantees: one restore per failover (an existing table of that name is
 // adopted and reported as Source existing, never restored over; a running
 // restore job is followed, never doubled: AWS Backup jobs carry an
@@ -151,8 +156,13 @@ type Handler struct {
 	PrimaryDynamoDB func(region string) *dynamodb.Client
 	// Backup is this region's AWS Backup client.
 	Backup *backup.Client
-	// SSM is this region's client; it records the failover start time.
+	// SSM is this region's client; it records the failover start time
+	// and the failover's measured times.
 	SSM *ssm.Client
+	// FailoverRecordParameter is the SSM parameter of the failover's
+	// measured times (naming.Names.FailoverRecordParameter), e.g.
+	// "/dr-analytics/failover/last"; nothing is recorded when empty.
+	FailoverRecordParameter string
 	// Region is this region, for ARNs and messages.
 	Region string
 	// CallTimeout bounds each call in this region;

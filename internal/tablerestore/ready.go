@@ -118,6 +118,8 @@ func (h *Handler) readyComplete(ctx context.Context, e CompletionEvent) (Complet
 		return h.keepWaiting(e, p, d, "ACTIVE, protection pending")
 	}
 	h.log().Info("restored table ready", "table", name, "source", d.Source, "point_in_time", d.PointInTime)
+	activeAt := h.now()
+	h.recordFailover(ctx, d, &activeAt)
 	return CompletionResponse{IsComplete: true, Data: readyData(e, d, StatusActive)}, nil
 }
 

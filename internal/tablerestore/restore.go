@@ -80,6 +80,7 @@ func (h *Handler) create(ctx context.Context, e cfn.Event) (Response, error) {
 		return Response{}, err
 	}
 	data.FailoverStartedAt = startedAt
+	h.recordFailover(ctx, data, nil)
 	return Response{PhysicalResourceID: p.TableName, Data: data.toMap()}, nil
 }
 

@@ -5,6 +5,11 @@
 // the backup region's endpoint group reports HEALTHY, and back to 100 when
 // the failover stack is deleted.
 //
+// The poll that moves the dial adds when the backup group was HEALTHY and
+// when the dial had moved to the failover's measured times
+// (internal/recoverytime, when FailoverRecordParameter is set); recording
+// never fails the failover.
+//
 // Guarantees: it only ever changes the traffic dial of the one endpoint
 // group in PrimaryRegion. On Create and Update it moves that dial only
 // after the BackupRegion group has an endpoint that is HEALTHY with a
@@ -55,9 +60,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/customresource"
+	"github.com/dr-analytics/drplan/internal/recoverytime"
 )
 
 // Resource property names.
@@ -140,6 +147,13 @@ type Handler struct {
 	// GlobalAccelerator must be a client for
 	// config.GlobalAcceleratorControlRegion.
 	GlobalAccelerator *globalaccelerator.Client
+	// SSM is the function's own (the backup) region's client: it records
+	// when the backup endpoint was healthy and traffic moved.
+	SSM *ssm.Client
+	// FailoverRecordParameter is the SSM parameter of the failover's
+	// measured times (naming.Names.FailoverRecordParameter), e.g.
+	// "/dr-analytics/failover/last"; nothing is recorded when empty.
+	FailoverRecordParameter string
 	// CallTimeout bounds each call; customresource.DefaultCallTimeout when zero.
 	CallTimeout time.Duration
 	// Now is the clock of the healthy wait; time.Now when nil.
@@ -148,11 +162,12 @@ type Handler struct {
 	Log *slog.Logger
 }
 
-// New builds a Handler whose client talks to the control plane region.
+// New builds a Handler whose Global Accelerator client talks to the
+// control plane region and whose SSM client to the function's region.
 func New(cfg aws.Config) *Handler {
 	return &Handler{GlobalAccelerator: globalaccelerator.NewFromConfig(cfg, func(o *globalaccelerator.Options) {
 		o.Region = config.GlobalAcceleratorControlRegion
-	})}
+	}), SSM: ssm.NewFromConfig(cfg)}
 }
 
 type properties struct {
@@ -332,15 +347,38 @@ func (h *Handler) switchWhenHealthy(ctx context.Context, e CompletionEvent, p pr
 		return CompletionResponse{}, fmt.Errorf("traffic dial %s: %s on listener %s did not report a HEALTHY endpoint within %s (endpoints: %s); the primary group's dial was left unchanged: check the ingest target group's health (GET /health), the Kinesis stream and the Firehose delivery stream in %s, then run the same deploy again",
 			e.LogicalResourceID, group, p.ListenerArn, p.HealthyTimeout, health.String(), p.BackupRegion)
 	}
+	healthyAt := h.now()
 	resp, err := h.setGroup(ctx, p, groups[p.PrimaryRegion], p.Dial, false)
 	if err != nil {
 		return CompletionResponse{}, err
 	}
+	h.recordFailover(ctx, healthyAt, h.now())
 	resp.Data[DataBackupEndpointGroupArn] = backup
 	resp.Data[DataWaitStartedAt] = or(startedAt, none)
 	h.log().Info("backup endpoint group HEALTHY; primary dial set", "backup_group", backup, "endpoints", health.String(),
 		"dial", resp.Data[DataDial])
 	return CompletionResponse{IsComplete: true, Data: resp.Data}, nil
+}
+
+// recordFailover adds when the backup endpoint was seen HEALTHY and when
+// the primary dial had moved to the failover's measured times
+// (internal/recoverytime); the first observation stays. A measurement must
+// never fail the failover, so a failure to record is logged only.
+func (h *Handler) recordFailover(ctx context.Context, healthyAt, movedAt time.Time) {
+	if h.FailoverRecordParameter == "" {
+		return
+	}
+	callCtx, cancel := h.deadline(ctx)
+	defer cancel()
+	rec, err := recoverytime.RecordFailover(callCtx, h.SSM, h.FailoverRecordParameter,
+		recoverytime.Failover{EndpointHealthyAt: &healthyAt, TrafficMovedAt: &movedAt})
+	if err != nil {
+		h.log().Warn("failover times not recorded; the failover goes on", "parameter", h.FailoverRecordParameter, "reason", err.Error())
+		return
+	}
+	if rto, ok := rec.TrafficRTO(); ok {
+		h.log().Info("failover traffic RTO measured", "parameter", h.FailoverRecordParameter, "traffic_rto_seconds", int(rto.Seconds()))
+	}
 }
 
 // endpointHealth summarizes a group's endpoints for the decision and the messages.

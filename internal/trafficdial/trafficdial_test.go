@@ -16,6 +16,7 @@ import (
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/customresource"
+	"github.com/dr-analytics/drplan/internal/recoverytime"
 	"github.com/dr-analytics/drplan/internal/trafficdial"
 )
 
@@ -550,4 +551,76 @@ func TestBackupEndpointWeightIsChecked(t *testing.T) {
 			t.Errorf("weight %s: %v", weight, err)
 		}
 	}
+}
+
+func TestTheMomentTrafficMovedIsRecordedInTheFailoverRecord(t *testing.T) {
+	ctx := context.Background()
+	const record = "/dr-analytics/failover/last"
+	failoverStart := start.Add(-5 * time.Minute)
+	newRecorded := func(t *testing.T) (*fixture, *awsfake.SSM) {
+		f := newFixture(t, nil)
+		s := awsfake.NewSSM(t, "us-west-2")
+		f.h.SSM, f.h.FailoverRecordParameter = s.Client(), record
+		if _, err := recoverytime.RecordFailover(ctx, s.Client(), record, recoverytime.Failover{StartedAt: &failoverStart}); err != nil {
+			t.Fatal(err)
+		}
+		return f, s
+	}
+	read := func(t *testing.T, s *awsfake.SSM) recoverytime.Failover {
+		rec, err := recoverytime.ReadFailover(ctx, s.Client(), record)
+		if err != nil || rec == nil {
+			t.Fatalf("ReadFailover = %v, %v", rec, err)
+		}
+		return *rec
+	}
+
+	t.Run("the poll that moves the dial records the healthy and moved moments beside the start", func(t *testing.T) {
+		f, s := newRecorded(t)
+		f.ga.SetEndpoints(backupArn, awsfake.Endpoint{ID: backupALB, Health: "INITIAL"})
+		e := event(cfn.RequestCreate, props(nil))
+		resp, err := f.h.OnEvent(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.now = start.Add(time.Minute)
+		if done, err := f.h.IsComplete(ctx, customresource.Completion(e, resp)); err != nil || done.IsComplete {
+			t.Fatalf("poll while INITIAL: %+v, %v", done, err)
+		}
+		if rec := read(t, s); rec.EndpointHealthyAt != nil || rec.TrafficMovedAt != nil {
+			t.Fatalf("recorded %+v before the backup group was HEALTHY", rec)
+		}
+		f.now = start.Add(3 * time.Minute)
+		f.ga.SetEndpoints(backupArn, awsfake.Endpoint{ID: backupALB, Health: "HEALTHY"})
+		if done, err := f.h.IsComplete(ctx, customresource.Completion(e, resp)); err != nil || !done.IsComplete {
+			t.Fatalf("poll when HEALTHY: %+v, %v", done, err)
+		}
+		rec := read(t, s)
+		if rec.EndpointHealthyAt == nil || !rec.EndpointHealthyAt.Equal(f.now) || rec.TrafficMovedAt == nil || !rec.TrafficMovedAt.Equal(f.now) {
+			t.Errorf("record %+v, want healthy and moved at %s", rec, f.now)
+		}
+		if rto, ok := rec.TrafficRTO(); !ok || rto != 8*time.Minute {
+			t.Errorf("TrafficRTO = %s, %v; want 8m0s from the failover start", rto, ok)
+		}
+
+		f.now = start.Add(24 * time.Hour)
+		if _, _, err := f.run(ctx, event(cfn.RequestUpdate, props(nil))); err != nil {
+			t.Fatal(err)
+		}
+		if again := read(t, s); !again.TrafficMovedAt.Equal(*rec.TrafficMovedAt) {
+			t.Errorf("an Update a day later moved the recorded moment to %s", again.TrafficMovedAt)
+		}
+	})
+	t.Run("a record that cannot be written is logged and the dial still moves", func(t *testing.T) {
+		f, s := newRecorded(t)
+		s.PutParameter(awsfake.Parameter{Name: record, Value: "not json"})
+		if _, done, err := f.run(ctx, event(cfn.RequestCreate, props(nil))); err != nil || !done.IsComplete {
+			t.Fatalf("run = %+v, %v; want the dial set", done, err)
+		}
+		if dial := dialOf(t, f, primaryArn); dial == nil || *dial != 0 {
+			t.Errorf("primary dial %v, want 0", dial)
+		}
+		if !strings.Contains(f.logs.String(), "failover times not recorded") {
+			t.Errorf("no warning logged: %s", f.logs.String())
+		}
+	})
 }

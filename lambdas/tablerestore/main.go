@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/dr-analytics/drplan/internal/recoverytime"
 	"github.com/dr-analytics/drplan/internal/tablerestore"
 )
 
@@ -22,5 +23,7 @@ func main() {
 		// Answer every event with the reason instead of crash-looping.
 		lambda.Start(func() error { return fmt.Errorf("table restore: load AWS config: %w", err) })
 	}
-	lambda.Start(tablerestore.New(cfg).Dispatch(os.Getenv("HANDLER")))
+	h := tablerestore.New(cfg)
+	h.FailoverRecordParameter = os.Getenv(recoverytime.EnvFailoverRecordParameter)
+	lambda.Start(h.Dispatch(os.Getenv("HANDLER")))
 }

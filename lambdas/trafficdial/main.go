@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/dr-analytics/drplan/internal/recoverytime"
 	"github.com/dr-analytics/drplan/internal/trafficdial"
 )
 
@@ -20,5 +21,7 @@ func main() {
 		// Answer every event with the reason instead of crash-looping.
 		lambda.Start(func() error { return fmt.Errorf("traffic dial: load AWS config: %w", err) })
 	}
-	lambda.Start(trafficdial.New(cfg).Dispatch(os.Getenv("HANDLER")))
+	h := trafficdial.New(cfg)
+	h.FailoverRecordParameter = os.Getenv(recoverytime.EnvFailoverRecordParameter)
+	lambda.Start(h.Dispatch(os.Getenv("HANDLER")))
 }
