@@ -21,13 +21,16 @@ type BackupStackProps struct {
 }
 
 // BackupStack holds, in the backup region, everything that must exist before
-// a disaster and costs nothing (or next to nothing) while idle: replicas,
-// catalog, vault, the accelerator, and the failover compute at rest. It never
-// reads from, writes to or waits on the primary region.
+// a disaster: replicas, catalog, vault, the accelerator, the failover
+// foundation (billed only by use) and, in the pilot-light tier only, the
+// ingest pipeline pre-built and out of traffic (the one part billed by the
+// hour). It never reads from, writes to or waits on the primary region.
 type BackupStack struct {
 	awscdk.Stack
-	Data         *datatier.DataTier
-	Foundation   *workload.Foundation
+	Data       *datatier.DataTier
+	Foundation *workload.Foundation
+	// Pipeline is the pre-built ingest pipeline (pilot-light), else nil.
+	Pipeline     *workload.Pipeline
 	Accelerator  *traffic.Accelerator
 	Restore      *tablerestore.Provider
 	DialProvider customresources.Provider
@@ -37,7 +40,7 @@ type BackupStack struct {
 func NewBackupStack(scope constructs.Construct, id string, props BackupStackProps) *BackupStack {
 	cfg, names := props.Config, props.Names
 	stack := awscdk.NewStack(scope, &id, stackProps(names, id, cfg.BackupRegion,
-		"Backup region: replica buckets, catalog, backup vault, accelerator and the idle failover compute", true))
+		"Backup region: replica buckets, catalog, backup vault, accelerator and the failover foundation", true))
 	alarms := alerts.New(stack, "Alerts", alerts.Props{TopicName: names.Prefix + "-alarms", Email: cfg.AlarmEmail})
 	data := datatier.NewBackup(stack, "Data", datatier.Props{
 		Names: names, Region: cfg.BackupRegion, NoncurrentVersionDays: cfg.NoncurrentVersionDays, Alerts: alarms,
@@ -63,5 +66,42 @@ func NewBackupStack(scope constructs.Construct, id string, props BackupStackProp
 		LogRetentionDays:           cfg.LogRetentionDays,
 	})
 	watchDR(stack, cfg, names, alarms, data, accelerator, foundation)
-	return &BackupStack{Stack: stack, Data: data, Foundation: foundation, Accelerator: accelerator, Restore: restore, DialProvider: dial}
+	pipeline := pilotLight(stack, cfg, names, foundation, accelerator)
+	return &BackupStack{Stack: stack, Data: data, Foundation: foundation, Pipeline: pipeline, Accelerator: accelerator, Restore: restore, DialProvider: dial}
+}
+
+// pilotLight pre-builds the ingest pipeline and its endpoint, at weight 0,
+// in the pilot-light tier (nil in backup-restore). Either way a guard
+// refuses a tier switch while a failover is recorded: the pipeline's
+// fixed-name resources cannot exist in BackupStack and BackupFailoverStack
+// at once.
+func pilotLight(stack awscdk.Stack, cfg config.Config, names naming.Names, foundation *workload.Foundation, accelerator *traffic.Accelerator) *workload.Pipeline {
+	guard := traffic.NewDeployGuard(stack, "DeployGuard", traffic.DeployGuardProps{
+		Stack:                naming.BackupStack,
+		FunctionName:         names.Function("deploy-guard"),
+		FailoverParameter:    names.FailoverStartedParameter(),
+		FailoverParameterArn: names.FailoverStartedParameterArn(cfg.BackupRegion),
+		BackupRegion:         cfg.BackupRegion,
+		LogRetentionDays:     cfg.LogRetentionDays,
+	})
+	tier := guard.Check(stack, "TierGuard", "switch the recovery tier to "+cfg.Tier+" while BackupFailoverStack holds resources of the same names",
+		map[string]any{"Tier": cfg.Tier})
+	if !cfg.PilotLight() {
+		return nil
+	}
+	pipeline := workload.NewPipeline(stack, "Pipeline", foundation)
+	pipeline.Node().AddDependency(tier)
+	traffic.NewEndpointGroup(stack, "EndpointGroup", traffic.EndpointGroupProps{
+		ListenerArn:     accelerator.ListenerArn(),
+		Region:          cfg.BackupRegion,
+		LoadBalancerArn: pipeline.LoadBalancer().LoadBalancerArn(),
+		TrafficDial:     100,
+		// Out of traffic, failover included, until the failover deploy
+		// gives it ActiveWeight (Custom::TrafficDial).
+		Weight:      traffic.IdleWeight,
+		WaitFor:     []constructs.IDependable{pipeline.DeliveryStream()},
+		Guard:       guard,
+		GuardReason: "set the pre-built backup endpoint's weight back to 0 while it takes the producers' traffic",
+	})
+	return pipeline
 }

@@ -32,29 +32,37 @@ func NewBackupFailoverStack(scope constructs.Construct, id string, props BackupF
 	cfg, names, backup := props.Config, props.Names, props.Backup
 	stack := awscdk.NewStack(scope, &id, stackProps(names, id, cfg.BackupRegion,
 		"Failover: compute, restored table and traffic in the backup region (deploy during a disaster, destroy after failback)", false))
-	pipeline := workload.NewPipeline(stack, "Pipeline", backup.Foundation)
 	restore := tablerestore.NewTableRestore(stack, "AggregatesTable", tablerestore.TableRestoreProps{
 		Provider: backup.Restore,
 		Source:   cfg.RestoreSource,
 		Tags:     map[string]string{"project": names.Prefix},
 	})
-	group := traffic.NewEndpointGroup(stack, "EndpointGroup", traffic.EndpointGroupProps{
-		ListenerArn:     backup.Accelerator.ListenerArn(),
-		Region:          cfg.BackupRegion,
-		LoadBalancerArn: pipeline.LoadBalancer().LoadBalancerArn(),
-		TrafficDial:     100,
-		// Producers come only once Firehose reads the stream, and only once
-		// the table restore has started: a restore that cannot start fails
-		// the deploy before any producer is sent here.
-		WaitFor: []constructs.IDependable{pipeline.DeliveryStream(), restore.Start()},
-	})
+	workload.NewCompactionSchedule(stack, "NightlyCompaction", backup.Foundation)
 	dial := traffic.NewTrafficSwitch(stack, "PrimaryTrafficDial", traffic.TrafficSwitchProps{
 		ServiceToken:  backup.DialProvider.ServiceToken(),
 		ListenerArn:   backup.Accelerator.ListenerArn(),
 		PrimaryRegion: cfg.PrimaryRegion,
 		BackupRegion:  cfg.BackupRegion,
+		// Pilot-light: the pre-built endpoint joins at ActiveWeight first.
+		JoinBackupEndpoint: backup.Pipeline != nil,
 	})
-	dial.Node().AddDependency(group)
+	// Producers come only once the table restore has started: a restore
+	// that cannot start fails the deploy before any producer is sent here.
+	dial.Node().AddDependency(restore.Start())
+	if backup.Pipeline == nil {
+		// Backup-restore: the pipeline is created now, and producers come
+		// only once Firehose reads the stream (it reads from LATEST).
+		pipeline := workload.NewPipeline(stack, "Pipeline", backup.Foundation)
+		group := traffic.NewEndpointGroup(stack, "EndpointGroup", traffic.EndpointGroupProps{
+			ListenerArn:     backup.Accelerator.ListenerArn(),
+			Region:          cfg.BackupRegion,
+			LoadBalancerArn: pipeline.LoadBalancer().LoadBalancerArn(),
+			TrafficDial:     100,
+			Weight:          traffic.ActiveWeight,
+			WaitFor:         []constructs.IDependable{pipeline.DeliveryStream(), restore.Start()},
+		})
+		dial.Node().AddDependency(group)
+	}
 
 	awscdk.NewCfnOutput(stack, jsii.String("RestoreSource"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Where the aggregates table came from: pitr (primary answered), backup (vault copy) or existing"),

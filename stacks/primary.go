@@ -42,6 +42,7 @@ func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackPr
 	})
 	foundation := regionCompute(stack, cfg, names, cfg.PrimaryRegion, data, alarms)
 	pipeline := workload.NewPipeline(stack, "Pipeline", foundation)
+	workload.NewCompactionSchedule(stack, "NightlyCompaction", foundation)
 	listenerArn := traffic.LookupListenerArn(stack, "ListenerLookup", traffic.LookupProps{
 		ParameterName:    names.ListenerParameter(),
 		ParameterArn:     names.ListenerParameterArn(cfg.BackupRegion),
@@ -49,7 +50,8 @@ func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackPr
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
 	guard := traffic.NewDeployGuard(stack, "DeployGuard", traffic.DeployGuardProps{
-		FunctionName:         names.Function("primary-deploy-guard"),
+		Stack:                id,
+		FunctionName:         names.Function("deploy-guard"),
 		FailoverParameter:    names.FailoverStartedParameter(),
 		FailoverParameterArn: names.FailoverStartedParameterArn(cfg.BackupRegion),
 		BackupRegion:         cfg.BackupRegion,
@@ -62,8 +64,10 @@ func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackPr
 		Region:          cfg.PrimaryRegion,
 		LoadBalancerArn: pipeline.LoadBalancer().LoadBalancerArn(),
 		TrafficDial:     100,
+		Weight:          traffic.ActiveWeight,
 		WaitFor:         []constructs.IDependable{pipeline.DeliveryStream()},
 		Guard:           guard,
+		GuardReason:     "set the primary traffic dial back to 100 before drctl failback has run",
 	})
 	return &PrimaryStack{Stack: stack, Data: data}
 }

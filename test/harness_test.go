@@ -93,7 +93,16 @@ type once struct {
 	err error
 }
 
-var mainSynth, variantSynth once
+var mainSynth, variantSynth, pilotLightSynth once
+
+// synthPilotLight returns the main configuration in the pilot-light tier.
+func synthPilotLight(t *testing.T) *assembly {
+	ctx := map[string]any{config.KeyTier: config.TierPilotLight}
+	for k, v := range testContext {
+		ctx[k] = v
+	}
+	return pilotLightSynth.get(t, ctx)
+}
 
 // synth returns the main test configuration's assembly.
 func synth(t *testing.T) *assembly { return mainSynth.get(t, testContext) }

@@ -73,9 +73,10 @@ func TestPrimaryEndpointGroup(t *testing.T) {
 		}
 	})
 	check(t, "a PrimaryStack deploy that would update the endpoint group is checked for a failover first", func(t *testing.T) {
-		guard := tpl.one(t, "Custom::PrimaryDeployGuard", map[string]any{
+		guard := tpl.one(t, "Custom::DeployGuard", map[string]any{
 			"FailoverParameter": names.FailoverStartedParameter(), "BackupRegion": backupRegion, "Override": "false",
-			"OverrideKey": config.KeyAllowPrimaryDeployDuringFailover,
+			"OverrideKey": config.KeyAllowPrimaryDeployDuringFailover, "Stack": naming.PrimaryStack,
+			"Reason": "set the primary traffic dial back to 100 before drctl failback has run",
 		})
 		if !slices.Contains(asStrings(group.Raw["DependsOn"]), guard.ID) {
 			t.Errorf("endpoint group DependsOn %v, want the guard %s", group.Raw["DependsOn"], guard.ID)
@@ -87,12 +88,13 @@ func TestPrimaryEndpointGroup(t *testing.T) {
 			"EndpointGroupRegion":   group.Properties["EndpointGroupRegion"],
 			"EndpointId":            group.Properties["EndpointConfigurations"].([]any)[0].(map[string]any)["EndpointId"],
 			"TrafficDialPercentage": fmt.Sprint(group.Properties["TrafficDialPercentage"]),
+			"Weight":                fmt.Sprint(group.Properties["EndpointConfigurations"].([]any)[0].(map[string]any)["Weight"]),
 		} {
 			if show(guard.Properties[guardKey]) != show(groupValue) {
 				t.Errorf("guard %s = %s, want the group's %s", guardKey, show(guard.Properties[guardKey]), show(groupValue))
 			}
 		}
-		fn := tpl.functionNamed(t, names.Function("primary-deploy-guard"))
+		fn := tpl.functionNamed(t, names.Function("deploy-guard"))
 		grants := tpl.grants(roleOf(fn.Properties["Role"]))
 		for action, resources := range grants {
 			if strings.HasPrefix(action, "logs:") {
@@ -104,7 +106,7 @@ func TestPrimaryEndpointGroup(t *testing.T) {
 		}
 	})
 	check(t, "the guard can be overridden from config", func(t *testing.T) {
-		synthVariant(t).stack(t, naming.PrimaryStack).one(t, "Custom::PrimaryDeployGuard", map[string]any{"Override": "true"})
+		synthVariant(t).stack(t, naming.PrimaryStack).one(t, "Custom::DeployGuard", map[string]any{"Override": "true"})
 	})
 	check(t, "no Global Accelerator health check settings: ALB endpoints use the target group's health", func(t *testing.T) {
 		for _, g := range []resource{group, synth(t).stack(t, naming.BackupFailoverStack).one(t, "AWS::GlobalAccelerator::EndpointGroup", map[string]any{})} {

@@ -10,7 +10,7 @@ import (
 // suppressed with a reason, so the manifest must hold no nag errors or
 // warnings for any stack.
 func TestCdkNagAwsSolutionsClean(t *testing.T) {
-	for variantName, a := range map[string]*assembly{"main": synth(t), "variant": synthVariant(t)} {
+	for variantName, a := range map[string]*assembly{"main": synth(t), "variant": synthVariant(t), "pilot-light": synthPilotLight(t)} {
 		for name := range a.templates {
 			t.Run(variantName+"/"+name, func(t *testing.T) {
 				metadata, _ := a.artifact(t, name)["metadata"].(map[string]any)

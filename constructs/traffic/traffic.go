@@ -25,6 +25,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/nag"
 	"github.com/dr-analytics/drplan/internal/deployguard"
 	"github.com/dr-analytics/drplan/internal/recoverytime"
+	"github.com/dr-analytics/drplan/internal/trafficdial"
 )
 
 // AcceleratorProps configures the accelerator.
@@ -128,13 +129,28 @@ type EndpointGroupProps struct {
 	LoadBalancerArn *string
 	// TrafficDial is the share of traffic this region takes, 0-100.
 	TrafficDial int
+	// Weight of the load balancer endpoint: ActiveWeight, or IdleWeight for
+	// a pre-built endpoint that must stay out of traffic, failover included,
+	// until the failover gives it ActiveWeight.
+	Weight int
 	// WaitFor must exist before producers are sent to this group, e.g. the
 	// region's Firehose delivery stream (it reads Kinesis from LATEST).
 	WaitFor []constructs.IDependable
 	// Guard, when set, is checked by CloudFormation before every change to
-	// the group (see NewDeployGuard).
-	Guard *DeployGuard
+	// the group (see NewDeployGuard); GuardReason says what such a change
+	// would do during a failover, e.g. "set the primary traffic dial back to
+	// 100 before drctl failback has run".
+	Guard       *DeployGuard
+	GuardReason string
 }
+
+// Endpoint weights: ActiveWeight takes traffic (Global Accelerator's
+// default, 128); IdleWeight keeps a pre-built endpoint out of traffic,
+// failover included.
+const (
+	ActiveWeight = 128
+	IdleWeight   = trafficdial.IdleEndpointWeight
+)
 
 // NewEndpointGroup adds a region's load balancer to the listener, keeping
 // producers' IP addresses so the ALB's security group can admit them.
@@ -149,7 +165,7 @@ func NewEndpointGroup(scope constructs.Construct, id string, props EndpointGroup
 	endpoints := &[]any{&awsglobalaccelerator.CfnEndpointGroup_EndpointConfigurationProperty{
 		EndpointId:                  props.LoadBalancerArn,
 		ClientIpPreservationEnabled: jsii.Bool(true),
-		Weight:                      jsii.Number(128),
+		Weight:                      jsii.Number(props.Weight),
 	}}
 	group := awsglobalaccelerator.NewCfnEndpointGroup(scope, jsii.String(id), &awsglobalaccelerator.CfnEndpointGroupProps{
 		ListenerArn:            props.ListenerArn,
@@ -163,28 +179,22 @@ func NewEndpointGroup(scope constructs.Construct, id string, props EndpointGroup
 	if g := props.Guard; g != nil {
 		// The guard carries the group's own properties, so CloudFormation
 		// calls it exactly when it would update the group, and first.
-		check := awscdk.NewCustomResource(scope, jsii.String(id+"Guard"), &awscdk.CustomResourceProps{
-			ServiceToken: g.provider.ServiceToken(),
-			ResourceType: jsii.String("Custom::PrimaryDeployGuard"),
-			Properties: &map[string]any{
-				deployguard.PropFailoverParameter: g.props.FailoverParameter,
-				deployguard.PropBackupRegion:      g.props.BackupRegion,
-				deployguard.PropOverride:          fmt.Sprint(g.props.Override),
-				deployguard.PropOverrideKey:       g.props.OverrideKey,
-				"ListenerArn":                     props.ListenerArn,
-				"EndpointGroupRegion":             props.Region,
-				"EndpointId":                      props.LoadBalancerArn,
-				"TrafficDialPercentage":           fmt.Sprint(props.TrafficDial),
-			},
-		})
-		group.Node().AddDependency(check)
+		group.Node().AddDependency(g.Check(scope, id+"Guard", props.GuardReason, map[string]any{
+			"ListenerArn":           props.ListenerArn,
+			"EndpointGroupRegion":   props.Region,
+			"EndpointId":            props.LoadBalancerArn,
+			"TrafficDialPercentage": fmt.Sprint(props.TrafficDial),
+			"Weight":                fmt.Sprint(props.Weight),
+		}))
 	}
 	return group
 }
 
-// DeployGuardProps configures the PrimaryStack deploy guard.
+// DeployGuardProps configures a stack's deploy guard.
 type DeployGuardProps struct {
-	// FunctionName, e.g. "dr-analytics-primary-deploy-guard".
+	// Stack names the guarded stack in its refusals, e.g. "PrimaryStack".
+	Stack string
+	// FunctionName, e.g. "dr-analytics-deploy-guard".
 	FunctionName string
 	// FailoverParameter is the failover record, e.g. "/dr-analytics/failover/started-at".
 	FailoverParameter string
@@ -194,15 +204,18 @@ type DeployGuardProps struct {
 	BackupRegion string
 	// Override lets the deploy run during a failover (operator's choice).
 	Override bool
-	// OverrideKey is the config key that sets Override, for the refusal message.
+	// OverrideKey is the config key that sets Override, for the refusal
+	// message; "" when the stack offers no override.
 	OverrideKey string
 	// LogRetentionDays for the function's logs.
 	LogRetentionDays int
 }
 
-// DeployGuard refuses a primary deploy that would move traffic back while a
-// failover is recorded: CloudFormation's update of an endpoint group sends
-// the template's traffic dial, 100, although the failover set it to 0.
+// DeployGuard refuses a deploy that would undo a failover while one is
+// recorded: CloudFormation's update of an endpoint group sends the
+// template's traffic dial (and weights), although the failover changed them
+// behind its back; and a tier switch would create fixed-name resources the
+// failover stack already holds.
 type DeployGuard struct {
 	props    DeployGuardProps
 	provider customresources.Provider
@@ -214,13 +227,35 @@ func NewDeployGuard(scope constructs.Construct, id string, props DeployGuardProp
 	fn := gofunction.New(scope, "Handler", gofunction.Props{
 		Package:          "./lambdas/deployguard",
 		FunctionName:     props.FunctionName,
-		Description:      "Refuses a PrimaryStack deploy that would move traffic back during a failover",
+		Description:      "Refuses a " + props.Stack + " deploy that would undo a failover in progress",
 		Timeout:          time.Minute,
 		LogRetentionDays: props.LogRetentionDays,
 	})
 	fn.AllowTo([]string{"ssm:GetParameter"}, props.FailoverParameterArn)
 	provider := goprovider.New(scope, "Provider", goprovider.Props{OnEvent: fn, LogRetentionDays: props.LogRetentionDays})
 	return &DeployGuard{props: props, provider: provider}
+}
+
+// Check adds a guard resource that CloudFormation runs whenever one of the
+// mirrored values changes; make the guarded resources depend on it. reason
+// says what the change would do during a failover.
+func (g *DeployGuard) Check(scope constructs.Construct, id, reason string, mirrored map[string]any) awscdk.CustomResource {
+	properties := map[string]any{
+		deployguard.PropFailoverParameter: g.props.FailoverParameter,
+		deployguard.PropBackupRegion:      g.props.BackupRegion,
+		deployguard.PropOverride:          fmt.Sprint(g.props.Override),
+		deployguard.PropOverrideKey:       g.props.OverrideKey,
+		deployguard.PropStack:             g.props.Stack,
+		deployguard.PropReason:            reason,
+	}
+	for k, v := range mirrored {
+		properties[k] = v
+	}
+	return awscdk.NewCustomResource(scope, jsii.String(id), &awscdk.CustomResourceProps{
+		ServiceToken: g.provider.ServiceToken(),
+		ResourceType: jsii.String("Custom::DeployGuard"),
+		Properties:   &properties,
+	})
 }
 
 // DialProviderProps configures the traffic switch provider.
@@ -287,6 +322,9 @@ type TrafficSwitchProps struct {
 	PrimaryRegion string
 	// BackupRegion whose endpoint group must be HEALTHY first.
 	BackupRegion string
+	// JoinBackupEndpoint gives the backup group's pre-built endpoint
+	// ActiveWeight first, and puts it back to idle on delete (pilot-light).
+	JoinBackupEndpoint bool
 }
 
 // NewTrafficSwitch turns the primary region's traffic dial to 0 when created,
@@ -295,15 +333,19 @@ type TrafficSwitchProps struct {
 // destroy BackupFailoverStack). It finds both endpoint groups through the
 // Global Accelerator API by region, not through any primary-region stack.
 func NewTrafficSwitch(scope constructs.Construct, id string, props TrafficSwitchProps) awscdk.CustomResource {
+	properties := map[string]any{
+		trafficdial.PropListenerArn:           props.ListenerArn,
+		trafficdial.PropPrimaryRegion:         props.PrimaryRegion,
+		trafficdial.PropBackupRegion:          props.BackupRegion,
+		trafficdial.PropDialPercentage:        "0",
+		trafficdial.PropHealthyTimeoutSeconds: fmt.Sprint(int(HealthyTimeout.Seconds())),
+	}
+	if props.JoinBackupEndpoint {
+		properties[trafficdial.PropBackupEndpointWeight] = fmt.Sprint(ActiveWeight)
+	}
 	return awscdk.NewCustomResource(scope, jsii.String(id), &awscdk.CustomResourceProps{
 		ServiceToken: props.ServiceToken,
 		ResourceType: jsii.String("Custom::TrafficDial"),
-		Properties: &map[string]any{
-			"ListenerArn":           props.ListenerArn,
-			"PrimaryRegion":         props.PrimaryRegion,
-			"BackupRegion":          props.BackupRegion,
-			"DialPercentage":        "0",
-			"HealthyTimeoutSeconds": fmt.Sprint(int(HealthyTimeout.Seconds())),
-		},
+		Properties:   &properties,
 	})
 }

@@ -80,7 +80,9 @@ func NewFoundation(scope constructs.Construct, id string, props FoundationProps)
 }
 
 // Pipeline is a region's live data path, billed by the hour.
+// It is a construct, so other resources can be ordered before or after it.
 type Pipeline struct {
+	constructs.Construct
 	ingest *ingest.Pipeline
 }
 
@@ -98,7 +100,7 @@ func NewPipeline(scope constructs.Construct, id string, foundation *Foundation) 
 		Foundation: foundation.processing,
 		StreamArn:  *in.Stream().StreamArn(),
 	})
-	return &Pipeline{ingest: in}
+	return &Pipeline{Construct: scope, ingest: in}
 }
 
 // NewCompactionSchedule starts the region's nightly compaction: only in the
@@ -111,11 +113,11 @@ func NewCompactionSchedule(scope constructs.Construct, id string, foundation *Fo
 }
 
 // DeliveryStream must exist before producers are sent to this region.
-func (a *Pipeline) DeliveryStream() constructs.IDependable { return a.ingest.DeliveryStream() }
+func (p *Pipeline) DeliveryStream() constructs.IDependable { return p.ingest.DeliveryStream() }
 
 // LoadBalancer is the ingest ALB, the region's accelerator endpoint.
-func (a *Pipeline) LoadBalancer() awselasticloadbalancingv2.ApplicationLoadBalancer {
-	return a.ingest.LoadBalancer()
+func (p *Pipeline) LoadBalancer() awselasticloadbalancingv2.ApplicationLoadBalancer {
+	return p.ingest.LoadBalancer()
 }
 
 // AggregatorFailures is the queue of stream batches the region's

@@ -43,8 +43,14 @@ const (
 	PropBackupRegion = "BackupRegion"
 	// PropOverride is "true" when the operator deploys during DR on purpose.
 	PropOverride = "Override"
-	// PropOverrideKey names the config key that sets Override, for messages.
+	// PropOverrideKey names the config key that sets Override, for messages;
+	// empty when the deploy cannot be overridden.
 	PropOverrideKey = "OverrideKey"
+	// PropStack names the guarded stack for messages, e.g. "PrimaryStack".
+	PropStack = "Stack"
+	// PropReason says what the deploy would do during DR, e.g. "set the
+	// primary traffic dial back to 100 before drctl failback has run".
+	PropReason = "Reason"
 )
 
 // ReadTimeout bounds the read of the failover record in the backup region.
@@ -99,7 +105,19 @@ func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
 	}
 	override, _ := e.ResourceProperties[PropOverride].(string)
 	overrideKey, _ := e.ResourceProperties[PropOverrideKey].(string)
-	resp := Response{PhysicalResourceID: "deploy-guard-" + parameter}
+	var stack, reason string
+	stack, err = text(PropStack)
+	if err == nil {
+		reason, err = text(PropReason)
+	}
+	if err != nil {
+		return Response{}, err
+	}
+	instead := "run drctl failback first"
+	if overrideKey != "" {
+		instead += ", or deploy with -c " + overrideKey + "=true"
+	}
+	resp := Response{PhysicalResourceID: "deploy-guard-" + e.LogicalResourceID}
 	if override == "true" {
 		h.log().Warn("failover record not checked: the operator overrode the guard", "parameter", parameter, "region", region)
 		return resp, nil
@@ -112,13 +130,17 @@ func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
 		return resp, nil
 	}
 	if err != nil {
-		return Response{}, fmt.Errorf("PrimaryStack deploy refused: cannot read the failover record %s in %s (%w); if no failover is in progress, deploy with -c %s=true", parameter, region, err, overrideKey)
+		unread := "allow ssm:GetParameter on it and deploy again"
+		if overrideKey != "" {
+			unread += ", or, if no failover is in progress, deploy with -c " + overrideKey + "=true"
+		}
+		return Response{}, fmt.Errorf("%s deploy refused: cannot read the failover record %s in %s (%w); %s", stack, parameter, region, err, unread)
 	}
 	started := "an unknown time"
 	if out.Parameter != nil && out.Parameter.Value != nil {
 		started = *out.Parameter.Value
 	}
-	return Response{}, fmt.Errorf("PrimaryStack deploy refused: a failover is in progress (started %s, %s in %s), and this deploy would set the primary traffic dial back to 100 before drctl failback has run; run drctl failback first, or deploy with -c %s=true", started, parameter, region, overrideKey)
+	return Response{}, fmt.Errorf("%s deploy refused: a failover is in progress (started %s, %s in %s), and this deploy would %s; %s", stack, started, parameter, region, reason, instead)
 }
 
 func (h *Handler) log() *slog.Logger { return customresource.Logger(h.Log) }

@@ -18,10 +18,11 @@ const (
 
 func event(rt cfn.RequestType, override string) cfn.Event {
 	return cfn.Event{
-		RequestType: rt, LogicalResourceID: "EndpointGroupGuard", PhysicalResourceID: "deploy-guard-" + parameter,
+		RequestType: rt, LogicalResourceID: "EndpointGroupGuard", PhysicalResourceID: "deploy-guard-EndpointGroupGuard",
 		ResourceProperties: map[string]any{
 			PropFailoverParameter: parameter, PropBackupRegion: region,
 			PropOverride: override, PropOverrideKey: "allowPrimaryDeployDuringFailover",
+			PropStack: "PrimaryStack", PropReason: "set the primary traffic dial back to 100 before drctl failback has run",
 			// The mirrored endpoint group properties; the handler ignores them.
 			"TrafficDialPercentage": "100",
 		},
@@ -64,7 +65,7 @@ func TestGuardRefusesADeployDuringFailover(t *testing.T) {
 				if err != nil {
 					t.Fatalf("want success, got %v", err)
 				}
-				if resp.PhysicalResourceID != "deploy-guard-"+parameter {
+				if resp.PhysicalResourceID != "deploy-guard-EndpointGroupGuard" {
 					t.Errorf("physical id %q", resp.PhysicalResourceID)
 				}
 			} else {
@@ -87,5 +88,21 @@ func TestGuardRefusesADeployDuringFailover(t *testing.T) {
 				t.Errorf("read the record in %q, want the backup region %q", asked, region)
 			}
 		})
+	}
+}
+
+// A guard without an override key (BackupStack's) says only what to do.
+func TestGuardWithoutOverrideNamesOnlyFailback(t *testing.T) {
+	fake := awsfake.NewSSM(t, region)
+	fake.PutParameter(awsfake.Parameter{Name: parameter, Value: "2026-11-25T11:00:00Z"})
+	e := event(cfn.RequestUpdate, "false")
+	e.ResourceProperties[PropOverrideKey] = ""
+	e.ResourceProperties[PropStack] = "BackupStack"
+	e.ResourceProperties[PropReason] = "switch the recovery tier to pilot-light"
+	h := &Handler{SSM: func(string) ParameterReader { return fake.Client() }}
+	_, err := h.OnEvent(context.Background(), e)
+	want := "BackupStack deploy refused: a failover is in progress (started 2026-11-25T11:00:00Z, /dr-analytics/failover/started-at in us-west-2), and this deploy would switch the recovery tier to pilot-light; run drctl failback first"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
