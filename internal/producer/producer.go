@@ -28,6 +28,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dr-analytics/drplan/internal/cli"
@@ -158,6 +159,8 @@ type run struct {
 	mu           sync.Mutex
 	totals       Summary
 	dialFailures int // batches in a row that could not connect
+	// requestSeq numbers request attempts for their Idempotency-Key.
+	requestSeq atomic.Int64
 }
 
 // Run sends the events and returns the summary. The error is about the input
@@ -455,6 +458,11 @@ func (r *run) deliver(ctx context.Context, pending []item, slots chan struct{}) 
 	}
 }
 
+// nextRequestKey names one request attempt, for the Idempotency-Key header.
+func (r *run) nextRequestKey() string {
+	return fmt.Sprintf("drplan-producer-%d-%d", r.start.UnixNano(), r.requestSeq.Add(1))
+}
+
 // noteConnection counts batches in a row that could not connect and
 // reports whether the endpoint counts as unreachable; it then stops
 // sending. The caller holds mu.
@@ -489,6 +497,14 @@ func (r *run) post(ctx context.Context, batch []item) (status int, header http.H
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	req.Header.Set("User-Agent", "drplan-producer")
+	// The load balancer ends every client connection after its keep-alive
+	// (60 s here, so dial changes reach busy producers). When it closes a
+	// kept-alive connection just as a request goes out on it, Go's client
+	// resends the request on a new connection only if it is replayable,
+	// which for a POST takes an Idempotency-Key header (net/http,
+	// Transport: "...or the request has an Idempotency-Key or
+	// X-Idempotency-Key header"). Ingest is at-least-once anyway.
+	req.Header.Set("Idempotency-Key", r.nextRequestKey())
 	start := time.Now()
 	resp, err := r.env.HTTPClient.Do(req)
 	latency = time.Since(start)

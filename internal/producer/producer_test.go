@@ -798,3 +798,38 @@ func TestA200ThatIsNotIngestsAnswerIsUnexpected(t *testing.T) {
 		t.Fatalf("summary %+v, want 3 failed with %q", summary, want)
 	}
 }
+
+// The load balancer ends client connections after its keep-alive (60 s) with
+// "Connection: close"; the producer must carry on over new connections, and
+// every request carries an Idempotency-Key so that Go's client may resend it
+// when a kept-alive connection closes under it.
+func TestConnectionsClosedByTheLoadBalancerAreHandled(t *testing.T) {
+	var mu sync.Mutex
+	keys, conns := map[string]bool{}, map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		keys[r.Header.Get("Idempotency-Key")] = true
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		w.Header().Set("Connection", "close")
+		fmt.Fprintf(w, `{"accepted":%d,"rejected":[],"failed":[]}`, bytes.Count(body, []byte("\n"))+1)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := config(srv.URL)
+	cfg.File = writeFile(t, numbered(50))
+	cfg.Batch = 5
+	summary, err := Run(context.Background(), cfg, testEnv(&fakeClock{now: start}, &sleepRecorder{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if summary.Accepted != 50 || summary.Failed != 0 || summary.Retried != 0 {
+		t.Errorf("summary %+v, want all 50 accepted without retries", summary)
+	}
+	if len(keys) != 10 || keys[""] {
+		t.Errorf("%d distinct Idempotency-Keys for 10 requests (empty among them: %v)", len(keys), keys[""])
+	}
+	if len(conns) != 10 {
+		t.Errorf("%d connections for 10 requests each answered with Connection: close", len(conns))
+	}
+}
