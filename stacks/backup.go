@@ -76,14 +76,9 @@ func NewBackupStack(scope constructs.Construct, id string, props BackupStackProp
 // fixed-name resources cannot exist in BackupStack and BackupFailoverStack
 // at once.
 func pilotLight(stack awscdk.Stack, cfg config.Config, names naming.Names, foundation *workload.Foundation, accelerator *traffic.Accelerator) *workload.Pipeline {
-	guard := traffic.NewDeployGuard(stack, "DeployGuard", traffic.DeployGuardProps{
-		Stack:                naming.BackupStack,
-		FunctionName:         names.Function("deploy-guard"),
-		FailoverParameter:    names.FailoverStartedParameter(),
-		FailoverParameterArn: names.FailoverStartedParameterArn(cfg.BackupRegion),
-		BackupRegion:         cfg.BackupRegion,
-		LogRetentionDays:     cfg.LogRetentionDays,
-	})
+	// No override here: a BackupStack change that needs the guard's
+	// consent can wait for the failback.
+	guard := deployGuard(stack, cfg, names, naming.BackupStack, "", false)
 	tier := guard.Check(stack, "TierGuard", "switch the recovery tier to "+cfg.Tier+" while BackupFailoverStack holds resources of the same names",
 		map[string]any{"Tier": cfg.Tier})
 	if !cfg.PilotLight() {

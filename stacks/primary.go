@@ -49,16 +49,7 @@ func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackPr
 		Region:           cfg.BackupRegion,
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
-	guard := traffic.NewDeployGuard(stack, "DeployGuard", traffic.DeployGuardProps{
-		Stack:                id,
-		FunctionName:         names.Function("deploy-guard"),
-		FailoverParameter:    names.FailoverStartedParameter(),
-		FailoverParameterArn: names.FailoverStartedParameterArn(cfg.BackupRegion),
-		BackupRegion:         cfg.BackupRegion,
-		Override:             cfg.AllowPrimaryDeployDuringFailover,
-		OverrideKey:          config.KeyAllowPrimaryDeployDuringFailover,
-		LogRetentionDays:     cfg.LogRetentionDays,
-	})
+	guard := deployGuard(stack, cfg, names, id, config.KeyAllowPrimaryDeployDuringFailover, cfg.AllowPrimaryDeployDuringFailover)
 	traffic.NewEndpointGroup(stack, "EndpointGroup", traffic.EndpointGroupProps{
 		ListenerArn:     listenerArn,
 		Region:          cfg.PrimaryRegion,

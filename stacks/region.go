@@ -7,6 +7,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/alerts"
 	"github.com/dr-analytics/drplan/constructs/datatier"
 	"github.com/dr-analytics/drplan/constructs/registrar"
+	"github.com/dr-analytics/drplan/constructs/traffic"
 	"github.com/dr-analytics/drplan/constructs/workload"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
@@ -29,5 +30,22 @@ func regionCompute(stack awscdk.Stack, cfg config.Config, names naming.Names, re
 		AccessLogs:  data.AccessLogs(),
 		CatalogArns: data.Catalog().ResourceArns(),
 		Alerts:      alarms,
+	})
+}
+
+// deployGuard refuses deploys of the stack with id stackID that would undo
+// the failover recorded in the backup region (see traffic.DeployGuard);
+// overrideKey names the config key that lets the operator go on anyway, ""
+// for none.
+func deployGuard(stack awscdk.Stack, cfg config.Config, names naming.Names, stackID, overrideKey string, override bool) *traffic.DeployGuard {
+	return traffic.NewDeployGuard(stack, "DeployGuard", traffic.DeployGuardProps{
+		Stack:                stackID,
+		FunctionName:         names.Function("deploy-guard"),
+		FailoverParameter:    names.FailoverStartedParameter(),
+		FailoverParameterArn: names.FailoverStartedParameterArn(cfg.BackupRegion),
+		BackupRegion:         cfg.BackupRegion,
+		Override:             override,
+		OverrideKey:          overrideKey,
+		LogRetentionDays:     cfg.LogRetentionDays,
 	})
 }
