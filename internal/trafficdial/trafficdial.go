@@ -323,7 +323,11 @@ func (h *Handler) switchWhenHealthy(ctx context.Context, e CompletionEvent, p pr
 		return CompletionResponse{}, fmt.Errorf("set traffic dial of %s on listener %s: list endpoint groups in %s: %w; check ListenerArn and allow globalaccelerator:ListEndpointGroups", p.PrimaryRegion, p.ListenerArn, config.GlobalAcceleratorControlRegion, err)
 	}
 	if p.BackupWeight != nil {
-		if err := h.setBackupWeight(ctx, p, groups[p.BackupRegion], *p.BackupWeight); err != nil {
+		// The group outlives the failover stack (pilot-light), so a
+		// previous failback may have left its dial at 0, which would cut
+		// the region off even at full weight ("Use traffic dials to adjust
+		// traffic flow to Regions"): the dial goes to 100 with the weight.
+		if err := h.setBackupWeight(ctx, p, groups[p.BackupRegion], *p.BackupWeight, aws.Float32(restoredDial)); err != nil {
 			return CompletionResponse{}, err
 		}
 	}
@@ -428,13 +432,14 @@ func (h *Handler) backupHealth(ctx context.Context, p properties, group *types.E
 	return arn, eh, nil
 }
 
-// setBackupWeight gives every endpoint of the backup group the weight want.
+// setBackupWeight gives every endpoint of the backup group the weight want
+// and, when dial is set, the group that traffic dial.
 // UpdateEndpointGroup's EndpointConfigurations replace the group's whole
 // endpoint list (AddEndpoints exists so that callers need not "specify the
 // current endpoints", API_AddEndpoints), so each endpoint is sent back with
 // its client IP preservation as described. A missing group is left to the
 // health wait, which names it.
-func (h *Handler) setBackupWeight(ctx context.Context, p properties, group *types.EndpointGroup, want int32) error {
+func (h *Handler) setBackupWeight(ctx context.Context, p properties, group *types.EndpointGroup, want int32, dial *float32) error {
 	if group == nil {
 		return nil
 	}
@@ -449,7 +454,11 @@ func (h *Handler) setBackupWeight(ctx context.Context, p properties, group *type
 		return nil
 	}
 	var configs []types.EndpointConfiguration
-	changed := false
+	current := restoredDial // the service's default when unset
+	if out.EndpointGroup.TrafficDialPercentage != nil {
+		current = *out.EndpointGroup.TrafficDialPercentage
+	}
+	changed := dial != nil && *dial != current
 	for _, d := range out.EndpointGroup.EndpointDescriptions {
 		changed = changed || d.Weight == nil || *d.Weight != want
 		configs = append(configs, types.EndpointConfiguration{
@@ -462,7 +471,7 @@ func (h *Handler) setBackupWeight(ctx context.Context, p properties, group *type
 	callCtx, cancel = h.deadline(ctx)
 	defer cancel()
 	if _, err := h.GlobalAccelerator.UpdateEndpointGroup(callCtx, &globalaccelerator.UpdateEndpointGroupInput{
-		EndpointGroupArn: aws.String(arn), EndpointConfigurations: configs,
+		EndpointGroupArn: aws.String(arn), EndpointConfigurations: configs, TrafficDialPercentage: dial,
 	}); err != nil {
 		return fmt.Errorf("traffic dial: set the weight of backup endpoint group %s (%s) to %d: %w; allow globalaccelerator:UpdateEndpointGroup and deploy again", arn, p.BackupRegion, want, err)
 	}
@@ -481,7 +490,7 @@ func (h *Handler) resetBackupWeight(ctx context.Context, p properties) error {
 	if err != nil {
 		return fmt.Errorf("traffic dial: list endpoint groups of listener %s to idle the backup endpoint: %w; allow globalaccelerator:ListEndpointGroups", p.ListenerArn, err)
 	}
-	err = h.setBackupWeight(ctx, p, groups[p.BackupRegion], IdleEndpointWeight)
+	err = h.setBackupWeight(ctx, p, groups[p.BackupRegion], IdleEndpointWeight, nil)
 	if errors.As(err, new(*types.EndpointGroupNotFoundException)) {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
 
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/awsfake"
@@ -540,6 +541,28 @@ func TestPilotLightEndpointJoinsOnCreateAndIdlesOnDelete(t *testing.T) {
 	}
 	if dial := dialOf(t, f, primaryArn); dial == nil || *dial != 100 {
 		t.Errorf("primary dial after delete %v, want 100", dial)
+	}
+}
+
+// After a failback (backup dial 0, left there by drctl) and the destroy
+// (weight 0), the next failover must open both again: a dial of 0 cuts the
+// region off whatever the weight.
+func TestPilotLightSecondFailoverOpensTheBackupDialToo(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	f.ga.SetEndpoints(backupArn, awsfake.Endpoint{ID: backupALB, Health: "HEALTHY", Weight: aws.Int32(0), ClientIPPreservation: true})
+	if _, err := f.ga.Client().UpdateEndpointGroup(ctx, &globalaccelerator.UpdateEndpointGroupInput{
+		EndpointGroupArn: aws.String(backupArn), TrafficDialPercentage: aws.Float32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := f.run(ctx, event(cfn.RequestCreate, props(map[string]any{trafficdial.PropBackupEndpointWeight: "128"}))); err != nil || !done.IsComplete {
+		t.Fatalf("create: complete %v, %v", done.IsComplete, err)
+	}
+	if dial := dialOf(t, f, backupArn); dial == nil || *dial != 100 {
+		t.Errorf("backup dial %v after the second failover, want 100", dial)
+	}
+	if g, _ := f.ga.Endpoints(backupArn); len(g) != 1 || g[0].Weight == nil || *g[0].Weight != 128 {
+		t.Errorf("backup endpoints %+v, want weight 128", g)
 	}
 }
 
