@@ -11,6 +11,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/tablerestore"
 	"github.com/dr-analytics/drplan/constructs/traffic"
 	"github.com/dr-analytics/drplan/constructs/workload"
+	"github.com/dr-analytics/drplan/internal/deployguard"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
 
@@ -78,9 +79,9 @@ func NewBackupStack(scope constructs.Construct, id string, props BackupStackProp
 func pilotLight(stack awscdk.Stack, cfg config.Config, names naming.Names, foundation *workload.Foundation, accelerator *traffic.Accelerator) *workload.Pipeline {
 	// No override here: a BackupStack change that needs the guard's
 	// consent can wait for the failback.
-	guard := deployGuard(stack, cfg, names, naming.BackupStack, "", false)
+	guard := deployGuard(stack, cfg, names, naming.BackupStack, "", false, true)
 	tier := guard.Check(stack, "TierGuard", "switch the recovery tier to "+cfg.Tier+" while BackupFailoverStack holds resources of the same names",
-		map[string]any{"Tier": cfg.Tier})
+		map[string]any{"Tier": cfg.Tier, deployguard.PropFailoverStack: names.StackName(naming.BackupFailoverStack)})
 	if !cfg.PilotLight() {
 		return nil
 	}

@@ -49,7 +49,9 @@ func NewPrimaryStack(scope constructs.Construct, id string, props PrimaryStackPr
 		Region:           cfg.BackupRegion,
 		LogRetentionDays: cfg.LogRetentionDays,
 	})
-	guard := deployGuard(stack, cfg, names, id, config.KeyAllowPrimaryDeployDuringFailover, cfg.AllowPrimaryDeployDuringFailover)
+	// Failback moves traffic back first, so once it has deleted the record
+	// the primary's dial may be sent again: no failover-stack check here.
+	guard := deployGuard(stack, cfg, names, id, config.KeyAllowPrimaryDeployDuringFailover, cfg.AllowPrimaryDeployDuringFailover, false)
 	traffic.NewEndpointGroup(stack, "EndpointGroup", traffic.EndpointGroupProps{
 		ListenerArn:     listenerArn,
 		Region:          cfg.PrimaryRegion,

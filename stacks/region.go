@@ -36,9 +36,15 @@ func regionCompute(stack awscdk.Stack, cfg config.Config, names naming.Names, re
 // deployGuard refuses deploys of the stack with id stackID that would undo
 // the failover recorded in the backup region (see traffic.DeployGuard);
 // overrideKey names the config key that lets the operator go on anyway, ""
-// for none.
-func deployGuard(stack awscdk.Stack, cfg config.Config, names naming.Names, stackID, overrideKey string, override bool) *traffic.DeployGuard {
+// for none. With watchFailoverStack its checks may also look up the
+// failover stack.
+func deployGuard(stack awscdk.Stack, cfg config.Config, names naming.Names, stackID, overrideKey string, override, watchFailoverStack bool) *traffic.DeployGuard {
+	var failoverStackArn string
+	if watchFailoverStack {
+		failoverStackArn = names.StackArn(naming.BackupFailoverStack, cfg.BackupRegion)
+	}
 	return traffic.NewDeployGuard(stack, "DeployGuard", traffic.DeployGuardProps{
+		FailoverStackArn:     failoverStackArn,
 		Stack:                stackID,
 		FunctionName:         names.Function("deploy-guard"),
 		FailoverParameter:    names.FailoverStartedParameter(),

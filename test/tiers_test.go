@@ -163,7 +163,15 @@ func TestSwitchingTiersMovesOnlyThePipeline(t *testing.T) {
 			tier string
 		}{{restoreTier, config.TierBackupRestore}, {pilot, config.TierPilotLight}} {
 			tpl := tc.a.stack(t, naming.BackupStack)
-			guard := tpl.one(t, "Custom::DeployGuard", map[string]any{"Tier": tc.tier, "Reason": contains("switch the recovery tier to " + tc.tier)})
+			guard := tpl.one(t, "Custom::DeployGuard", map[string]any{"Tier": tc.tier, "Reason": contains("switch the recovery tier to " + tc.tier),
+				"FailoverStack": names.StackName(naming.BackupFailoverStack)})
+			// It may look up the failover stack, which holds the same names
+			// from failback (record deleted) until `cdk destroy`.
+			fn := tpl.functionNamed(t, names.Function("deploy-guard"))
+			grants := tpl.grants(roleOf(fn.Properties["Role"]))
+			if show(grants["cloudformation:DescribeStacks"]) != show([]string{names.StackArn(naming.BackupFailoverStack, backupRegion)}) {
+				t.Errorf("cloudformation:DescribeStacks on %v", grants["cloudformation:DescribeStacks"])
+			}
 			if tc.tier == config.TierPilotLight {
 				stream := tpl.one(t, "AWS::Kinesis::Stream", map[string]any{})
 				if !slices.Contains(asStrings(stream.Raw["DependsOn"]), guard.ID) {

@@ -200,6 +200,10 @@ type DeployGuardProps struct {
 	FailoverParameter string
 	// FailoverParameterArn is its ARN in BackupRegion.
 	FailoverParameterArn string
+	// FailoverStackArn, when set, lets checks given
+	// deployguard.PropFailoverStack look the failover stack up, e.g.
+	// "arn:aws:cloudformation:us-west-2:123456789012:stack/dr-analytics-backup-failover/*".
+	FailoverStackArn string
 	// BackupRegion holds the record, e.g. "us-west-2".
 	BackupRegion string
 	// Override lets the deploy run during a failover (operator's choice).
@@ -232,6 +236,11 @@ func NewDeployGuard(scope constructs.Construct, id string, props DeployGuardProp
 		LogRetentionDays: props.LogRetentionDays,
 	})
 	fn.AllowTo([]string{"ssm:GetParameter"}, props.FailoverParameterArn)
+	if props.FailoverStackArn != "" {
+		fn.AllowTo([]string{"cloudformation:DescribeStacks"}, props.FailoverStackArn)
+		nag.Suppress(fn.Role(), "IAM5", "A stack ARN ends in the stack's id, unknown until the failover stack is created; the pattern names the one failover stack.",
+			nag.Resource(props.FailoverStackArn))
+	}
 	provider := goprovider.New(scope, "Provider", goprovider.Props{OnEvent: fn, LogRetentionDays: props.LogRetentionDays})
 	return &DeployGuard{props: props, provider: provider}
 }

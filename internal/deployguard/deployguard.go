@@ -14,7 +14,8 @@
 //
 // Guarantees: Create and Update succeed only when the failover record (the
 // SSM parameter the failover's table restore writes in the backup region,
-// deleted by a completed failback) is absent, or when the operator overrides;
+// deleted by a completed failback) is absent (and, when FailoverStack is
+// given, that stack too), or when the operator overrides;
 // a record that cannot be read fails the deploy (a guard that cannot look is
 // no guard) with the override named; Delete always succeeds. Every call has a
 // deadline and every failure is one line (internal/customresource).
@@ -25,12 +26,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/dr-analytics/drplan/internal/customresource"
 )
@@ -51,6 +56,10 @@ const (
 	// PropReason says what the deploy would do during DR, e.g. "set the
 	// primary traffic dial back to 100 before drctl failback has run".
 	PropReason = "Reason"
+	// PropFailoverStack, when set, names the failover's CloudFormation
+	// stack in the backup region: the deploy is refused while it exists too,
+	// from failback (which deletes the record) until `cdk destroy`.
+	PropFailoverStack = "FailoverStack"
 )
 
 // ReadTimeout bounds the read of the failover record in the backup region.
@@ -66,19 +75,31 @@ type ParameterReader interface {
 	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
 }
 
+// StackReader describes one stack; *cloudformation.Client is one.
+type StackReader interface {
+	DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+}
+
 // Handler serves onEvent.
 type Handler struct {
 	// SSM returns a client for the backup region.
 	SSM func(region string) ParameterReader
+	// CloudFormation returns a client for the backup region.
+	CloudFormation func(region string) StackReader
 	// Log receives one JSON line per notable event; stdout when nil.
 	Log *slog.Logger
 }
 
 // New builds a Handler from the Lambda's AWS config.
 func New(cfg aws.Config) *Handler {
-	return &Handler{SSM: func(region string) ParameterReader {
-		return ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.Region = region })
-	}}
+	return &Handler{
+		SSM: func(region string) ParameterReader {
+			return ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.Region = region })
+		},
+		CloudFormation: func(region string) StackReader {
+			return cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) { o.Region = region })
+		},
+	}
 }
 
 // OnEvent checks the failover record on Create and Update.
@@ -126,8 +147,12 @@ func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
 	defer cancel()
 	out, err := h.SSM(region).GetParameter(callCtx, &ssm.GetParameterInput{Name: aws.String(parameter)})
 	if errors.As(err, new(*ssmtypes.ParameterNotFound)) {
-		h.log().Info("no failover in progress", "parameter", parameter, "region", region)
-		return resp, nil
+		failoverStack, _ := e.ResourceProperties[PropFailoverStack].(string)
+		if failoverStack == "" {
+			h.log().Info("no failover in progress", "parameter", parameter, "region", region)
+			return resp, nil
+		}
+		return resp, h.checkFailoverStack(ctx, stack, reason, failoverStack, region)
 	}
 	if err != nil {
 		unread := "allow ssm:GetParameter on it and deploy again"
@@ -141,6 +166,31 @@ func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
 		started = *out.Parameter.Value
 	}
 	return Response{}, fmt.Errorf("%s deploy refused: a failover is in progress (started %s, %s in %s), and this deploy would %s; %s", stack, started, parameter, region, reason, instead)
+}
+
+// checkFailoverStack refuses while the failover stack exists: after a
+// failback deleted the record, the stack still holds its resources until
+// `cdk destroy`. DescribeStacks answers ValidationError "Stack with id X
+// does not exist" for a stack that does not (CloudFormation API Reference,
+// DescribeStacks), and lists a deleted one as DELETE_COMPLETE when asked by id.
+func (h *Handler) checkFailoverStack(ctx context.Context, stack, reason, failoverStack, region string) error {
+	callCtx, cancel := context.WithTimeout(ctx, ReadTimeout)
+	defer cancel()
+	out, err := h.CloudFormation(region).DescribeStacks(callCtx, &cloudformation.DescribeStacksInput{StackName: aws.String(failoverStack)})
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationError" && strings.Contains(apiErr.ErrorMessage(), "does not exist") {
+		h.log().Info("no failover in progress", "failover_stack", failoverStack, "region", region)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s deploy refused: cannot tell whether stack %s exists in %s (%w); allow cloudformation:DescribeStacks on it and deploy again", stack, failoverStack, region, err)
+	}
+	for _, s := range out.Stacks {
+		if s.StackStatus != cfntypes.StackStatusDeleteComplete {
+			return fmt.Errorf("%s deploy refused: stack %s still exists in %s (%s), and this deploy would %s; finish the failback with `cdk destroy BackupFailoverStack --exclusively --force` first", stack, failoverStack, region, s.StackStatus, reason)
+		}
+	}
+	return nil
 }
 
 func (h *Handler) log() *slog.Logger { return customresource.Logger(h.Log) }

@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/drfake"
 )
 
 const (
@@ -104,5 +106,44 @@ func TestGuardWithoutOverrideNamesOnlyFailback(t *testing.T) {
 	want := "BackupStack deploy refused: a failover is in progress (started 2026-11-25T11:00:00Z, /dr-analytics/failover/started-at in us-west-2), and this deploy would switch the recovery tier to pilot-light; run drctl failback first"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+// The tier guard also waits for the failover stack to be gone: failback
+// deletes the record, but the stack holds the same fixed-name resources
+// until `cdk destroy`.
+func TestTierGuardWaitsForTheFailoverStackToBeGone(t *testing.T) {
+	const failoverStack = "dr-analytics-backup-failover"
+	cases := []struct {
+		name, status, wantError string
+	}{
+		{"no failover stack: the switch goes on", "", ""},
+		{"failover stack still there after failback: refused", "CREATE_COMPLETE", "stack dr-analytics-backup-failover still exists in us-west-2 (CREATE_COMPLETE), and this deploy would switch the recovery tier to pilot-light; finish the failback with `cdk destroy BackupFailoverStack --exclusively --force` first"},
+		{"a deleted failover stack is gone", "DELETE_COMPLETE", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ssmFake := awsfake.NewSSM(t, region)
+			cfnFake := drfake.NewCloudFormation(t, region)
+			if tc.status != "" {
+				cfnFake.PutStack(drfake.Stack{Name: failoverStack, Status: tc.status})
+			}
+			e := event(cfn.RequestUpdate, "false")
+			e.ResourceProperties[PropOverrideKey] = ""
+			e.ResourceProperties[PropStack] = "BackupStack"
+			e.ResourceProperties[PropReason] = "switch the recovery tier to pilot-light"
+			e.ResourceProperties[PropFailoverStack] = failoverStack
+			h := &Handler{
+				SSM:            func(string) ParameterReader { return ssmFake.Client() },
+				CloudFormation: func(string) StackReader { return cloudformation.NewFromConfig(awsfake.Config(cfnFake.URL(), region)) },
+			}
+			_, err := h.OnEvent(context.Background(), e)
+			switch {
+			case tc.wantError == "" && err != nil:
+				t.Errorf("want the switch to go on, got %v", err)
+			case tc.wantError != "" && (err == nil || !strings.Contains(err.Error(), tc.wantError)):
+				t.Errorf("got %v, want %q", err, tc.wantError)
+			}
+		})
 	}
 }

@@ -111,6 +111,12 @@ func (n Names) StackName(id string) string {
 	return n.Prefix + "-" + suffix
 }
 
+// StackArn matches the stack with CDK id id in a region, whatever its stack
+// id suffix, e.g. "arn:aws:cloudformation:us-west-2:123456789012:stack/dr-analytics-backup-failover/*".
+func (n Names) StackArn(id, region string) string {
+	return fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/*", region, n.Account, n.StackName(id))
+}
+
 // Bucket is the globally unique bucket name for a purpose in a region, e.g.
 // "dr-analytics-streaming-123456789012-us-east-1".
 func (n Names) Bucket(p Purpose, region string) string {

@@ -24,6 +24,7 @@ func TestNames(t *testing.T) {
 		{"primary stack name carries the prefix", n.StackName(PrimaryStack), "dr-analytics-primary"},
 		{"backup stack name carries the prefix", n.StackName(BackupStack), "dr-analytics-backup"},
 		{"failover stack name carries the prefix", n.StackName(BackupFailoverStack), "dr-analytics-backup-failover"},
+		{"failover stack arn", n.StackArn(BackupFailoverStack, "us-west-2"), "arn:aws:cloudformation:us-west-2:123456789012:stack/dr-analytics-backup-failover/*"},
 		{"replication rule", n.ReplicationRuleID(Batch, "us-west-2"), "batch-to-us-west-2"},
 	}
 	for _, c := range cases {
