@@ -59,7 +59,7 @@ Usage:
       Readiness checklist for both regions (OK / WARN / FAIL per line) and the
       estimated RPO right now. Exits 1 when any line FAILs.
   drctl failback [-json] [-dry-run] [-since RFC3339] [-workers 32] [-segments 8]
-                 [-engine auto|local|batch] [-drain-timeout 70m] [-quiet-period 5m]
+                 [-engine auto|local|batch] [-drain-timeout 30m] [-quiet-period 5m]
                  [-drained-at RFC3339]
                  [-compaction-timeout 1h] [-progress]
       Brings traffic and everything written during the disaster back to the
@@ -307,7 +307,7 @@ func failbackCommand(ctx context.Context, args []string, env environment) int {
 	dryRun := fs.Bool("dry-run", false, "read and report what would be done; change nothing")
 	workers := fs.Int("workers", 32, "objects copied in parallel (1-1024)")
 	segments := fs.Int("segments", 8, "parallel queries of the backup table's index by writing region and hour (1-1000)")
-	drainTimeout := fs.Duration("drain-timeout", 70*time.Minute, "how long to wait for producers to leave the backup region and its stream and Firehose to drain (an ALB keeps a busy client connection up to an hour)")
+	drainTimeout := fs.Duration("drain-timeout", failback.DefaultDrainTimeout, "how long to wait for producers to leave the backup region and its stream and Firehose to drain (the ingest ALB ends every client connection after 60 s)")
 	quietPeriod := fs.Duration("quiet-period", failback.DefaultQuietPeriod, "how long the backup load balancer and stream must see nothing before the pipeline counts as drained")
 	var drainedAt timeFlag
 	fs.Var(&drainedAt, "drained-at", "skip the drain's measurement: the backup pipeline drained at this time (RFC 3339), on your word (CloudWatch down, a stream that never empties); the report records it as yours")

@@ -80,6 +80,9 @@ type BatchConfig struct {
 // JobResult is one batch copy job as failback left it.
 type JobResult struct {
 	ID, Bucket, Status string
+	// covered are the objects of the job's manifest ("bucket/key"): an
+	// earlier run's manifest may lack objects this run found.
+	covered map[string]bool
 	// Resumed: an earlier run created the job; this run followed it.
 	Resumed                  bool
 	Total, Succeeded, Failed int64
@@ -155,7 +158,9 @@ func copyBatch(ctx context.Context, in CopyInput, jobs []copyJob, res *CopyResul
 			failed[strings.SplitN(t, ": ", 2)[0]] = true
 		}
 		for _, j := range pending {
-			if failed["s3://"+j.pair.Source+"/"+j.obj.key] {
+			if failed["s3://"+j.pair.Source+"/"+j.obj.key] || !job.covered[j.pair.Source+"/"+j.obj.key] {
+				// A failed task, or an object the (earlier run's) job
+				// never had: copied here instead.
 				local = append(local, j)
 				continue
 			}
@@ -171,7 +176,7 @@ func copyBatch(ctx context.Context, in CopyInput, jobs []copyJob, res *CopyResul
 func runJob(ctx context.Context, in CopyInput, pair BucketPair, pending []copyJob) (JobResult, error) {
 	for attempt := 1; attempt <= maxJobAttempts; attempt++ {
 		token := jobToken(in.Batch.RunID, pair.Dest, attempt)
-		etag, earlier, err := manifest(ctx, in, token, pending)
+		etag, earlier, covered, err := manifest(ctx, in, token, pending)
 		if err != nil {
 			return JobResult{}, err
 		}
@@ -198,7 +203,7 @@ func runJob(ctx context.Context, in CopyInput, pair BucketPair, pending []copyJo
 		if err != nil {
 			return JobResult{}, fmt.Errorf("create the copy job for %s (token %s): %w", pair.Dest, token, err)
 		}
-		job := JobResult{ID: aws.ToString(out.JobId), Bucket: pair.Dest, Resumed: earlier}
+		job := JobResult{ID: aws.ToString(out.JobId), Bucket: pair.Dest, Resumed: earlier, covered: covered}
 		err = follow(ctx, in, &job)
 		if err != nil {
 			return job, err
@@ -221,26 +226,44 @@ func runJob(ctx context.Context, in CopyInput, pair BucketPair, pending []copyJo
 // manifest writes the job's CSV manifest (bucket,URL-encoded key), or
 // returns the ETag of the one an earlier run wrote (earlier): the same
 // token must come with the same request, or S3 refuses it as a different
-// job, and the earlier run's job is the one to follow.
-func manifest(ctx context.Context, in CopyInput, token string, pending []copyJob) (etag string, earlier bool, err error) {
+// job, and the earlier run's job is the one to follow. covered lists the
+// manifest's objects ("bucket/key"); an earlier manifest is read back,
+// because this run may have found objects it lacks.
+func manifest(ctx context.Context, in CopyInput, token string, pending []copyJob) (etag string, earlier bool, covered map[string]bool, err error) {
 	key := manifestKey(token)
-	head, err := in.Dest.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(in.Batch.Bucket), Key: aws.String(key)})
-	if err == nil {
-		return aws.ToString(head.ETag), true, nil
+	covered = map[string]bool{}
+	if head, err := in.Dest.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(in.Batch.Bucket), Key: aws.String(key)}); err == nil {
+		body, err := getObject(ctx, in.Dest, in.Batch.Bucket, key)
+		if err != nil {
+			return "", false, nil, fmt.Errorf("read the earlier job manifest: %w", err)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+		if err != nil {
+			return "", false, nil, fmt.Errorf("read the earlier job manifest s3://%s/%s: %w", in.Batch.Bucket, key, err)
+		}
+		for _, row := range rows {
+			if len(row) == 2 {
+				if k, err := url.PathUnescape(row[1]); err == nil {
+					covered[row[0]+"/"+k] = true
+				}
+			}
+		}
+		return aws.ToString(head.ETag), true, covered, nil
 	}
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	for _, j := range pending {
+		covered[j.pair.Source+"/"+j.obj.key] = true
 		if err := w.Write([]string{j.pair.Source, s3copy.EncodeKey(j.obj.key)}); err != nil {
-			return "", false, err
+			return "", false, nil, err
 		}
 	}
 	w.Flush()
 	put, err := in.Dest.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(in.Batch.Bucket), Key: aws.String(key), Body: bytes.NewReader(b.Bytes()), ContentType: aws.String("text/csv")})
 	if err != nil {
-		return "", false, fmt.Errorf("write the job manifest s3://%s/%s: %w", in.Batch.Bucket, key, err)
+		return "", false, nil, fmt.Errorf("write the job manifest s3://%s/%s: %w", in.Batch.Bucket, key, err)
 	}
-	return aws.ToString(put.ETag), false, nil
+	return aws.ToString(put.ETag), false, covered, nil
 }
 
 // follow polls the job until it ends, drawing its progress.

@@ -84,20 +84,27 @@ func TestRerunFollowsTheRunningJob(t *testing.T) {
 		t.Fatalf("err = %v, want the lost job", err)
 	}
 	control.Clear()
+	// Firehose delivers one more object meanwhile: the earlier job's
+	// manifest lacks it, so this run copies it itself.
+	late := "raw/year=2026/month=11/day=25/hour=11/dr-analytics-raw-delivery-late.json.gz"
+	h.w.Clock.Set(failover.Add(time.Hour))
+	h.w.S3.PutObject(t, h.replicaStreaming(), late, []byte("a late delivery"))
+	h.w.Clock.Set(now)
+	keys = append(keys, late)
 	res, err := failback.CopyObjects(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if control.Jobs() != 1 || len(res.Jobs) != 1 || !res.Jobs[0].Resumed || res.Jobs[0].Status != "Complete" {
-		t.Fatalf("jobs created %d, result %+v; want the one job, followed to Complete", control.Jobs(), res.Jobs)
+	if control.Jobs() != 1 || len(res.Jobs) != 1 || !res.Jobs[0].Resumed || res.Jobs[0].Status != "Complete" || res.Jobs[0].Total != 40 {
+		t.Fatalf("jobs created %d, result %+v; want the one job of 40, followed to Complete", control.Jobs(), res.Jobs)
 	}
-	if !strings.Contains(res.EngineWhy, "40 objects") || res.Verified != 40 {
+	if !strings.Contains(res.EngineWhy, "41 objects") || res.Verified != 41 {
 		t.Errorf("engine %s, verified %d", res.EngineWhy, res.Verified)
 	}
 	assertPrimaryHoldsReplica(t, h, keys)
 	// Once everything is there, a third run finds nothing to copy.
 	again, err := failback.CopyObjects(context.Background(), in)
-	if err != nil || again.Copied != 0 || again.AlreadyPresent != 40 || control.Jobs() != 1 {
+	if err != nil || again.Copied != 0 || again.AlreadyPresent != 41 || control.Jobs() != 1 {
 		t.Errorf("third run copied %d, %d present, %d jobs: %v", again.Copied, again.AlreadyPresent, control.Jobs(), err)
 	}
 }

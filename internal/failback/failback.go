@@ -128,7 +128,7 @@ type Input struct {
 	DryRun bool
 	// Workers copy objects in parallel; Segments scan the table in parallel.
 	Workers, Segments int
-	// DrainTimeout bounds the wait for the backup pipeline, e.g. 70m
+	// DrainTimeout bounds the wait for the backup pipeline, e.g. 30m
 	// (above an ALB's default client keep-alive of an hour); DrainPoll is
 	// the interval between looks, e.g. 30s.
 	DrainTimeout, DrainPoll time.Duration
@@ -169,7 +169,7 @@ func (in *Input) defaults() {
 		in.PreflightTimeout = 10 * time.Second
 	}
 	if in.DrainTimeout <= 0 {
-		in.DrainTimeout = 70 * time.Minute
+		in.DrainTimeout = DefaultDrainTimeout
 	}
 	if in.QuietPeriod <= 0 {
 		in.QuietPeriod = DefaultQuietPeriod

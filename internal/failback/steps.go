@@ -141,13 +141,16 @@ const (
 	DefaultMetricLag = 5 * time.Minute
 	// DefaultQuietPeriod is how long the backup load balancer and stream
 	// must see nothing. Global Accelerator moves only new connections, and
-	// an ALB keeps a client connection for up to its client keep-alive
-	// (3600 s by default), so producers with a busy connection may need a
-	// longer -drain-timeout, not a shorter quiet period.
+	// the ingest ALB ends each client connection after its client
+	// keep-alive (60 s here; ELB's default is 3600 s), so a quiet period of
+	// a few minutes outlasts every producer's last connection.
 	DefaultQuietPeriod = 5 * time.Minute
-	metricPeriod       = 60
-	totalsPeriod       = 3600
-	maxMetricsPages    = 100
+	// DefaultDrainTimeout bounds the drain: the quiet period, the metric
+	// lag, Firehose's buffer and delivery, with room for a slow stream.
+	DefaultDrainTimeout = 30 * time.Minute
+	metricPeriod        = 60
+	totalsPeriod        = 3600
+	maxMetricsPages     = 100
 )
 
 // pipeline is the backup pipeline's state in one look at CloudWatch.
