@@ -87,7 +87,9 @@ func New(scope constructs.Construct, id string, props Props) *RestoreTest {
 	fn.AllowTo([]string{"backup:ListRecoveryPointsByBackupVault"}, n.BackupVaultArn(region))
 	fn.AllowTo([]string{"backup:StartRestoreJob"}, recoveryPoints)
 	fn.AllowTo([]string{"backup:DescribeRestoreJob"}, "*")
-	fn.AllowTo([]string{"dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:DeleteTable"}, throwaway)
+	// Query reads the throwaway table's by-writer-hour index (an index ARN
+	// extends the table's, so the pattern covers it).
+	fn.AllowTo([]string{"dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:Query", "dynamodb:DeleteTable"}, throwaway)
 	fn.AllowTo([]string{"ssm:GetParameter", "ssm:PutParameter"}, fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, n.Account, rt.RecordParameter(n.Prefix)))
 	fn.Role().AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:    jsii.Strings("iam:PassRole"),

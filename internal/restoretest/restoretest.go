@@ -41,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
@@ -50,16 +51,13 @@ import (
 const (
 	PartitionKey = "pk"
 	SortKey      = "sk"
-	// WindowStartAttribute holds each item's window start, RFC 3339 UTC.
-	WindowStartAttribute = "window_start"
 )
 
 const (
-	// sampleItems bounds the validation's scan: enough to find recent
-	// windows, few enough that a large table costs one page of reads.
+	// sampleItems bounds the validation's count of items: one page of reads.
 	sampleItems = 1000
-	// RecentWindow: the newest window in the sample must start no earlier
-	// than this before the recovery point was taken. The workload writes a
+	// RecentWindow: the primary must have written an item no earlier than
+	// this before the recovery point was taken. The workload writes a
 	// window every minute while producers send; a day of silence before a
 	// backup means the copy is not what failover would need.
 	RecentWindow = 24 * time.Hour
@@ -114,6 +112,7 @@ type (
 	DynamoDBAPI interface {
 		DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 		Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+		Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 		DeleteTable(context.Context, *dynamodb.DeleteTableInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteTableOutput, error)
 	}
 	SSMAPI interface {
@@ -298,52 +297,64 @@ func (t *Tester) validate(ctx context.Context, job Job) (bool, string, int) {
 	if got := keySchema(table.KeySchema); got != PartitionKey+" HASH, "+SortKey+" RANGE" {
 		return false, fmt.Sprintf("restored table %s has key schema %q, want %s HASH, %s RANGE: the vault holds a copy of another table", job.Table, got, PartitionKey, SortKey), 0
 	}
-	items, newest, err := t.sample(ctx, job.Table)
+	counted, err := t.DynamoDB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(job.Table), Limit: aws.Int32(sampleItems), Select: ddbtypes.SelectCount})
 	if err != nil {
-		return false, fmt.Sprintf("scan restored table %s: %v", job.Table, err), items
+		return false, fmt.Sprintf("scan restored table %s: %v", job.Table, err), 0
 	}
+	items := int(counted.Count)
 	switch {
 	case job.SourceBytes == 0 && items == 0:
 		return true, fmt.Sprintf("restored %s: ACTIVE, key schema pk/sk, empty like its source (0 bytes backed up)", job.Table), 0
 	case items == 0:
 		return false, fmt.Sprintf("restored table %s is empty but its recovery point holds %d bytes", job.Table, job.SourceBytes), 0
-	case newest.IsZero():
-		return false, fmt.Sprintf("restored table %s: none of %d sampled items has a readable %s", job.Table, items, WindowStartAttribute), items
-	case job.RecoveryPointCreated.Sub(newest) > RecentWindow:
-		return false, fmt.Sprintf("restored table %s: newest sampled window starts %s, %s before the recovery point: the copy is stale",
-			job.Table, newest.Format(time.RFC3339), job.RecoveryPointCreated.Sub(newest).Round(time.Minute)), items
 	}
-	return true, fmt.Sprintf("restored %s: ACTIVE, key schema pk/sk, %d items sampled, newest window %s (%s before the recovery point)",
+	newest, err := t.newestWrite(ctx, job.Table, job.RecoveryPointCreated)
+	switch {
+	case err != nil:
+		return false, fmt.Sprintf("restored table %s: read its index %s: %v (failback's merge needs that index)", job.Table, writerhour.Index, err), items
+	case newest.IsZero():
+		return false, fmt.Sprintf("restored table %s: nothing written by %s in the %s before the recovery point: the copy is stale",
+			job.Table, t.PrimaryRegion, RecentWindow), items
+	}
+	return true, fmt.Sprintf("restored %s: ACTIVE, key schema pk/sk, %d items sampled, newest write %s (%s before the recovery point)",
 		job.Table, items, newest.Format(time.RFC3339), max(job.RecoveryPointCreated.Sub(newest), 0).Round(time.Minute)), items
 }
 
-// sample scans up to sampleItems items and returns how many it read and the
-// newest window start among them.
-func (t *Tester) sample(ctx context.Context, table string) (int, time.Time, error) {
-	var newest time.Time
-	items := 0
-	var start map[string]ddbtypes.AttributeValue
-	for items < sampleItems {
-		out, err := t.DynamoDB.Scan(ctx, &dynamodb.ScanInput{
-			TableName: aws.String(table), Limit: aws.Int32(int32(sampleItems - items)), ExclusiveStartKey: start,
-			ProjectionExpression: aws.String(WindowStartAttribute),
-		})
-		if err != nil {
-			return items, newest, err
-		}
-		for _, item := range out.Items {
-			items++
-			if s, ok := item[WindowStartAttribute].(*ddbtypes.AttributeValueMemberS); ok {
-				if ts, err := time.Parse(time.RFC3339, s.Value); err == nil && ts.After(newest) {
-					newest = ts.UTC()
+// newestWrite finds the newest item the primary region wrote in the
+// RecentWindow before the recovery point, through the by-writer-hour index:
+// hour by hour backwards, each of the hour's Spread partitions newest first.
+// A scan would not do: DynamoDB keeps a partition key's items in sort-key
+// order (window start first), so a bounded scan of a table with history
+// returns its oldest windows ("Core components of Amazon DynamoDB": items
+// with the same partition key are stored together, in sorted order by sort
+// key value). Querying also proves the restored copy kept the index.
+func (t *Tester) newestWrite(ctx context.Context, table string, before time.Time) (time.Time, error) {
+	for h := before.UTC().Truncate(time.Hour); !h.Before(before.Add(-RecentWindow).Truncate(time.Hour)); h = h.Add(-time.Hour) {
+		var newest time.Time
+		for _, value := range writerhour.Values(t.PrimaryRegion, h) {
+			out, err := t.DynamoDB.Query(ctx, &dynamodb.QueryInput{
+				TableName: aws.String(table), IndexName: aws.String(writerhour.Index),
+				KeyConditionExpression:    aws.String("#w = :w"),
+				ExpressionAttributeNames:  map[string]string{"#w": writerhour.Attribute},
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":w": &ddbtypes.AttributeValueMemberS{Value: value}},
+				ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(1),
+			})
+			if err != nil {
+				return time.Time{}, err
+			}
+			for _, item := range out.Items {
+				if s, ok := item[writerhour.SortKey].(*ddbtypes.AttributeValueMemberS); ok {
+					if ts, err := time.Parse(time.RFC3339Nano, s.Value); err == nil && ts.After(newest) && !ts.After(before) {
+						newest = ts.UTC()
+					}
 				}
 			}
 		}
-		if start = out.LastEvaluatedKey; len(start) == 0 {
-			break
+		if !newest.IsZero() {
+			return newest, nil
 		}
 	}
-	return items, newest, nil
+	return time.Time{}, nil
 }
 
 // deleteTable removes the throwaway table; a table that never appeared

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/dynalite"
@@ -76,8 +77,22 @@ func (e *env) restored(t *testing.T, table string, keys []ddbtypes.KeySchemaElem
 		attrs = append(attrs, ddbtypes.AttributeDefinition{AttributeName: k.AttributeName, AttributeType: ddbtypes.ScalarAttributeTypeS})
 	}
 	ctx := context.Background()
-	if _, err := e.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), KeySchema: keys,
-		AttributeDefinitions: attrs, BillingMode: ddbtypes.BillingModePayPerRequest}); err != nil {
+	in := &dynamodb.CreateTableInput{TableName: aws.String(table), KeySchema: keys,
+		AttributeDefinitions: attrs, BillingMode: ddbtypes.BillingModePayPerRequest}
+	aggregates := len(keys) == 2 && *keys[0].AttributeName == "pk" && *keys[1].AttributeName == "sk"
+	if aggregates {
+		// The aggregates table's index by writing region and hour, as a
+		// restore of the real table brings it.
+		in.AttributeDefinitions = append(in.AttributeDefinitions,
+			ddbtypes.AttributeDefinition{AttributeName: aws.String(writerhour.Attribute), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			ddbtypes.AttributeDefinition{AttributeName: aws.String(writerhour.SortKey), AttributeType: ddbtypes.ScalarAttributeTypeS})
+		in.GlobalSecondaryIndexes = []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String(writerhour.Index),
+			KeySchema: []ddbtypes.KeySchemaElement{
+				{AttributeName: aws.String(writerhour.Attribute), KeyType: ddbtypes.KeyTypeHash},
+				{AttributeName: aws.String(writerhour.SortKey), KeyType: ddbtypes.KeyTypeRange}},
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}}
+	}
+	if _, err := e.ddb.CreateTable(ctx, in); err != nil {
 		t.Fatal(err)
 	}
 	// dynalite, like DynamoDB, creates the table CREATING first.
@@ -92,6 +107,16 @@ func (e *env) restored(t *testing.T, table string, keys []ddbtypes.KeySchemaElem
 		}
 		for _, k := range keys {
 			item[*k.AttributeName] = &ddbtypes.AttributeValueMemberS{Value: fmt.Sprintf("%s-%d", *k.AttributeName, i)}
+		}
+		if aggregates {
+			// One partition key with its whole history, as the aggregator
+			// writes it: one item per window, sort key starting with the
+			// window, written as the window ends.
+			pk, written := "type=click", w.Add(time.Minute)
+			item["pk"] = &ddbtypes.AttributeValueMemberS{Value: pk}
+			item["sk"] = &ddbtypes.AttributeValueMemberS{Value: w.Format(time.RFC3339) + "#" + primary + "#shard-0"}
+			item[writerhour.Attribute] = &ddbtypes.AttributeValueMemberS{Value: writerhour.Value(primary, written, pk)}
+			item[writerhour.SortKey] = &ddbtypes.AttributeValueMemberS{Value: written.Format(time.RFC3339Nano)}
 		}
 		if _, err := e.ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
 			t.Fatal(err)
@@ -118,7 +143,16 @@ func TestRestoreTestVerdicts(t *testing.T) {
 	}{
 		{"valid copy passes", 4096, func(e *env, t *testing.T, name string) {
 			e.restored(t, name, aggregatesKeys, newest.Add(-2*time.Minute), newest.Add(-time.Minute), newest.Add(-3*time.Hour))
-		}, "COMPLETED", true, "3 items sampled, newest window 2026-11-29T05:19:00Z", 3},
+		}, "COMPLETED", true, "3 items sampled, newest write 2026-11-29T05:20:00Z", 3},
+		{"a long history under one key still finds the newest write", 4096, func(e *env, t *testing.T, name string) {
+			// More windows than one page of a scan, all under one
+			// partition key: a scan returns the oldest first.
+			windows := make([]time.Time, 0, 1201)
+			for i := range 1200 {
+				windows = append(windows, newest.Add(-30*time.Hour-time.Duration(i)*time.Minute))
+			}
+			e.restored(t, name, aggregatesKeys, append(windows, newest.Add(-2*time.Minute))...)
+		}, "COMPLETED", true, "newest write 2026-11-29T05:19:00Z", 1000},
 		{"empty table from a non-empty backup fails", 4096, func(e *env, t *testing.T, name string) {
 			e.restored(t, name, aggregatesKeys)
 		}, "COMPLETED", false, "is empty but its recovery point holds 4096 bytes", 0},
@@ -130,7 +164,7 @@ func TestRestoreTestVerdicts(t *testing.T) {
 		}, "COMPLETED", false, `key schema "id HASH"`, 0},
 		{"only old windows fail as stale", 4096, func(e *env, t *testing.T, name string) {
 			e.restored(t, name, aggregatesKeys, newest.Add(-30*time.Hour))
-		}, "COMPLETED", false, "the copy is stale", 1},
+		}, "COMPLETED", false, "nothing written by us-east-1 in the 24h0m0s before the recovery point: the copy is stale", 1},
 		{"failed restore job fails", 4096, func(*env, *testing.T, string) {}, "FAILED", false, "ended FAILED: access denied", 0},
 	}
 	for i, tc := range cases {
