@@ -479,3 +479,22 @@ func TestReadmeDiagramIsTheSynthesizedApp(t *testing.T) {
 		t.Errorf("README.md's architecture diagram differs from the synthesized app: run `npx aws-cdk@2 synth --quiet && go run ./cmd/archdiagram -write README.md`.\nwant:\n%s\ngot:\n%s", want, got)
 	}
 }
+
+// A failing Check (AWS Backup throttling, say) still reaches Finish, which
+// deletes the throwaway table; the function may find tables earlier tests
+// left behind.
+func TestRestoreTestAlwaysReachesFinish(t *testing.T) {
+	tpl := synth(t).stack(t, naming.BackupStack)
+	sm := tpl.one(t, "AWS::StepFunctions::StateMachine", map[string]any{"StateMachineName": restoretest.StateMachineName(testPrefix)})
+	definition := render(sm.Properties["DefinitionString"])
+	for _, want := range []string{`"Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.error","Next":"Finish"}]`, `{"ErrorEquals":["States.TaskFailed"],"IntervalSeconds":30,"MaxAttempts":3,"BackoffRate":2}`} {
+		if !strings.Contains(definition, want) {
+			t.Errorf("definition lacks %s", want)
+		}
+	}
+	fn := tpl.functionNamed(t, names.Function("restore-test"))
+	grants := tpl.grants(roleOf(fn.Properties["Role"]))
+	if show(grants["dynamodb:ListTables"]) != show([]string{"*"}) || len(grants["dynamodb:Query"]) != 1 || !strings.Contains(grants["dynamodb:Query"][0], "table/"+testPrefix+"-restore-test-") {
+		t.Errorf("ListTables on %v, Query on %v", grants["dynamodb:ListTables"], grants["dynamodb:Query"])
+	}
+}

@@ -86,7 +86,9 @@ func New(scope constructs.Construct, id string, props Props) *RestoreTest {
 	throwaway := fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s*", region, n.Account, rt.TablePrefix(n.Prefix))
 	fn.AllowTo([]string{"backup:ListRecoveryPointsByBackupVault"}, n.BackupVaultArn(region))
 	fn.AllowTo([]string{"backup:StartRestoreJob"}, recoveryPoints)
-	fn.AllowTo([]string{"backup:DescribeRestoreJob"}, "*")
+	// Neither has resource-level permissions; ListTables finds throwaway
+	// tables earlier tests left behind.
+	fn.AllowTo([]string{"backup:DescribeRestoreJob", "dynamodb:ListTables"}, "*")
 	// Query reads the throwaway table's by-writer-hour index (an index ARN
 	// extends the table's, so the pattern covers it).
 	fn.AllowTo([]string{"dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:Query", "dynamodb:DeleteTable"}, throwaway)
@@ -204,6 +206,14 @@ func definition(scope constructs.Construct, fn *gofunction.GoFunction) awsstepfu
 	})
 	check := step("Check", rt.ActionCheck, true)
 	finish := step("Finish", rt.ActionFinish, true)
+	// A Check that keeps failing (AWS Backup throttling, say) still ends
+	// in Finish, which deletes the throwaway table and records the
+	// failure; the error goes beside the job.
+	check.AddRetry(&awsstepfunctions.RetryProps{
+		Errors: jsii.Strings("States.TaskFailed"), Interval: awscdk.Duration_Seconds(jsii.Number(30)),
+		MaxAttempts: jsii.Number(3), BackoffRate: jsii.Number(2),
+	})
+	check.AddCatch(finish, &awsstepfunctions.CatchProps{Errors: jsii.Strings("States.ALL"), ResultPath: jsii.String("$.error")})
 	// The function decides when a job has ended (restoretest.Job.Done).
 	ended := awsstepfunctions.Condition_BooleanEquals(jsii.String("$.job.ended"), jsii.Bool(true))
 	done := awsstepfunctions.NewChoice(scope, jsii.String("RestoreEnded"), nil).

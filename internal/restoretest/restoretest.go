@@ -113,6 +113,7 @@ type (
 		DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 		Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 		Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+		ListTables(context.Context, *dynamodb.ListTablesInput, ...func(*dynamodb.Options)) (*dynamodb.ListTablesOutput, error)
 		DeleteTable(context.Context, *dynamodb.DeleteTableInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteTableOutput, error)
 	}
 	SSMAPI interface {
@@ -144,6 +145,9 @@ type Job struct {
 	SourceBytes int64 `json:"source_bytes"`
 	// Status is AWS Backup's restore job status, e.g. "RUNNING", "COMPLETED".
 	Status string `json:"status"`
+	// Swept are throwaway tables of earlier tests that Start deleted
+	// because their test ended without deleting them.
+	Swept []string `json:"swept,omitempty"`
 	// Ended tells the state machine to stop polling (see Done).
 	Ended         bool       `json:"ended"`
 	StatusMessage string     `json:"status_message,omitempty"`
@@ -195,7 +199,9 @@ func (t *Tester) Start(ctx context.Context) (Job, error) {
 		return Job{}, fmt.Errorf("no completed copy of %s in vault %s: the backup plan's copies to the backup region are not arriving", source, vault)
 	}
 	started := t.now()
+	swept := t.sweep(ctx, started)
 	job := Job{
+		Swept: swept,
 		Restore: Restore{
 			RecoveryPointArn: aws.ToString(newest.RecoveryPointArn), RecoveryPointCreated: newest.CreationDate.UTC(),
 			Table: TablePrefix(t.Names.Prefix) + started.Format("20060102t150405z"), StartedAt: started,
@@ -216,6 +222,44 @@ func (t *Tester) Start(ctx context.Context) (Job, error) {
 	}
 	job.RestoreJobID, job.Status = aws.ToString(out.RestoreJobId), string(backuptypes.RestoreJobStatusPending)
 	return job, nil
+}
+
+// LeftoverAge is when a throwaway table counts as left behind: older than
+// the longest a test may run (the state machine's 6-hour timeout), so a
+// running test's table is never taken.
+const LeftoverAge = 7 * time.Hour
+
+// sweep deletes throwaway tables that earlier tests left behind (an
+// execution that failed or timed out before its Finish, a table still
+// CREATING when Finish ran). Tables are named TablePrefix + start time, and
+// ListTables lists names in order from ExclusiveStartTableName on. What
+// cannot be deleted now is tried again by the next test.
+func (t *Tester) sweep(ctx context.Context, now time.Time) []string {
+	prefix := TablePrefix(t.Names.Prefix)
+	var swept []string
+	start := aws.String(prefix)
+	for pages := 0; pages < 100; pages++ {
+		out, err := t.DynamoDB.ListTables(ctx, &dynamodb.ListTablesInput{ExclusiveStartTableName: start, Limit: aws.Int32(100)})
+		if err != nil {
+			return swept
+		}
+		for _, name := range out.TableNames {
+			if !strings.HasPrefix(name, prefix) {
+				return swept // past the throwaway tables
+			}
+			made, err := time.Parse("20060102t150405z", strings.TrimPrefix(name, prefix))
+			if err != nil || now.Sub(made) < LeftoverAge {
+				continue
+			}
+			if _, err := t.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err == nil {
+				swept = append(swept, name)
+			}
+		}
+		if start = out.LastEvaluatedTableName; start == nil {
+			return swept
+		}
+	}
+	return swept
 }
 
 // Check reads the restore job's status.

@@ -308,3 +308,32 @@ func TestPollingStopsOnlyWhenTheJobEnded(t *testing.T) {
 		}
 	}
 }
+
+// A test whose execution ended before Finish (or whose table was still
+// CREATING then) leaves its throwaway table; the next test's Start deletes
+// such tables once they are older than the longest test, and never the
+// aggregates table or a running test's table.
+func TestStartSweepsThrowawayTablesLeftBehind(t *testing.T) {
+	dynamo := dynalite.Start(t)
+	e := newEnv(t, dynamo, 4096)
+	e.clock = now.Add(100 * time.Hour) // table names of its own in the shared dynalite
+	prefix := restoretest.TablePrefix(names.Prefix)
+	leftover := prefix + e.clock.Add(-8*time.Hour).Format("20060102t150405z")
+	running := prefix + e.clock.Add(-time.Hour).Format("20060102t150405z")
+	for _, name := range []string{leftover, running, names.Table()} {
+		e.restored(t, name, aggregatesKeys)
+	}
+	job, err := e.tester.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(job.Swept) != 1 || job.Swept[0] != leftover {
+		t.Errorf("swept %v, want only %s", job.Swept, leftover)
+	}
+	for name, want := range map[string]bool{leftover: false, running: true, names.Table(): true} {
+		_, err := e.ddb.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		if exists := err == nil; exists != want {
+			t.Errorf("table %s exists %v, want %v (%v)", name, exists, want, err)
+		}
+	}
+}
