@@ -31,6 +31,9 @@ type Table struct {
 	// RestoreTableToPointInTime (its RestoreSummary).
 	RestoredFrom string
 	RestoredTo   time.Time
+	// Indexes are the table's global secondary indexes by name, each
+	// with its IndexStatus (CREATING, UPDATING, DELETING or ACTIVE).
+	Indexes map[string]string
 }
 
 // DynamoDB fakes one region's DynamoDB control plane (awsJson1_0,
@@ -167,6 +170,13 @@ func (d *DynamoDB) describe(t *Table) map[string]any {
 	}
 	if t.SSEType != "" {
 		desc["SSEDescription"] = map[string]any{"Status": "ENABLED", "SSEType": t.SSEType}
+	}
+	if len(t.Indexes) > 0 {
+		var gsis []map[string]any
+		for _, name := range slices.Sorted(maps.Keys(t.Indexes)) {
+			gsis = append(gsis, map[string]any{"IndexName": name, "IndexStatus": t.Indexes[name]})
+		}
+		desc["GlobalSecondaryIndexes"] = gsis
 	}
 	if t.RestoredFrom != "" {
 		desc["RestoreSummary"] = map[string]any{

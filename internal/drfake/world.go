@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/awsfake"
 	"github.com/dr-analytics/drplan/internal/naming"
 	"github.com/dr-analytics/drplan/internal/restoretest"
@@ -248,7 +249,10 @@ func (w *World) Failover(at time.Time) {
 		EventSourceArn: w.Names.StreamArn(w.Backup.Name), OnFailure: w.Backup.SQS.QueueArn(w.AggregatorFailures)})
 	w.Backup.CloudFormation.PutStack(Stack{Name: w.Names.StackName(naming.BackupFailoverStack), Status: "CREATE_COMPLETE", Created: at,
 		Outputs: map[string]string{"RestoreSource": "backup", "RestorePointInTime": at.Add(-37 * time.Minute).UTC().Format(time.RFC3339)}})
-	w.Backup.DynamoDB.PutTable(awsfake.Table{Name: w.Names.Table(), PITR: true, DeletionProtection: true})
+	// A restore brings the table's indexes (a point-in-time restore the
+	// source's current ones, a backup those it had when backed up).
+	w.Backup.DynamoDB.PutTable(awsfake.Table{Name: w.Names.Table(), PITR: true, DeletionProtection: true,
+		Indexes: map[string]string{writerhour.Index: "ACTIVE"}})
 	zero, full := float32(0), float32(100)
 	w.GlobalAccelerator.PutListener(w.ListenerArn,
 		awsfake.EndpointGroup{Arn: w.PrimaryGroupArn, Region: w.Primary.Name, Dial: &zero},

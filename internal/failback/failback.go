@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/globalaccelerator"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -42,6 +43,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dr-analytics/drplan/config"
+	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
@@ -242,11 +244,40 @@ func Check(ctx context.Context, in Input) (Preflight, error) {
 		}
 		return pf, refuse("the primary region %s does not answer (DynamoDB DescribeTable %s within %s): %v: fail back only once the primary region is healthy", in.Primary.Name, names.Table(), in.PreflightTimeout, err)
 	}
+	if err := mergeIndexReady(ctx, in, names); err != nil {
+		return pf, err
+	}
 	if !in.Since.IsZero() {
 		pf.Failover, pf.FailoverSource = in.Since.UTC(), "--since"
 		return pf, nil
 	}
 	return failoverTime(ctx, in, names, pf)
+}
+
+// mergeIndexReady refuses, before anything moves, a restored table without
+// an ACTIVE by-writer-hour index, which the merge queries. A point-in-time
+// restore takes the source's current indexes, but a restore from a backup
+// takes the table as it was backed up ("RestoreTableFromBackup", DynamoDB
+// API Reference), so a vault copy older than the index lacks it. A missing
+// table is left to the merge step.
+func mergeIndexReady(ctx context.Context, in Input, names naming.Names) error {
+	cctx, cancel := context.WithTimeout(ctx, in.PreflightTimeout)
+	out, err := in.Backup.DynamoDB.DescribeTable(cctx, &dynamodb.DescribeTableInput{TableName: aws.String(names.Table())})
+	cancel()
+	if err != nil || out.Table == nil {
+		return nil
+	}
+	for _, gsi := range out.Table.GlobalSecondaryIndexes {
+		if aws.ToString(gsi.IndexName) == writerhour.Index {
+			if gsi.IndexStatus == ddbtypes.IndexStatusActive {
+				return nil
+			}
+			return refuse("index %s of table %s in %s is %s: wait until it is ACTIVE and run failback again", writerhour.Index, names.Table(), in.Backup.Name, gsi.IndexStatus)
+		}
+	}
+	return refuse("table %s in %s has no index %s (it was restored from a backup taken before the index existed), and the merge reads what %s wrote through it: add it with `aws dynamodb update-table --region %s --table-name %s --attribute-definitions AttributeName=%s,AttributeType=S AttributeName=%s,AttributeType=S --global-secondary-index-updates '[{\"Create\":{\"IndexName\":\"%s\",\"KeySchema\":[{\"AttributeName\":\"%s\",\"KeyType\":\"HASH\"},{\"AttributeName\":\"%s\",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":\"ALL\"}}}]'`, wait until it is ACTIVE, and run failback again",
+		names.Table(), in.Backup.Name, writerhour.Index, in.Backup.Name, in.Backup.Name, names.Table(), writerhour.Attribute, writerhour.SortKey,
+		writerhour.Index, writerhour.Attribute, writerhour.SortKey)
 }
 
 // failoverTime takes the earlier of the first attempt's recorded start and

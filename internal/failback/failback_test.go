@@ -190,6 +190,12 @@ func TestFailbackRefusesToStartWithAClearReason(t *testing.T) {
 		{"recorded start unreadable", func(h *harness, in *failback.Input) {
 			h.w.Backup.SSM.Inject("GetParameter", awsfake.Fault{Code: "AccessDeniedException", Message: "not authorized to perform ssm:GetParameter"})
 		}, "allow ssm:GetParameter on it, or give the failover time with -since"},
+		{"restored table from a backup older than the merge's index", func(h *harness, in *failback.Input) {
+			h.w.Backup.DynamoDB.PutTable(awsfake.Table{Name: h.names.Table(), PITR: true})
+		}, "has no index by-writer-hour (it was restored from a backup taken before the index existed)"},
+		{"the merge's index still building", func(h *harness, in *failback.Input) {
+			h.w.Backup.DynamoDB.PutTable(awsfake.Table{Name: h.names.Table(), PITR: true, Indexes: map[string]string{"by-writer-hour": "CREATING"}})
+		}, "index by-writer-hour of table dr-analytics-aggregates in us-west-2 is CREATING: wait until it is ACTIVE"},
 		{"recorded start not a time", func(h *harness, in *failback.Input) {
 			h.w.Backup.SSM.PutParameter(awsfake.Parameter{Name: h.names.FailoverStartedParameter(), Value: "yesterday"})
 		}, `holds "yesterday", not an RFC 3339 time`},
