@@ -358,6 +358,9 @@ func (c Config) validate() ([]string, error) {
 		if err := ValidateSchedule(c.RestoreTestSchedule); err != nil {
 			return nil, invalid(KeyRestoreTestSchedule, c.RestoreTestSchedule, "an EventBridge Scheduler expression in UTC such as cron(0 6 ? * SUN *) (weekly), or off: "+err.Error())
 		}
+		if _, err := SchedulePeriod(c.RestoreTestSchedule); err != nil {
+			return nil, invalid(KeyRestoreTestSchedule, c.RestoreTestSchedule, err.Error())
+		}
 	}
 	if c.PrimaryRegion == GlobalAcceleratorControlRegion {
 		warnings = append(warnings, fmt.Sprintf("primaryRegion is %s, which also hosts Global Accelerator's control plane: if that region fails, failover cannot move traffic; choose another primary region", GlobalAcceleratorControlRegion))

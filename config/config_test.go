@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func load(t *testing.T, ctx map[string]any, env map[string]string) (Config, []string, error) {
@@ -309,6 +310,48 @@ func TestScheduleExpressions(t *testing.T) {
 				t.Errorf("refused: %v", err)
 			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
 				t.Errorf("error %v, want one mentioning %q", err, tc.problem)
+			}
+		})
+	}
+}
+
+// The restore test's overdue alarm expects the next run within the
+// schedule's longest gap; a schedule without such a bound is refused.
+func TestSchedulePeriodBoundsTheGapBetweenRuns(t *testing.T) {
+	day := 24 * time.Hour
+	cases := []struct {
+		expr    string
+		want    time.Duration
+		refused bool
+	}{
+		{"rate(1 day)", day, false},
+		{"rate(7 days)", 7 * day, false},
+		{"rate(12 hours)", 12 * time.Hour, false},
+		{"cron(0 6 * * ? *)", day, false},
+		{"cron(0 6 ? * SUN *)", 7 * day, false},
+		{"cron(0 6 ? * MON,THU *)", 7 * day, false},
+		{"cron(0 6 ? * SUN#1 *)", 35 * day, false},
+		{"cron(0 6 ? * 6L *)", 35 * day, false},
+		{"cron(0 6 1 * ? *)", 31 * day, false},
+		{"cron(0 6 L * ? *)", 31 * day, false},
+		{"cron(0 6 15W * ? *)", 33 * day, false},
+		{"cron(0 6 1 1,4,7,10 ? *)", 0, true},
+		{"cron(0 6 1 * ? 2027)", 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.expr, func(t *testing.T) {
+			got, err := SchedulePeriod(tc.expr)
+			if tc.refused != (err != nil) || got != tc.want {
+				t.Errorf("SchedulePeriod = %v, %v; want %v (refused %v)", got, err, tc.want, tc.refused)
+			}
+			_, _, loadErr := Load(func(k string) any {
+				if k == KeyRestoreTestSchedule {
+					return tc.expr
+				}
+				return nil
+			}, func(string) string { return "" })
+			if tc.refused != (loadErr != nil) {
+				t.Errorf("config with restoreTestSchedule=%s: %v", tc.expr, loadErr)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Schedule expressions as EventBridge Scheduler reads them ("Schedule types
@@ -145,4 +146,38 @@ func (f cronField) value(v string) error {
 		return fmt.Errorf("%q is not a value: use %s, * or the field's wildcards", v, allowed)
 	}
 	return nil
+}
+
+// SchedulePeriod bounds the longest gap between two runs of a recurring
+// Scheduler expression (one ValidateSchedule accepts), for alarms that
+// expect the next run: rate(n unit) exactly; a cron with both day fields
+// open, a day; with a day of the week, a week, or five weeks for "the n-th"
+// or "the last" weekday of a month (#, L); with a day of the month, 31 days
+// (its W form moves a run by up to two days, so 33). A cron limited to some
+// months or years has no such bound here and is refused.
+func SchedulePeriod(expr string) (time.Duration, error) {
+	if m := ratePattern.FindStringSubmatch(expr); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		unit := map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}[strings.TrimSuffix(m[2], "s")]
+		return time.Duration(n) * unit, nil
+	}
+	fields := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(expr, "cron("), ")"))
+	if len(fields) != 6 {
+		return 0, fmt.Errorf("not a rate or cron expression")
+	}
+	open := func(f string) bool { return f == "*" || f == "?" }
+	dayOfMonth, month, dayOfWeek, year := fields[2], fields[3], fields[4], fields[5]
+	switch {
+	case !open(month) || !open(year):
+		return 0, fmt.Errorf("a schedule limited to some months or years leaves gaps too long for the restore test's overdue alarm: run it at least monthly (cron with month and year *)")
+	case open(dayOfMonth) && open(dayOfWeek):
+		return 24 * time.Hour, nil
+	case !open(dayOfWeek) && strings.ContainsAny(dayOfWeek, "#L"):
+		return 35 * 24 * time.Hour, nil
+	case !open(dayOfWeek):
+		return 7 * 24 * time.Hour, nil
+	case strings.Contains(dayOfMonth, "W"):
+		return 33 * 24 * time.Hour, nil
+	}
+	return 31 * 24 * time.Hour, nil
 }

@@ -3,7 +3,6 @@ package readiness
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/dr-analytics/drplan/config"
@@ -16,23 +15,15 @@ import (
 const RestoreTestWindow = 6*time.Hour + 15*time.Minute
 
 // RestoreTestPeriod is the longest gap between two runs of a restore test
-// schedule, an EventBridge Scheduler cron "cron(min hour day-of-month month
-// day-of-week year)": a day when both day fields are open ("*" or "?"), a
-// week when the day of the week is set, otherwise a month (31 days). It is
-// an upper bound, for alarms, not a calendar.
+// schedule (config.SchedulePeriod; config refuses schedules it cannot
+// bound, so the fallback of 35 days is never reached from a valid config).
+// It is an upper bound, for alarms, not a calendar.
 func RestoreTestPeriod(schedule string) time.Duration {
-	fields := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(schedule, "cron("), ")"))
-	if len(fields) != 6 {
-		return 31 * 24 * time.Hour
+	period, err := config.SchedulePeriod(schedule)
+	if err != nil {
+		return 35 * 24 * time.Hour
 	}
-	open := func(f string) bool { return f == "*" || f == "?" }
-	switch {
-	case open(fields[2]) && open(fields[4]) && open(fields[3]):
-		return 24 * time.Hour
-	case open(fields[2]) && !open(fields[4]):
-		return 7 * 24 * time.Hour
-	}
-	return 31 * 24 * time.Hour
+	return period
 }
 
 // RestoreTestMaxAge is how old the last passed restore test may be before
