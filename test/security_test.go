@@ -106,3 +106,25 @@ func (tpl template) ingress(sg resource) []any {
 	}
 	return rules
 }
+
+// Roles EventBridge Scheduler assumes trust only this account's schedules
+// (aws:SourceAccount, the confused-deputy guard the Scheduler guide asks for).
+func TestSchedulerRolesTrustOnlyThisAccount(t *testing.T) {
+	a := synth(t)
+	found := 0
+	for name, tpl := range a.templates {
+		for _, r := range tpl.ofType("AWS::IAM::Role") {
+			trust := show(r.Properties["AssumeRolePolicyDocument"])
+			if !strings.Contains(trust, "scheduler.amazonaws.com") {
+				continue
+			}
+			found++
+			if !strings.Contains(trust, `"aws:SourceAccount"`) {
+				t.Errorf("%s %s trusts EventBridge Scheduler without aws:SourceAccount: %s", name, r.ID, trust)
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("no role trusts EventBridge Scheduler")
+	}
+}

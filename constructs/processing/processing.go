@@ -32,6 +32,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/gofunction"
 	"github.com/dr-analytics/drplan/constructs/loggroup"
 	"github.com/dr-analytics/drplan/constructs/nag"
+	"github.com/dr-analytics/drplan/constructs/scheduler"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
 
@@ -247,7 +248,7 @@ func (s *Foundation) newCompaction(scope constructs.Construct) {
 	s.props.Alerts.Notify(failed)
 
 	s.schedulerRole = awsiam.NewRole(scope, jsii.String("SchedulerRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil),
+		AssumedBy:   scheduler.Principal(),
 		Description: jsii.String("Starts the nightly compaction"),
 	})
 	s.stateMachine.GrantStartExecution(s.schedulerRole)

@@ -40,6 +40,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/alerts"
 	"github.com/dr-analytics/drplan/constructs/gofunction"
 	"github.com/dr-analytics/drplan/constructs/nag"
+	"github.com/dr-analytics/drplan/constructs/scheduler"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/naming"
 	checks "github.com/dr-analytics/drplan/internal/readiness"
@@ -122,7 +123,7 @@ func New(scope constructs.Construct, id string, props Props) *Readiness {
 		findings...)
 
 	role := awsiam.NewRole(scope, jsii.String("SchedulerRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil),
+		AssumedBy:   scheduler.Principal(),
 		Description: jsii.String("Starts the scheduled readiness run"),
 	})
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

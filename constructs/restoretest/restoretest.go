@@ -29,6 +29,7 @@ import (
 	"github.com/dr-analytics/drplan/constructs/gofunction"
 	"github.com/dr-analytics/drplan/constructs/loggroup"
 	"github.com/dr-analytics/drplan/constructs/nag"
+	"github.com/dr-analytics/drplan/constructs/scheduler"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/naming"
 	rt "github.com/dr-analytics/drplan/internal/restoretest"
@@ -117,7 +118,7 @@ func New(scope constructs.Construct, id string, props Props) *RestoreTest {
 
 	if props.Schedule != "" {
 		role := awsiam.NewRole(scope, jsii.String("SchedulerRole"), &awsiam.RoleProps{
-			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil),
+			AssumedBy:   scheduler.Principal(),
 			Description: jsii.String("Starts the scheduled table restore test"),
 		})
 		t.stateMachine.GrantStartExecution(role)
