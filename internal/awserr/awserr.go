@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 
 	"github.com/aws/smithy-go"
 )
@@ -53,4 +54,12 @@ func hint(err error) string {
 	// Anything else failed to get or use credentials: no source had any,
 	// or STS refused them (InvalidClientTokenId, SignatureDoesNotMatch, ...).
 	return credentialsHint
+}
+
+// StackNotFound reports whether err is CloudFormation's answer for a stack
+// that does not exist: DescribeStacks fails with ValidationError "Stack with
+// id NAME does not exist" (CloudFormation API Reference, DescribeStacks).
+func StackNotFound(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationError" && strings.Contains(apiErr.ErrorMessage(), "does not exist")
 }

@@ -33,3 +33,20 @@ func TestExplainNamesTheRealCause(t *testing.T) {
 		})
 	}
 }
+
+func TestStackNotFound(t *testing.T) {
+	cases := []struct {
+		err  error
+		want bool
+	}{
+		{&smithy.GenericAPIError{Code: "ValidationError", Message: "Stack with id dr-analytics-backup-failover does not exist"}, true},
+		{&smithy.GenericAPIError{Code: "ValidationError", Message: "1 validation error detected"}, false},
+		{&smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform cloudformation:DescribeStacks"}, false},
+		{nil, false},
+	}
+	for _, tc := range cases {
+		if got := StackNotFound(tc.err); got != tc.want {
+			t.Errorf("StackNotFound(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
@@ -35,8 +34,8 @@ import (
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/dr-analytics/drplan/internal/awserr"
 	"github.com/dr-analytics/drplan/internal/customresource"
 )
 
@@ -170,15 +169,13 @@ func (h *Handler) onEvent(ctx context.Context, e cfn.Event) (Response, error) {
 
 // checkFailoverStack refuses while the failover stack exists: after a
 // failback deleted the record, the stack still holds its resources until
-// `cdk destroy`. DescribeStacks answers ValidationError "Stack with id X
-// does not exist" for a stack that does not (CloudFormation API Reference,
-// DescribeStacks), and lists a deleted one as DELETE_COMPLETE when asked by id.
+// `cdk destroy`. A deleted stack is listed as DELETE_COMPLETE when asked for
+// by id (CloudFormation API Reference, DescribeStacks).
 func (h *Handler) checkFailoverStack(ctx context.Context, stack, reason, failoverStack, region string) error {
 	callCtx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
 	out, err := h.CloudFormation(region).DescribeStacks(callCtx, &cloudformation.DescribeStacksInput{StackName: aws.String(failoverStack)})
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationError" && strings.Contains(apiErr.ErrorMessage(), "does not exist") {
+	if awserr.StackNotFound(err) {
 		h.log().Info("no failover in progress", "failover_stack", failoverStack, "region", region)
 		return nil
 	}

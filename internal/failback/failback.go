@@ -26,7 +26,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +43,7 @@ import (
 
 	"github.com/dr-analytics/drplan/config"
 	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
+	"github.com/dr-analytics/drplan/internal/awserr"
 	"github.com/dr-analytics/drplan/internal/backoff"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
@@ -305,7 +305,7 @@ func failoverTime(ctx context.Context, in Input, names naming.Names, pf Prefligh
 	out, err := in.Backup.CloudFormation.DescribeStacks(cctx, &cloudformation.DescribeStacksInput{StackName: aws.String(names.StackName(naming.BackupFailoverStack))})
 	cancel()
 	switch {
-	case err != nil && errorCode(err) == "ValidationError" && strings.Contains(err.Error(), "does not exist"):
+	case awserr.StackNotFound(err):
 	case err != nil:
 		return pf, refuse("describe stack %s in %s: %v", names.StackName(naming.BackupFailoverStack), in.Backup.Name, err)
 	case len(out.Stacks) > 0 && out.Stacks[0].CreationTime != nil:

@@ -22,6 +22,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/dr-analytics/drplan/internal/awserr"
 	"github.com/dr-analytics/drplan/internal/naming"
 )
 
@@ -590,7 +591,7 @@ func (r *run) stack(ctx context.Context, region Region, name string) (*cfntypes.
 		return err
 	})
 	if err != nil {
-		if errorCode(err) == "ValidationError" && strings.Contains(err.Error(), "does not exist") {
+		if awserr.StackNotFound(err) {
 			return nil, nil
 		}
 		return nil, err
