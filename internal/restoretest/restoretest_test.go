@@ -16,6 +16,7 @@ import (
 
 	"github.com/dr-analytics/drplan/internal/aggregate/writerhour"
 	"github.com/dr-analytics/drplan/internal/awsfake"
+	"github.com/dr-analytics/drplan/internal/drfake"
 	"github.com/dr-analytics/drplan/internal/drmetrics"
 	"github.com/dr-analytics/drplan/internal/dynalite"
 	"github.com/dr-analytics/drplan/internal/naming"
@@ -72,33 +73,25 @@ func newEnv(t *testing.T, dynamoEndpoint string, sourceBytes int64) *env {
 // restored creates the table AWS Backup would have restored.
 func (e *env) restored(t *testing.T, table string, keys []ddbtypes.KeySchemaElement, windows ...time.Time) {
 	t.Helper()
-	var attrs []ddbtypes.AttributeDefinition
-	for _, k := range keys {
-		attrs = append(attrs, ddbtypes.AttributeDefinition{AttributeName: k.AttributeName, AttributeType: ddbtypes.ScalarAttributeTypeS})
-	}
 	ctx := context.Background()
-	in := &dynamodb.CreateTableInput{TableName: aws.String(table), KeySchema: keys,
-		AttributeDefinitions: attrs, BillingMode: ddbtypes.BillingModePayPerRequest}
 	aggregates := len(keys) == 2 && *keys[0].AttributeName == "pk" && *keys[1].AttributeName == "sk"
 	if aggregates {
-		// The aggregates table's index by writing region and hour, as a
-		// restore of the real table brings it.
-		in.AttributeDefinitions = append(in.AttributeDefinitions,
-			ddbtypes.AttributeDefinition{AttributeName: aws.String(writerhour.Attribute), AttributeType: ddbtypes.ScalarAttributeTypeS},
-			ddbtypes.AttributeDefinition{AttributeName: aws.String(writerhour.SortKey), AttributeType: ddbtypes.ScalarAttributeTypeS})
-		in.GlobalSecondaryIndexes = []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String(writerhour.Index),
-			KeySchema: []ddbtypes.KeySchemaElement{
-				{AttributeName: aws.String(writerhour.Attribute), KeyType: ddbtypes.KeyTypeHash},
-				{AttributeName: aws.String(writerhour.SortKey), KeyType: ddbtypes.KeyTypeRange}},
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}}
-	}
-	if _, err := e.ddb.CreateTable(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	// dynalite, like DynamoDB, creates the table CREATING first.
-	if err := dynamodb.NewTableExistsWaiter(e.ddb, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 10 * time.Millisecond }).
-		Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 10*time.Second); err != nil {
-		t.Fatal(err)
+		// The aggregates table with its index, as a restore of it brings it.
+		drfake.CreateAggregatesTable(t, e.ddb, table)
+	} else {
+		var attrs []ddbtypes.AttributeDefinition
+		for _, k := range keys {
+			attrs = append(attrs, ddbtypes.AttributeDefinition{AttributeName: k.AttributeName, AttributeType: ddbtypes.ScalarAttributeTypeS})
+		}
+		if _, err := e.ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), KeySchema: keys,
+			AttributeDefinitions: attrs, BillingMode: ddbtypes.BillingModePayPerRequest}); err != nil {
+			t.Fatal(err)
+		}
+		// dynalite, like DynamoDB, creates the table CREATING first.
+		if err := dynamodb.NewTableExistsWaiter(e.ddb, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 10 * time.Millisecond }).
+			Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i, w := range windows {
 		item := map[string]ddbtypes.AttributeValue{
